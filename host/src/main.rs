@@ -1,0 +1,7 @@
+//! plugin-host: an HTTP/1.1 reverse proxy whose bodies flow through
+//! transform plugins loaded from shared objects.
+#![allow(dead_code)]
+
+mod h1;
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! The plugin SDK (placeholder until the SDK lands).
+#![deny(missing_docs)]

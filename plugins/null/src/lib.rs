@@ -1,0 +1,1 @@
+//! The null transform (placeholder until the SDK lands).
