@@ -148,3 +148,8 @@ pub fn write_request(head: &RequestHead, out: &mut Vec<u8>) {
 pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) {
     todo!()
 }
+
+/// Canonical reason phrase.
+pub fn canonical_reason(_status: u16) -> &'static str {
+    todo!()
+}

@@ -16,6 +16,10 @@ impl WriteQueue {
     pub fn push(&mut self, b: Bytes) {
         todo!()
     }
+    /// Appends an owned vector.
+    pub fn push_vec(&mut self, _v: Vec<u8>) {
+        todo!()
+    }
     /// Bytes queued.
     pub fn len(&self) -> usize {
         self.len

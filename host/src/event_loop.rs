@@ -1,0 +1,244 @@
+//! One worker: a mio `Poll`, its own `SO_REUSEPORT` listener, and every
+//! connection it accepted. A transaction lives on the worker that accepted
+//! its client connection, so nothing per transaction is shared.
+//!
+//! Tokens: `LISTENER`, `WAKER`, then one token per socket, the slab index
+//! offset by `FIRST_SOCKET`. A slot holds a client session, the back-pointer
+//! of an origin socket in use by a session, or an idle pooled origin socket.
+
+use crate::origin::OriginConn;
+use crate::session::{Ctx, Session, Step};
+use crate::settings::Settings;
+use crate::shared::Shared;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The listening socket.
+const LISTENER: Token = Token(0);
+/// Woken by the signal thread on shutdown and reload.
+const WAKER: Token = Token(1);
+/// Slab index `i` is token `i + FIRST_SOCKET`.
+const FIRST_SOCKET: usize = 2;
+/// How often timers are swept; timeouts are accurate to this.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// What a slab slot holds.
+pub enum Slot {
+    /// A client connection and whatever transaction it is running.
+    Client(Box<Session>),
+    /// Taken out while its session is being driven.
+    Busy,
+    /// An origin socket owned by the session in this slot.
+    OriginOf(usize),
+    /// A pooled keep-alive origin connection.
+    Idle(OriginConn),
+}
+
+/// Converts between slab indexes and tokens.
+pub fn token_of(index: usize) -> Token {
+    Token(index + FIRST_SOCKET)
+}
+
+/// One event loop thread's state.
+pub struct Worker {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    slots: Slab<Slot>,
+    /// Slab indexes of idle origin connections, most recently used last.
+    pool: Vec<usize>,
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+    draining_since: Option<Instant>,
+}
+
+impl Worker {
+    /// A worker on `listener`; registers a waker in `shared` for signals.
+    pub fn new(listener: std::net::TcpListener, settings: Arc<Settings>, shared: Arc<Shared>) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        shared.add_waker(Waker::new(poll.registry(), WAKER)?);
+        Ok(Worker {
+            poll,
+            listener: Some(listener),
+            slots: Slab::with_capacity(1024),
+            pool: Vec::new(),
+            settings,
+            shared,
+            draining_since: None,
+        })
+    }
+
+    /// Runs until shutdown has drained every connection (or the drain timeout passed).
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_sweep = Instant::now() + SWEEP_EVERY;
+        loop {
+            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                // A signal landed on this thread; just poll again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(t) => self.on_socket(t - FIRST_SOCKET, event.is_readable(), event.is_writable()),
+                }
+            }
+            if self.shared.shutting_down.load(Ordering::Acquire) && self.draining_since.is_none() {
+                self.start_drain();
+            }
+            let now = Instant::now();
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + SWEEP_EVERY;
+            }
+            if let Some(since) = self.draining_since {
+                let sessions = self.slots.iter().filter(|(_, s)| matches!(s, Slot::Client(_))).count();
+                if sessions == 0 || now.duration_since(since) >= self.settings.drain_timeout {
+                    if sessions > 0 {
+                        tracing::warn!(sessions, "drain timeout passed; closing remaining connections");
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else { return };
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                // Drained the accept queue; wait for the next readiness event.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // EMFILE and friends: log and try again on the next event rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+        let open = self.shared.connections.fetch_add(1, Ordering::AcqRel);
+        if open >= self.settings.max_connections {
+            self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%peer, max = self.settings.max_connections, "connection limit reached; refusing");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let entry = self.slots.vacant_entry();
+        let index = entry.key();
+        if let Err(e) = self.poll.registry().register(&mut stream, token_of(index), Interest::READABLE | Interest::WRITABLE) {
+            self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(error = %e, "register failed");
+            return;
+        }
+        entry.insert(Slot::Client(Box::new(Session::new(stream, peer, index, Instant::now()))));
+        self.drive(index, true, false);
+    }
+
+    fn on_socket(&mut self, index: usize, readable: bool, writable: bool) {
+        match self.slots.get_mut(index) {
+            Some(Slot::Client(s)) => {
+                s.client_ready(readable, writable);
+                self.drive(index, false, false);
+            }
+            Some(Slot::OriginOf(owner)) => {
+                let owner = *owner;
+                if let Some(Slot::Client(s)) = self.slots.get_mut(owner) {
+                    s.origin_ready(readable, writable);
+                }
+                self.drive(owner, false, false);
+            }
+            Some(Slot::Idle(_)) => {
+                // An idle pooled connection has nothing to say: data or EOF both mean it is unusable.
+                if readable {
+                    self.drop_idle(index);
+                }
+            }
+            Some(Slot::Busy) | None => {}
+        }
+    }
+
+    /// Takes the session out of its slot, lets it make all the progress it can, and puts it back or closes it.
+    fn drive(&mut self, index: usize, _fresh: bool, timer: bool) {
+        let Some(slot) = self.slots.get_mut(index) else { return };
+        if !matches!(slot, Slot::Client(_)) {
+            return;
+        }
+        let Slot::Client(mut session) = std::mem::replace(slot, Slot::Busy) else { return };
+        let draining = self.draining_since.is_some();
+        let mut ctx = Ctx {
+            registry: self.poll.registry(),
+            slots: &mut self.slots,
+            pool: &mut self.pool,
+            settings: &self.settings,
+            shared: &self.shared,
+            now: Instant::now(),
+            draining,
+        };
+        let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
+        match step {
+            Step::Open => self.slots[index] = Slot::Client(session),
+            Step::Close => {
+                session.close(&mut ctx);
+                self.slots.remove(index);
+                self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.trim_pool();
+    }
+
+    fn drop_idle(&mut self, index: usize) {
+        if let Slot::Idle(mut conn) = self.slots.remove(index) {
+            let _ = self.poll.registry().deregister(conn.stream_mut());
+        }
+        self.pool.retain(|&i| i != index);
+    }
+
+    fn trim_pool(&mut self) {
+        while self.pool.len() > self.settings.max_idle_origin {
+            let oldest = self.pool[0];
+            self.drop_idle(oldest);
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let due: Vec<usize> = self
+            .slots
+            .iter()
+            .filter_map(|(i, s)| match s {
+                Slot::Client(s) if s.deadline(&self.settings) <= now => Some(i),
+                _ => None,
+            })
+            .collect();
+        for index in due {
+            self.drive(index, false, true);
+        }
+    }
+
+    fn start_drain(&mut self) {
+        self.draining_since = Some(Instant::now());
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        // Idle client connections close now; busy ones close after their transaction.
+        let clients: Vec<usize> = self.slots.iter().filter(|(_, s)| matches!(s, Slot::Client(_))).map(|(i, _)| i).collect();
+        for index in clients {
+            self.drive(index, false, false);
+        }
+    }
+}

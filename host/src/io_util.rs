@@ -1,0 +1,45 @@
+//! Socket reads straight into a `BytesMut`'s spare capacity.
+
+use bytes::{BufMut, BytesMut};
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// The result of one non-blocking read.
+pub enum ReadOutcome {
+    /// This many bytes were appended.
+    Data(usize),
+    /// The peer closed its sending side.
+    Eof,
+    /// Nothing to read now; wait for the next readiness event.
+    WouldBlock,
+}
+
+/// Reads once into `buf`, reserving `chunk` bytes of room first.
+///
+/// `read(2)` into uninitialised capacity is sound where a `&mut [u8]` over
+/// it would not be, and it spares zeroing every buffer before each read.
+pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::Result<ReadOutcome> {
+    buf.reserve(chunk);
+    loop {
+        let spare = buf.chunk_mut();
+        let len = spare.len();
+        // SAFETY: `spare` points at `len` writable bytes owned by `buf`; read(2) writes at most `len`.
+        let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: the kernel initialised exactly `n` bytes of the spare capacity.
+            unsafe { buf.advance_mut(n) };
+            return Ok(ReadOutcome::Data(n));
+        }
+        if n == 0 {
+            return Ok(ReadOutcome::Eof);
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            // Retry a read cut short by a signal.
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(ReadOutcome::WouldBlock),
+            _ => return Err(err),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Origin connections: connecting, the per-worker keep-alive pool, and the
+//! socket buffers of one connection in use by a transaction.
+
+use crate::event_loop::{token_of, Slot};
+use crate::h1::write_queue::WriteQueue;
+use crate::io_util::{read_into, ReadOutcome};
+use crate::session::{Ctx, READ_CHUNK};
+use bytes::BytesMut;
+use mio::net::TcpStream;
+use mio::Interest;
+use std::io;
+
+/// One connection to the origin.
+pub struct OriginConn {
+    stream: TcpStream,
+    /// Its slab slot (and so its token).
+    pub index: usize,
+    /// Bytes read from the origin, not yet decoded.
+    pub rbuf: BytesMut,
+    /// Request bytes waiting to go out.
+    pub wbuf: WriteQueue,
+    /// Edge-triggered readiness, cleared on `WouldBlock`.
+    pub readable: bool,
+    /// Edge-triggered readiness, cleared on `WouldBlock`.
+    pub writable: bool,
+    /// True once the TCP handshake is known to have finished.
+    pub connected: bool,
+    /// True when taken from the pool rather than freshly connected.
+    pub reused: bool,
+}
+
+impl OriginConn {
+    /// Starts a non-blocking connect for the session in slot `owner`.
+    pub fn connect(ctx: &mut Ctx, owner: usize) -> io::Result<OriginConn> {
+        let mut stream = TcpStream::connect(ctx.settings.origin)?;
+        let _ = stream.set_nodelay(true);
+        let entry = ctx.slots.vacant_entry();
+        let index = entry.key();
+        ctx.registry.register(&mut stream, token_of(index), Interest::READABLE | Interest::WRITABLE)?;
+        entry.insert(Slot::OriginOf(owner));
+        Ok(OriginConn {
+            stream,
+            index,
+            rbuf: BytesMut::new(),
+            wbuf: WriteQueue::default(),
+            readable: false,
+            writable: false,
+            connected: false,
+            reused: false,
+        })
+    }
+
+    /// The most recently pooled connection, handed to the session in slot `owner`.
+    pub fn from_pool(ctx: &mut Ctx, owner: usize) -> Option<OriginConn> {
+        while let Some(index) = ctx.pool.pop() {
+            if let Some(slot) = ctx.slots.get_mut(index) {
+                if let Slot::Idle(mut conn) = std::mem::replace(slot, Slot::OriginOf(owner)) {
+                    conn.reused = true;
+                    // Idle sockets had their send buffer empty; a write will tell if that changed.
+                    conn.writable = true;
+                    return Some(conn);
+                }
+            }
+        }
+        None
+    }
+
+    /// Returns a healthy connection to the pool.
+    pub fn release(mut self, ctx: &mut Ctx) {
+        self.readable = false;
+        let index = self.index;
+        ctx.slots[index] = Slot::Idle(self);
+        ctx.pool.push(index);
+    }
+
+    /// Closes the connection and frees its slot.
+    pub fn close(mut self, ctx: &mut Ctx) {
+        let _ = ctx.registry.deregister(&mut self.stream);
+        if ctx.slots.contains(self.index) {
+            ctx.slots.remove(self.index);
+        }
+    }
+
+    /// The socket, for reads and writes.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// The socket, mutably.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Reads once from the origin into `rbuf`.
+    pub fn fill(&mut self) -> io::Result<ReadOutcome> {
+        read_into(&self.stream, &mut self.rbuf, READ_CHUNK)
+    }
+
+    /// After a writable event on a connecting socket: did the handshake succeed?
+    pub fn check_connected(&mut self) -> io::Result<bool> {
+        if self.connected {
+            return Ok(true);
+        }
+        if let Some(e) = self.stream.take_error()? {
+            return Err(e);
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => {
+                self.connected = true;
+                Ok(true)
+            }
+            // Still in progress: wait for the next event.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes queued request bytes; false if the socket would block.
+    pub fn flush(&mut self) -> io::Result<usize> {
+        let n = self.wbuf.write_to(&mut self.stream)?;
+        if !self.wbuf.is_empty() {
+            self.writable = false;
+        }
+        Ok(n)
+    }
+}

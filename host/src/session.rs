@@ -1,0 +1,320 @@
+//! A client connection: reads request heads, runs one transaction at a time
+//! (pipelined requests wait in the read buffer and are answered in order),
+//! keeps the connection alive between them, and enforces the head, idle and
+//! drain rules.
+//!
+//! States: `Idle` (no transaction, nothing buffered), `Head` (bytes of a head
+//! arriving), `Busy` (a transaction runs), `Closing` (flush, then close).
+//! `drive` returns `Step::Open` or `Step::Close`.
+
+use crate::error_page;
+use crate::event_loop::Slot;
+use crate::h1::head::{parse_request, HeadError};
+use crate::h1::write_queue::WriteQueue;
+use crate::io_util::{read_into, ReadOutcome};
+use crate::settings::Settings;
+use crate::shared::Shared;
+use crate::txn::{Txn, TxnStep};
+use bytes::{Buf, BytesMut};
+use mio::net::TcpStream;
+use mio::Registry;
+use slab::Slab;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Bytes asked of the kernel per read.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// What the event loop lends a session while driving it.
+pub struct Ctx<'a> {
+    /// For registering origin sockets.
+    pub registry: &'a Registry,
+    /// Every socket slot of this worker.
+    pub slots: &'a mut Slab<Slot>,
+    /// Idle origin connections (slab indexes).
+    pub pool: &'a mut Vec<usize>,
+    /// Run-time settings.
+    pub settings: &'a Settings,
+    /// Process-wide flags.
+    pub shared: &'a Shared,
+    /// The time this round of events started.
+    pub now: Instant,
+    /// True once SIGTERM asked us to finish up.
+    pub draining: bool,
+}
+
+/// What the event loop should do with the session after a drive.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Keep it; more events will come.
+    Open,
+    /// Close the connection and free the slot.
+    Close,
+}
+
+/// The client side's socket and buffers, lent to the transaction.
+pub struct ClientIo {
+    /// The client socket.
+    pub stream: TcpStream,
+    /// The client's address, for X-Forwarded-For and logs.
+    pub peer: SocketAddr,
+    /// Bytes read, not yet parsed or forwarded.
+    pub rbuf: BytesMut,
+    /// Response bytes waiting to go out.
+    pub wbuf: WriteQueue,
+    /// Edge-triggered readiness, cleared on `WouldBlock`.
+    pub readable: bool,
+    /// Edge-triggered readiness, cleared on `WouldBlock`.
+    pub writable: bool,
+    /// The client closed its sending side.
+    pub eof: bool,
+    /// Last time a byte moved on this connection or its transaction.
+    pub last_activity: Instant,
+}
+
+impl ClientIo {
+    /// Reads once if readable and under `cap`; true if anything happened.
+    pub fn fill(&mut self, cap: usize) -> std::io::Result<bool> {
+        if !self.readable || self.eof || self.rbuf.len() >= cap {
+            return Ok(false);
+        }
+        match read_into(&self.stream, &mut self.rbuf, READ_CHUNK)? {
+            ReadOutcome::Data(_) => Ok(true),
+            ReadOutcome::Eof => {
+                self.eof = true;
+                Ok(true)
+            }
+            ReadOutcome::WouldBlock => {
+                self.readable = false;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Writes what is queued; true if anything was written.
+    pub fn flush(&mut self) -> std::io::Result<bool> {
+        if !self.writable || self.wbuf.is_empty() {
+            return Ok(false);
+        }
+        let n = self.wbuf.write_to(&mut self.stream)?;
+        if !self.wbuf.is_empty() {
+            self.writable = false;
+        }
+        Ok(n > 0)
+    }
+}
+
+/// One client connection.
+pub struct Session {
+    io: ClientIo,
+    index: usize,
+    txn: Option<Txn>,
+    /// Set when the connection must close once the write queue drains.
+    closing: bool,
+    /// When the current head began arriving (or the connection opened).
+    head_started: Option<Instant>,
+}
+
+impl Session {
+    /// A new connection in slab slot `index`.
+    pub fn new(stream: TcpStream, peer: SocketAddr, index: usize, now: Instant) -> Self {
+        Session {
+            io: ClientIo {
+                stream,
+                peer,
+                rbuf: BytesMut::new(),
+                wbuf: WriteQueue::default(),
+                readable: false,
+                writable: false,
+                eof: false,
+                last_activity: now,
+            },
+            index,
+            txn: None,
+            closing: false,
+            head_started: Some(now),
+        }
+    }
+
+    /// Records readiness of the client socket.
+    pub fn client_ready(&mut self, readable: bool, writable: bool) {
+        self.io.readable |= readable;
+        self.io.writable |= writable;
+    }
+
+    /// Records readiness of the transaction's origin socket.
+    pub fn origin_ready(&mut self, readable: bool, writable: bool) {
+        if let Some(txn) = self.txn.as_mut() {
+            txn.origin_ready(readable, writable);
+        }
+    }
+
+    /// When the next timeout of this connection falls due.
+    pub fn deadline(&self, s: &Settings) -> Instant {
+        if let Some(txn) = self.txn.as_ref() {
+            return txn.deadline(s, self.io.last_activity);
+        }
+        match self.head_started {
+            Some(started) => started + s.head_timeout,
+            None => self.io.last_activity + s.idle_timeout,
+        }
+    }
+
+    /// The timer sweep found this connection due.
+    pub fn on_timer(&mut self, ctx: &mut Ctx) -> Step {
+        if let Some(txn) = self.txn.as_mut() {
+            return match txn.on_timer(&mut self.io, ctx) {
+                TxnStep::Continue | TxnStep::Progress => self.drive(ctx),
+                other => self.finish_txn(other, ctx),
+            };
+        }
+        if self.head_started.is_some() {
+            tracing::info!(peer = %self.io.peer, "request head timeout; closing");
+            self.io.wbuf.push(error_page::render(408, "the request head did not arrive in time", true));
+            let _ = self.io.flush();
+        }
+        Step::Close
+    }
+
+    /// Makes all the progress possible without blocking.
+    pub fn drive(&mut self, ctx: &mut Ctx) -> Step {
+        loop {
+            let mut progress = false;
+            let cap = ctx.settings.buffer_bytes.max(ctx.settings.limits.max_head_bytes + 1);
+            match self.io.fill(cap) {
+                Ok(true) => {
+                    progress = true;
+                    self.io.last_activity = ctx.now;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!(peer = %self.io.peer, error = %e, "client read failed");
+                    return self.abort(ctx);
+                }
+            }
+            if self.txn.is_none() && !self.closing {
+                progress |= self.start_next(ctx);
+            }
+            if let Some(txn) = self.txn.as_mut() {
+                match txn.step(&mut self.io, ctx) {
+                    TxnStep::Continue => {}
+                    TxnStep::Progress => progress = true,
+                    other => {
+                        if self.finish_txn(other, ctx) == Step::Close {
+                            return Step::Close;
+                        }
+                        progress = true;
+                    }
+                }
+            }
+            match self.io.flush() {
+                Ok(true) => {
+                    progress = true;
+                    self.io.last_activity = ctx.now;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!(peer = %self.io.peer, error = %e, "client write failed");
+                    return self.abort(ctx);
+                }
+            }
+            if self.txn.is_none() && self.io.wbuf.is_empty() {
+                if self.closing {
+                    return Step::Close;
+                }
+                if self.io.eof && self.io.rbuf.is_empty() {
+                    return Step::Close;
+                }
+                if ctx.draining && self.io.rbuf.is_empty() {
+                    return Step::Close;
+                }
+            }
+            if !progress {
+                return Step::Open;
+            }
+        }
+    }
+
+    /// Parses the next request head if one is buffered; true if state changed.
+    fn start_next(&mut self, ctx: &mut Ctx) -> bool {
+        if self.io.rbuf.is_empty() {
+            if self.io.eof {
+                self.closing = true;
+                return true;
+            }
+            return false;
+        }
+        if self.head_started.is_none() {
+            self.head_started = Some(ctx.now);
+        }
+        match parse_request(&self.io.rbuf, &ctx.settings.limits) {
+            Ok(Some((head, len))) => {
+                self.io.rbuf.advance(len);
+                self.head_started = None;
+                match Txn::start(head, len, self.index, &mut self.io, ctx) {
+                    Ok(txn) => self.txn = Some(txn),
+                    Err(page) => {
+                        self.io.wbuf.push(page);
+                        self.closing = true;
+                    }
+                }
+                true
+            }
+            Ok(None) => {
+                if self.io.eof {
+                    // A partial head and then EOF: nothing to answer.
+                    self.closing = true;
+                    return true;
+                }
+                false
+            }
+            Err(e) => {
+                let status = e.status();
+                let why = match &e {
+                    HeadError::TooLarge => "the request head is too large",
+                    HeadError::TooManyHeaders => "the request has too many header fields",
+                    HeadError::Malformed(what) => what,
+                };
+                tracing::info!(peer = %self.io.peer, status, reason = why, "refused request");
+                self.io.wbuf.push(error_page::render(status, why, true));
+                self.io.rbuf.clear();
+                self.closing = true;
+                true
+            }
+        }
+    }
+
+    fn finish_txn(&mut self, step: TxnStep, ctx: &mut Ctx) -> Step {
+        let Some(txn) = self.txn.take() else { return Step::Open };
+        let keep = txn.finish(&step, &mut self.io, ctx);
+        self.head_started = None;
+        self.io.last_activity = ctx.now;
+        match step {
+            TxnStep::Done if keep && !ctx.draining => Step::Open,
+            TxnStep::Done | TxnStep::Failed => {
+                self.closing = true;
+                Step::Open
+            }
+            // The response was cut short: close at once so the client cannot mistake it for complete.
+            _ => {
+                let _ = self.io.flush();
+                Step::Close
+            }
+        }
+    }
+
+    fn abort(&mut self, ctx: &mut Ctx) -> Step {
+        if let Some(txn) = self.txn.take() {
+            txn.finish(&TxnStep::Aborted, &mut self.io, ctx);
+        }
+        Step::Close
+    }
+
+    /// Releases everything the session holds.
+    pub fn close(mut self, ctx: &mut Ctx) {
+        if let Some(txn) = self.txn.take() {
+            txn.finish(&TxnStep::Aborted, &mut self.io, ctx);
+        }
+        let _ = ctx.registry.deregister(&mut self.io.stream);
+    }
+}
