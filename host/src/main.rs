@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 mod h1;
+mod plugins;
 
 fn main() {}

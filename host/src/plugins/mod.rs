@@ -1,0 +1,3 @@
+//! Plugins: the plugin.config parser and the runtime directory of plugin copies.
+
+pub mod config;
