@@ -488,6 +488,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses_as_documented() {
+        // The last line of the example in docs/plugin-config.md.
+        let line = r#"b.so "--pattern=say \"hi\"" "--pattern=C:\\dir" --regex="\d+\s""#;
+        assert_eq!(
+            args_of(line),
+            [
+                r#"--pattern=say "hi""#,
+                r"--pattern=C:\dir",
+                r"--regex=\d+\s"
+            ]
+        );
+    }
+
+    #[test]
     fn crlf_line_endings_are_accepted() {
         let (_dir, lines) = parse_ok("a.so x\r\nb.so\r\n");
         assert_eq!(lines.len(), 2);
