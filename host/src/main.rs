@@ -10,6 +10,7 @@ mod event_loop;
 mod h1;
 mod io_util;
 mod origin;
+mod plugins;
 mod session;
 mod settings;
 mod shared;
