@@ -15,6 +15,7 @@
 //!
 //! This module knows nothing of plugins, transactions or mio.
 
+mod chunked;
 pub mod decode;
 pub mod encode;
 mod framing;
