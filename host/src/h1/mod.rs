@@ -1,15 +1,25 @@
 //! HTTP/1.1 framing, both directions, for client and origin sides alike.
 //!
-//! - [`head`]: request and response heads: parsing (httparse), the framing
-//!   rules of RFC 9112 section 6, hop-by-hop headers, writing heads out.
+//! - [`head`]: request and response heads: the types, and the entry points
+//!   to parse them, judge their framing, strip hop-by-hop fields and write
+//!   them out. The work itself lives in three private modules re-exported
+//!   by `head`:
+//!   - `parse`: bytes to heads (httparse, limits, target forms, Host);
+//!   - `framing`: the framing rules of RFC 9112 section 6, keep-alive,
+//!     hop-by-hop fields;
+//!   - `write_head`: heads to bytes.
 //! - [`decode`]: body decoders (framing in): Content-Length, chunked,
-//!   close-delimited, none.
+//!   close-delimited, none. The chunked state machine is `chunked`.
 //! - [`encode`]: body encoders (framing out), the mirror of `decode`.
 //! - [`write_queue`]: a queue of `Bytes` written to a socket with `writev`.
 //!
 //! This module knows nothing of plugins, transactions or mio.
 
+mod chunked;
 pub mod decode;
 pub mod encode;
+mod framing;
 pub mod head;
+mod parse;
+mod write_head;
 pub mod write_queue;

@@ -1,0 +1,461 @@
+//! Parsing request and response heads with httparse, plus the checks httparse
+//! leaves to us: head size and field count limits, the request-target forms
+//! of RFC 9112 section 3.2, and the Host rules of RFC 9112 section 3.2.
+//!
+//! Framing (Content-Length, Transfer-Encoding) is judged separately, in
+//! `framing`, because a response's framing depends on the request method.
+
+use super::head::{HeadError, Headers, Limits, RequestHead, ResponseHead, Version};
+use httparse::Status;
+use std::mem::MaybeUninit;
+
+/// See [`super::head::parse_request`].
+pub(super) fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    let window = head_window(buf, limits);
+    let mut slots = header_slots(limits);
+    let mut req = httparse::Request::new(&mut []);
+    let status = parser_config()
+        .parse_request_with_uninit_headers(&mut req, window, &mut slots)
+        .map_err(|e| map_error(e, window))?;
+    let len = match status {
+        Status::Complete(len) => len,
+        Status::Partial => return incomplete(buf, limits),
+    };
+    let method = req.method.unwrap_or_default();
+    let target = req.path.unwrap_or_default();
+    if method.is_empty() {
+        return Err(HeadError::Malformed("empty method"));
+    }
+    let version = version_of(req.version)?;
+    check_target(method, target)?;
+    let headers = collect_headers(req.headers);
+    check_host(version, &headers)?;
+    let head = RequestHead {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        version,
+        headers,
+    };
+    Ok(Some((head, len)))
+}
+
+/// See [`super::head::parse_response`].
+pub(super) fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let window = head_window(buf, limits);
+    let mut slots = header_slots(limits);
+    let mut res = httparse::Response::new(&mut []);
+    let status = parser_config()
+        .parse_response_with_uninit_headers(&mut res, window, &mut slots)
+        .map_err(|e| map_error(e, window))?;
+    let len = match status {
+        Status::Complete(len) => len,
+        Status::Partial => return incomplete(buf, limits),
+    };
+    let version = version_of(res.version)?;
+    let status = res.code.unwrap_or_default();
+    // httparse takes any three digits; RFC 9110 section 15 defines 1xx..5xx.
+    if !(100..=599).contains(&status) {
+        return Err(HeadError::Malformed("invalid status code"));
+    }
+    let head = ResponseHead {
+        version,
+        status,
+        reason: res.reason.unwrap_or_default().to_owned(),
+        headers: collect_headers(res.headers),
+    };
+    Ok(Some((head, len)))
+}
+
+/// The part of `buf` a head may occupy. Parsing only this much means a
+/// complete result is within the limit by construction, and a partial one
+/// over a longer `buf` is a head that cannot fit.
+fn head_window<'b>(buf: &'b [u8], limits: &Limits) -> &'b [u8] {
+    &buf[..buf.len().min(limits.max_head_bytes)]
+}
+
+fn incomplete<T>(buf: &[u8], limits: &Limits) -> Result<Option<T>, HeadError> {
+    if buf.len() > limits.max_head_bytes {
+        Err(HeadError::TooLarge)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Room for exactly `max_headers` fields: httparse reports `TooManyHeaders`
+/// when it meets one field more than it has slots for.
+fn header_slots<'b>(limits: &Limits) -> Vec<MaybeUninit<httparse::Header<'b>>> {
+    vec![MaybeUninit::uninit(); limits.max_headers]
+}
+
+/// The strict configuration: the defaults already refuse obs-fold and
+/// whitespace before the colon (both smuggling vectors, RFC 9112 sections
+/// 5.1 and 5.2); the settings are spelled out so a dependency update that
+/// changed a default could not loosen them silently.
+fn parser_config() -> httparse::ParserConfig {
+    let mut config = httparse::ParserConfig::default();
+    config
+        .allow_obsolete_multiline_headers_in_responses(false)
+        .allow_spaces_after_header_name_in_responses(false)
+        .allow_multiple_spaces_in_request_line_delimiters(false)
+        .allow_multiple_spaces_in_response_status_delimiters(false)
+        .allow_space_before_first_header_name(false)
+        .ignore_invalid_headers_in_requests(false)
+        .ignore_invalid_headers_in_responses(false);
+    config
+}
+
+fn map_error(error: httparse::Error, window: &[u8]) -> HeadError {
+    use httparse::Error as E;
+    match error {
+        E::TooManyHeaders => HeadError::TooManyHeaders,
+        // A folded line starts with SP/HTAB, which httparse sees as a bad
+        // name; say what it really is so an operator can find the sender.
+        E::HeaderName if has_obs_fold(window) => HeadError::Malformed("obs-fold line folding"),
+        E::HeaderName => HeadError::Malformed("invalid header name"),
+        E::HeaderValue => HeadError::Malformed("invalid header value"),
+        E::NewLine => HeadError::Malformed("invalid line ending"),
+        E::Status => HeadError::Malformed("invalid status line"),
+        E::Token => HeadError::Malformed("invalid request line"),
+        E::Version => HeadError::Malformed("unsupported HTTP version"),
+    }
+}
+
+fn has_obs_fold(window: &[u8]) -> bool {
+    window
+        .windows(2)
+        .any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t'))
+}
+
+fn version_of(minor: Option<u8>) -> Result<Version, HeadError> {
+    match minor {
+        Some(0) => Ok(Version::Http10),
+        Some(1) => Ok(Version::Http11),
+        _ => Err(HeadError::Malformed("unsupported HTTP version")),
+    }
+}
+
+fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
+    let mut headers = Headers::new();
+    for field in fields {
+        // httparse has already trimmed OWS around the value and refused
+        // NUL, CR and LF inside it; the remaining bytes pass as they are.
+        headers.append(field.name, field.value);
+    }
+    headers
+}
+
+/// RFC 9112 section 3.2: the form of the target must fit the method.
+fn check_target(method: &str, target: &str) -> Result<(), HeadError> {
+    if !target.is_ascii() {
+        return Err(HeadError::Malformed("non-ASCII request target"));
+    }
+    if method == "CONNECT" {
+        return if is_authority_form(target) {
+            Ok(())
+        } else {
+            Err(HeadError::Malformed("CONNECT target is not host:port"))
+        };
+    }
+    if target.starts_with('/') || is_absolute_form(target) {
+        Ok(())
+    } else if target == "*" {
+        if method == "OPTIONS" {
+            Ok(())
+        } else {
+            Err(HeadError::Malformed("asterisk-form target outside OPTIONS"))
+        }
+    } else {
+        Err(HeadError::Malformed("invalid request target"))
+    }
+}
+
+/// `http://authority...` or `https://authority...`, scheme case-insensitive.
+fn is_absolute_form(target: &str) -> bool {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return false;
+    };
+    let known = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    known && !rest.is_empty() && !rest.starts_with('/')
+}
+
+/// `host:port` with a non-empty host and a decimal port; IPv6 hosts are bracketed.
+fn is_authority_form(target: &str) -> bool {
+    let Some((host, port)) = target.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = !host.is_empty() && !host.contains(['/', '?', '#', '@']);
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    host_ok && port_ok
+}
+
+/// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host; a
+/// request with several is refused by any version, since two proxies could
+/// each pick a different one.
+fn check_host(version: Version, headers: &Headers) -> Result<(), HeadError> {
+    let mut hosts = headers.get_all("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::Http11 => Err(HeadError::Malformed("missing Host")),
+        (Some(_), Some(_)) => Err(HeadError::Malformed("multiple Host fields")),
+        (Some(host), None) if host.contains(&b',') => {
+            Err(HeadError::Malformed("Host holds a list"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_head_bytes: 256,
+        max_headers: 4,
+    };
+
+    fn req(raw: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        parse_request(raw, &LIMITS)
+    }
+
+    fn req_err(raw: &[u8]) -> HeadError {
+        match req(raw) {
+            Err(e) => e,
+            Ok(other) => panic!("accepted {:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    fn fields(h: &Headers) -> Vec<(&str, &[u8])> {
+        h.iter().collect()
+    }
+
+    #[test]
+    fn parses_a_request_exactly() {
+        let raw = b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-Pad:  \t v a \t\r\nAccept: */*\r\n\r\nNEXT";
+        let (head, len) = req(raw).expect("valid").expect("complete");
+        assert_eq!(len, raw.len() - 4);
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/a?b=c");
+        assert_eq!(head.version, Version::Http11);
+        assert_eq!(
+            fields(&head.headers),
+            vec![
+                ("Host", &b"example.com"[..]),
+                ("X-Pad", &b"v a"[..]),
+                ("Accept", &b"*/*"[..])
+            ]
+        );
+    }
+
+    #[test]
+    fn keeps_obs_text_bytes_in_values() {
+        let raw = b"GET / HTTP/1.1\r\nHost: h\r\nX-Name: caf\xc3\xa9\xff\r\n\r\n";
+        let (head, _) = req(raw).expect("valid").expect("complete");
+        assert_eq!(head.headers.get("x-name"), Some(&b"caf\xc3\xa9\xff"[..]));
+    }
+
+    #[test]
+    fn accepts_other_target_forms_and_methods() {
+        for raw in [
+            &b"get / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"GET http://h/x HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+            b"CONNECT [::1]:8080 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            b"GET / HTTP/1.0\r\n\r\n",
+        ] {
+            let parsed = req(raw);
+            assert!(
+                matches!(parsed, Ok(Some(_))),
+                "{:?}: {parsed:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        let (head, _) = req(b"get / HTTP/1.0\r\n\r\n")
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(
+            head.method, "get",
+            "methods are case-sensitive: kept as sent"
+        );
+        assert_eq!(head.version, Version::Http10);
+    }
+
+    #[test]
+    fn incomplete_heads_wait_for_more() {
+        assert_eq!(req(b"").expect("valid").map(|(_, n)| n), None);
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nHost: h\r\n")
+                .expect("valid")
+                .map(|(_, n)| n),
+            None
+        );
+        assert_eq!(req(b"GET / HT").expect("valid").map(|(_, n)| n), None);
+    }
+
+    #[test]
+    fn rejects_malformed_and_smuggling_heads() {
+        let m = HeadError::Malformed;
+        let cases: &[(&[u8], HeadError)] = &[
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n",
+                m("invalid header name"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n",
+                m("obs-fold line folding"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n\tb\r\n\r\n",
+                m("obs-fold line folding"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nBad(name): v\r\n\r\n",
+                m("invalid header name"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n",
+                m("invalid header name"),
+            ),
+            (b"GET / HTTP/1.1\r\nX-A: v\r\n\r\n", m("missing Host")),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                m("multiple Host fields"),
+            ),
+            (
+                b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+                m("multiple Host fields"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
+                m("Host holds a list"),
+            ),
+            (
+                b"GET / HTTP/2.0\r\nHost: h\r\n\r\n",
+                m("unsupported HTTP version"),
+            ),
+            (
+                b"GET / HTTP/1.2\r\nHost: h\r\n\r\n",
+                m("unsupported HTTP version"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\0b\r\n\r\n",
+                m("invalid header value"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n",
+                m("invalid header value"),
+            ),
+            (b" / HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request line")),
+            (
+                b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("invalid request line"),
+            ),
+            (
+                b"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("non-ASCII request target"),
+            ),
+            (
+                b"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("asterisk-form target outside OPTIONS"),
+            ),
+            (
+                b"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("invalid request target"),
+            ),
+            (
+                b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("invalid request target"),
+            ),
+            (
+                b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("CONNECT target is not host:port"),
+            ),
+            (
+                b"CONNECT h:port HTTP/1.1\r\nHost: h\r\n\r\n",
+                m("CONNECT target is not host:port"),
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(&req_err(raw), want, "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn enforces_head_size_limit() {
+        let mut long = b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: ".to_vec();
+        long.resize(LIMITS.max_head_bytes + 1, b'a');
+        // Incomplete and already over the limit.
+        assert_eq!(req_err(&long), HeadError::TooLarge);
+        // Complete but over the limit.
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(req_err(&long), HeadError::TooLarge);
+        // Exactly at the limit is fine.
+        let mut exact = b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: ".to_vec();
+        exact.resize(LIMITS.max_head_bytes - 4, b'a');
+        exact.extend_from_slice(b"\r\n\r\n");
+        let (_, len) = req(&exact).expect("valid").expect("complete");
+        assert_eq!(len, LIMITS.max_head_bytes);
+    }
+
+    #[test]
+    fn enforces_field_count_limit() {
+        let four = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(
+            req(four).expect("valid").map(|(h, _)| h.headers.len()),
+            Some(4)
+        );
+        let five = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
+        assert_eq!(req_err(five), HeadError::TooManyHeaders);
+    }
+
+    #[test]
+    fn parses_a_response_exactly() {
+        let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc";
+        let (head, len) = parse_response(raw, &LIMITS)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(len, raw.len() - 3);
+        assert_eq!((head.version, head.status), (Version::Http11, 404));
+        assert_eq!(head.reason, "Not Found");
+        assert_eq!(fields(&head.headers), vec![("Content-Length", &b"3"[..])]);
+
+        let (head, _) = parse_response(b"HTTP/1.0 200\r\n\r\n", &LIMITS)
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(
+            (head.version, head.status, head.reason.as_str()),
+            (Version::Http10, 200, "")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_responses() {
+        let m = HeadError::Malformed;
+        let cases: &[(&[u8], HeadError)] = &[
+            (b"HTTP/1.1 099 Odd\r\n\r\n", m("invalid status code")),
+            (b"HTTP/1.1 20 OK\r\n\r\n", m("invalid status line")),
+            (b"HTTP/2 200 OK\r\n\r\n", m("unsupported HTTP version")),
+            (
+                b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+                m("obs-fold line folding"),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
+                m("invalid header name"),
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                parse_response(raw, &LIMITS).map(|o| o.map(|(_, n)| n)),
+                Err(want.clone()),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+}
