@@ -395,8 +395,3 @@ mod tests {
         assert_eq!(HeadError::Malformed("x").status(), 400);
     }
 }
-
-/// Canonical reason phrase.
-pub fn canonical_reason(_status: u16) -> &'static str {
-    todo!()
-}

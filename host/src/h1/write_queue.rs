@@ -37,10 +37,6 @@ impl WriteQueue {
         self.bufs.clear();
         self.len = 0;
     }
-    /// Appends an owned vector.
-    pub fn push_vec(&mut self, _v: Vec<u8>) {
-        todo!()
-    }
     /// Bytes queued.
     pub fn len(&self) -> usize {
         self.len
