@@ -8,11 +8,11 @@ pub fn render(status: u16, why: &str, close: bool) -> Bytes {
     let reason = crate::h1::head::canonical_reason(status);
     let body = format!("{status} {reason}: {why}\n");
     let mut headers = Headers::default();
-    headers.set("content-type", "text/plain; charset=utf-8");
-    headers.set("content-length", body.len().to_string());
-    headers.set("cache-control", "no-store");
+    headers.set("Content-Type", "text/plain; charset=utf-8");
+    headers.set("Content-Length", body.len().to_string());
+    headers.set("Cache-Control", "no-store");
     if close {
-        headers.set("connection", "close");
+        headers.set("Connection", "close");
     }
     let head = ResponseHead { version: Version::Http11, status, reason: reason.to_string(), headers };
     let mut out = Vec::with_capacity(160 + body.len());

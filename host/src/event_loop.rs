@@ -141,7 +141,9 @@ impl Worker {
         let _ = stream.set_nodelay(true);
         let entry = self.slots.vacant_entry();
         let index = entry.key();
-        if let Err(e) = self.poll.registry().register(&mut stream, token_of(index), Interest::READABLE | Interest::WRITABLE) {
+        if let Err(e) =
+            self.poll.registry().register(&mut stream, token_of(index), Interest::READABLE | Interest::WRITABLE)
+        {
             self.shared.connections.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!(error = %e, "register failed");
             return;
@@ -236,7 +238,8 @@ impl Worker {
             let _ = self.poll.registry().deregister(&mut l);
         }
         // Idle client connections close now; busy ones close after their transaction.
-        let clients: Vec<usize> = self.slots.iter().filter(|(_, s)| matches!(s, Slot::Client(_))).map(|(i, _)| i).collect();
+        let clients: Vec<usize> =
+            self.slots.iter().filter(|(_, s)| matches!(s, Slot::Client(_))).map(|(i, _)| i).collect();
         for index in clients {
             self.drive(index, false, false);
         }

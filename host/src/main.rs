@@ -5,20 +5,9 @@
 //! origin when no `--origin` is given, binds one `SO_REUSEPORT` listener
 //! per worker thread and runs the workers until a signal drains them.
 
-mod error_page;
-mod event_loop;
-mod h1;
-mod io_util;
-mod origin;
-mod plugins;
-mod session;
-mod settings;
-mod shared;
-mod signals;
-mod static_origin;
-mod txn;
 
 use anyhow::{bail, Context};
+use host::{event_loop, h1, settings, shared, signals, static_origin};
 use clap::{Args, Parser, Subcommand};
 use settings::Settings;
 use shared::Shared;

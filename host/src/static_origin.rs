@@ -20,8 +20,12 @@ fn file(path: &str) -> Option<(&'static str, Vec<u8>)> {
 }
 
 fn large_text() -> Vec<u8> {
-    let line = b"The quick brown fox jumps over the lazy dog; plugin-host streams this line.\n";
-    line.iter().copied().cycle().take(LARGE_BYTES).collect()
+    static TEXT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let text = TEXT.get_or_init(|| {
+        let line = b"The quick brown fox jumps over the lazy dog; plugin-host streams this line.\n";
+        line.iter().copied().cycle().take(LARGE_BYTES).collect()
+    });
+    text.clone()
 }
 
 /// Starts the sample origin; returns its address.
@@ -61,10 +65,14 @@ fn serve(stream: TcpStream) {
         let method = req.method.unwrap_or("GET").to_string();
         let path = req.path.unwrap_or("/").split('?').next().unwrap_or("/").to_string();
         let header = |name: &str| {
-            req.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).to_string())
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).to_string())
         };
         let body_len: u64 = header("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) || header("transfer-encoding").is_some();
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+            || header("transfer-encoding").is_some();
         let if_none_match = header("if-none-match");
         if std::io::copy(&mut (&mut reader).take(body_len), &mut std::io::sink()).is_err() {
             return;
@@ -82,7 +90,8 @@ fn respond(method: &str, path: &str, if_none_match: Option<&str>) -> Vec<u8> {
         ("GET" | "HEAD", None) => (404, "text/plain", b"not found\n".to_vec()),
         _ => (405, "text/plain", b"only GET and HEAD\n".to_vec()),
     };
-    let etag = format!("\"{:x}-{:x}\"", body.len(), body.iter().fold(0u32, |h, &b| h.wrapping_mul(31).wrapping_add(b as u32)));
+    let etag =
+        format!("\"{:x}-{:x}\"", body.len(), body.iter().fold(0u32, |h, &b| h.wrapping_mul(31).wrapping_add(b as u32)));
     if status == 200 && if_none_match == Some(etag.as_str()) {
         return format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n").into_bytes();
     }

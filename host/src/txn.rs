@@ -77,7 +77,13 @@ const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
 
 impl Txn {
     /// Starts a transaction for a parsed request head; `Err` is an error page to send before closing.
-    pub fn start(head: RequestHead, head_len: usize, owner: usize, io: &mut ClientIo, ctx: &mut Ctx) -> Result<Txn, Bytes> {
+    pub fn start(
+        head: RequestHead,
+        head_len: usize,
+        owner: usize,
+        io: &mut ClientIo,
+        ctx: &mut Ctx,
+    ) -> Result<Txn, Bytes> {
         let framing = match request_framing(&head) {
             Ok(k) => k,
             Err(e) => {
@@ -226,7 +232,12 @@ impl Txn {
             }
         }
         // Origin reads stop while the client is behind: that is the backpressure.
-        if o.readable && !self.origin_eof && io.wbuf.len() < cap && o.rbuf.len() < cap && !matches!(self.resp, Resp::Done) {
+        if o.readable
+            && !self.origin_eof
+            && io.wbuf.len() < cap
+            && o.rbuf.len() < cap
+            && !matches!(self.resp, Resp::Done)
+        {
             match o.fill() {
                 Ok(ReadOutcome::Data(_)) => {
                     self.got_origin_bytes = true;
@@ -268,7 +279,13 @@ impl Txn {
                         match head.status {
                             // 100 Continue was answered by us; other interim responses carry nothing a client needs.
                             100 | 102..=199 => continue,
-                            101 => return self.fail(502, "the origin switched protocols, which this proxy does not relay", io),
+                            101 => {
+                                return self.fail(
+                                    502,
+                                    "the origin switched protocols, which this proxy does not relay",
+                                    io,
+                                )
+                            }
                             _ => {
                                 if let Some(step) = self.begin_response(head, io, ctx) {
                                     return step;
@@ -350,21 +367,21 @@ impl Txn {
         let via = if out.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
         out.version = Version::Http11;
         strip_hop_by_hop(&mut out.headers);
-        out.headers.append("via", via);
+        out.headers.append("Via", via);
         let client_kind = match kind {
             BodyKind::Empty => {
                 // HEAD and 304 keep the length of the representation they describe.
                 if let (Some(cl), true) = (original_length, self.method == "HEAD" || out.status == 304) {
-                    out.headers.set("content-length", cl);
+                    out.headers.set("Content-Length", cl);
                 }
                 BodyKind::Empty
             }
             BodyKind::Length(n) => {
-                out.headers.set("content-length", n.to_string());
+                out.headers.set("Content-Length", n.to_string());
                 BodyKind::Length(n)
             }
             BodyKind::Chunked | BodyKind::CloseDelimited if self.client_version == Version::Http11 => {
-                out.headers.set("transfer-encoding", "chunked");
+                out.headers.set("Transfer-Encoding", "chunked");
                 BodyKind::Chunked
             }
             BodyKind::Chunked | BodyKind::CloseDelimited => {
@@ -374,9 +391,9 @@ impl Txn {
         };
         if !self.client_keep_alive || ctx.draining {
             self.client_keep_alive = false;
-            out.headers.set("connection", "close");
+            out.headers.set("Connection", "close");
         } else if self.client_version == Version::Http10 {
-            out.headers.set("connection", "keep-alive");
+            out.headers.set("Connection", "keep-alive");
         }
         let mut bytes = Vec::with_capacity(256);
         write_response(&out, &mut bytes);
@@ -427,7 +444,13 @@ impl Txn {
     pub fn finish(mut self, step: &TxnStep, io: &mut ClientIo, ctx: &mut Ctx) -> bool {
         let clean = *step == TxnStep::Done;
         if let Some(o) = self.origin.take() {
-            if clean && self.req.done && self.origin_reusable && !self.origin_eof && o.rbuf.is_empty() && o.wbuf.is_empty() {
+            if clean
+                && self.req.done
+                && self.origin_reusable
+                && !self.origin_eof
+                && o.rbuf.is_empty()
+                && o.wbuf.is_empty()
+            {
                 o.release(ctx);
             } else {
                 o.close(ctx);
@@ -461,27 +484,27 @@ fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Byt
     };
     if let Some(rest) = up.target.strip_prefix("http://").or_else(|| up.target.strip_prefix("https://")) {
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        up.headers.set("host", authority.as_bytes().to_vec());
+        up.headers.set("Host", authority.as_bytes().to_vec());
         up.target = if path.is_empty() { "/".to_string() } else { path.to_string() };
     }
     let had_length = up.headers.get("content-length").is_some();
     strip_hop_by_hop(&mut up.headers);
     up.headers.remove("expect");
     if up.headers.get("host").is_none() {
-        up.headers.set("host", io.stream.local_addr().map(|a| a.to_string()).unwrap_or_default());
+        up.headers.set("Host", io.stream.local_addr().map(|a| a.to_string()).unwrap_or_default());
     }
     let ip = io.peer.ip().to_string();
     let xff = match up.headers.get("x-forwarded-for") {
         Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev)),
         None => ip,
     };
-    up.headers.set("x-forwarded-for", xff);
-    up.headers.append("via", if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" });
+    up.headers.set("X-Forwarded-For", xff);
+    up.headers.append("Via", if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" });
     match framing {
-        BodyKind::Length(n) => up.headers.set("content-length", n.to_string()),
-        BodyKind::Empty if had_length => up.headers.set("content-length", "0"),
+        BodyKind::Length(n) => up.headers.set("Content-Length", n.to_string()),
+        BodyKind::Empty if had_length => up.headers.set("Content-Length", "0"),
         BodyKind::Empty => {}
-        BodyKind::Chunked | BodyKind::CloseDelimited => up.headers.set("transfer-encoding", "chunked"),
+        BodyKind::Chunked | BodyKind::CloseDelimited => up.headers.set("Transfer-Encoding", "chunked"),
     }
     let mut out = Vec::with_capacity(512);
     write_request(&up, &mut out);

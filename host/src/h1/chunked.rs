@@ -77,13 +77,7 @@ pub(super) struct ChunkedDecoder {
 
 impl ChunkedDecoder {
     pub(super) fn new() -> Self {
-        ChunkedDecoder {
-            state: State::Size,
-            size: 0,
-            digits: 0,
-            extension_len: 0,
-            trailer_len: 0,
-        }
+        ChunkedDecoder { state: State::Size, size: 0, digits: 0, extension_len: 0, trailer_len: 0 }
     }
 
     pub(super) fn is_done(&self) -> bool {
@@ -170,11 +164,7 @@ impl ChunkedDecoder {
         }
         self.digits = 0;
         self.extension_len = 0;
-        Ok(if self.size == 0 {
-            State::EndCr
-        } else {
-            State::Body
-        })
+        Ok(if self.size == 0 { State::EndCr } else { State::Body })
     }
 
     fn read_body(&mut self, buf: &mut BytesMut) -> Bytes {
@@ -258,46 +248,18 @@ mod tests {
     const VALID: &[(&[u8], &[u8], &[u8])] = &[
         (b"5\r\nhello\r\n0\r\n\r\n", b"hello", b""),
         (b"0\r\n\r\n", b"", b""),
-        (
-            b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n",
-            b"Wikipedia in\r\n\r\nchunks.",
-            b"",
-        ),
-        (
-            b"5;name=value;flag\r\nhello\r\n0;last\r\n\r\n",
-            b"hello",
-            b"",
-        ),
+        (b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n", b"Wikipedia in\r\n\r\nchunks.", b""),
+        (b"5;name=value;flag\r\nhello\r\n0;last\r\n\r\n", b"hello", b""),
         (b"5 \t;a=\"q;x\"\r\nhello\r\n0 \r\n\r\n", b"hello", b""),
-        (
-            b"5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
-            b"hello",
-            b"",
-        ),
-        (
-            b"A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n",
-            b"0123456789abcdefghij",
-            b"",
-        ),
+        (b"5\r\nhello\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n", b"hello", b""),
+        (b"A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n", b"0123456789abcdefghij", b""),
         (b"0005\r\nhello\r\n000\r\n\r\n", b"hello", b""),
-        (
-            b"5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-            b"hello",
-            b"GET / HTTP/1.1\r\n\r\n",
-        ),
-        (
-            b"7\r\n0\r\n\r\n\x00\xff\r\n0\r\n\r\n0\r\n\r\n",
-            b"0\r\n\r\n\x00\xff",
-            b"0\r\n\r\n",
-        ),
+        (b"5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n", b"hello", b"GET / HTTP/1.1\r\n\r\n"),
+        (b"7\r\n0\r\n\r\n\x00\xff\r\n0\r\n\r\n0\r\n\r\n", b"0\r\n\r\n\x00\xff", b"0\r\n\r\n"),
     ];
 
     /// Drains `buf` through `dec`, appending body bytes to `body`; returns the pieces' sizes.
-    fn drain(
-        dec: &mut ChunkedDecoder,
-        buf: &mut BytesMut,
-        body: &mut Vec<u8>,
-    ) -> Result<Vec<usize>, DecodeError> {
+    fn drain(dec: &mut ChunkedDecoder, buf: &mut BytesMut, body: &mut Vec<u8>) -> Result<Vec<usize>, DecodeError> {
         let mut pieces = Vec::new();
         while let Some(piece) = dec.decode(buf)? {
             assert!(!piece.is_empty(), "decode must not return empty pieces");
@@ -384,18 +346,8 @@ mod tests {
     fn rejects_invalid_framing() {
         let size = DecodeError::InvalidChunkSize;
         let chunk = DecodeError::InvalidChunk;
-        let long_ext = [
-            &b"4;"[..],
-            &[b'a'; MAX_EXTENSION_BYTES][..],
-            b"\r\nWiki\r\n0\r\n\r\n",
-        ]
-        .concat();
-        let long_trailer = [
-            &b"0\r\nX: "[..],
-            &[b'a'; MAX_TRAILER_BYTES][..],
-            b"\r\n\r\n",
-        ]
-        .concat();
+        let long_ext = [&b"4;"[..], &[b'a'; MAX_EXTENSION_BYTES][..], b"\r\nWiki\r\n0\r\n\r\n"].concat();
+        let long_trailer = [&b"0\r\nX: "[..], &[b'a'; MAX_TRAILER_BYTES][..], b"\r\n\r\n"].concat();
         let cases: Vec<(&[u8], DecodeError)> = vec![
             (b"zz\r\n", size.clone()),
             (b"\r\n", size.clone()),
@@ -407,30 +359,12 @@ mod tests {
             (b"11111111111111111\r\n", size.clone()),
             (b"00000000000000001\r\n", size.clone()),
             (b"4\nWiki\r\n0\r\n\r\n", chunk("bare LF in chunked framing")),
-            (
-                b"4;a\nWiki\r\n0\r\n\r\n",
-                chunk("bare LF in chunked framing"),
-            ),
-            (
-                b"4 \nWiki\r\n0\r\n\r\n",
-                chunk("bare LF in chunked framing"),
-            ),
-            (
-                b"4\r\r\nWiki\r\n0\r\n\r\n",
-                chunk("missing LF after chunk size"),
-            ),
-            (
-                b"4\r\nWiki\n0\r\n\r\n",
-                chunk("missing CRLF after chunk data"),
-            ),
-            (
-                b"4\r\nWikiX\r\n0\r\n\r\n",
-                chunk("missing CRLF after chunk data"),
-            ),
-            (
-                b"4\r\nWiki\rX0\r\n\r\n",
-                chunk("missing CRLF after chunk data"),
-            ),
+            (b"4;a\nWiki\r\n0\r\n\r\n", chunk("bare LF in chunked framing")),
+            (b"4 \nWiki\r\n0\r\n\r\n", chunk("bare LF in chunked framing")),
+            (b"4\r\r\nWiki\r\n0\r\n\r\n", chunk("missing LF after chunk size")),
+            (b"4\r\nWiki\n0\r\n\r\n", chunk("missing CRLF after chunk data")),
+            (b"4\r\nWikiX\r\n0\r\n\r\n", chunk("missing CRLF after chunk data")),
+            (b"4\r\nWiki\rX0\r\n\r\n", chunk("missing CRLF after chunk data")),
             (b"0\r\n\n", chunk("bare LF in chunked framing")),
             (b"0\r\n\rX", chunk("missing LF after last chunk")),
             (b"0\r\nX: y\n\r\n", chunk("bare LF in chunked framing")),
@@ -452,12 +386,7 @@ mod tests {
         assert_eq!(&piece[..], b"ab");
         assert!(!dec.is_done());
 
-        let ext = [
-            &b"4;"[..],
-            &[b'a'; MAX_EXTENSION_BYTES - 1][..],
-            b"\r\nWiki\r\n0\r\n\r\n",
-        ]
-        .concat();
+        let ext = [&b"4;"[..], &[b'a'; MAX_EXTENSION_BYTES - 1][..], b"\r\nWiki\r\n0\r\n\r\n"].concat();
         let (body, done, _) = decode_whole(&ext).expect("extension at the limit");
         assert_eq!((&body[..], done), (&b"Wiki"[..], true));
     }

@@ -135,15 +135,10 @@ mod tests {
     fn length_passes_through_and_checks_the_count() {
         let mut enc = Encoder::new(BodyKind::Length(5));
         let mut out = WriteQueue::default();
-        enc.encode(Bytes::from_static(b"abc"), &mut out)
-            .expect("fits");
+        enc.encode(Bytes::from_static(b"abc"), &mut out).expect("fits");
         assert_eq!(enc.finish(&mut out), Err(EncodeError::TooShort));
-        assert_eq!(
-            enc.encode(Bytes::from_static(b"def"), &mut out),
-            Err(EncodeError::TooLong)
-        );
-        enc.encode(Bytes::from_static(b"de"), &mut out)
-            .expect("fits");
+        assert_eq!(enc.encode(Bytes::from_static(b"def"), &mut out), Err(EncodeError::TooLong));
+        enc.encode(Bytes::from_static(b"de"), &mut out).expect("fits");
         enc.finish(&mut out).expect("complete");
         assert!(enc.is_finished());
         assert_eq!(queued(&mut out), b"abcde");
@@ -153,24 +148,16 @@ mod tests {
     fn empty_and_close_delimited() {
         let mut out = WriteQueue::default();
         let mut enc = Encoder::new(BodyKind::Empty);
-        assert_eq!(
-            enc.encode(Bytes::from_static(b"x"), &mut out),
-            Err(EncodeError::TooLong)
-        );
+        assert_eq!(enc.encode(Bytes::from_static(b"x"), &mut out), Err(EncodeError::TooLong));
         enc.encode(Bytes::new(), &mut out).expect("nothing to send");
         enc.finish(&mut out).expect("empty is complete");
 
         let mut enc = Encoder::new(BodyKind::CloseDelimited);
         assert!(!enc.is_chunked());
-        enc.encode(Bytes::from_static(b"ab"), &mut out)
-            .expect("any length");
-        enc.encode(Bytes::from_static(b"cd"), &mut out)
-            .expect("any length");
+        enc.encode(Bytes::from_static(b"ab"), &mut out).expect("any length");
+        enc.encode(Bytes::from_static(b"cd"), &mut out).expect("any length");
         enc.finish(&mut out).expect("complete");
-        assert_eq!(
-            enc.encode(Bytes::from_static(b"e"), &mut out),
-            Err(EncodeError::TooLong)
-        );
+        assert_eq!(enc.encode(Bytes::from_static(b"e"), &mut out), Err(EncodeError::TooLong));
         assert_eq!(queued(&mut out), b"abcd");
     }
 
@@ -179,11 +166,9 @@ mod tests {
         let mut enc = Encoder::new(BodyKind::Chunked);
         assert!(enc.is_chunked());
         let mut out = WriteQueue::default();
-        enc.encode(Bytes::from_static(b"hello"), &mut out)
-            .expect("ok");
+        enc.encode(Bytes::from_static(b"hello"), &mut out).expect("ok");
         enc.encode(Bytes::new(), &mut out).expect("ok");
-        enc.encode(Bytes::from(vec![b'x'; 26]), &mut out)
-            .expect("ok");
+        enc.encode(Bytes::from(vec![b'x'; 26]), &mut out).expect("ok");
         enc.finish(&mut out).expect("ok");
         enc.finish(&mut out).expect("twice is harmless");
         let mut want = b"5\r\nhello\r\n1A\r\n".to_vec();

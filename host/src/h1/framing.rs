@@ -7,38 +7,24 @@
 //! rules of RFC 9112 section 6.3, since an origin is trusted a little more and
 //! a close-delimited response cannot desynchronise the client connection.
 
-use super::head::{
-    list_elements, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version,
-};
+use super::head::{list_elements, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 section
 /// 7.6.1, plus Proxy-Connection from pre-standard clients). Content-Length is
 /// here too because the proxy re-decides the framing of every message it
 /// sends.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-connection",
-    "content-length",
-];
+const HOP_BY_HOP: [&str; 8] =
+    ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length"];
 
 /// See [`super::head::request_framing`].
 pub(super) fn request_framing(head: &RequestHead) -> Result<BodyKind, HeadError> {
     let headers = &head.headers;
     if headers.contains("transfer-encoding") {
         if head.version == Version::Http10 {
-            return Err(HeadError::Malformed(
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ));
+            return Err(HeadError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
         }
         if headers.contains("content-length") {
-            return Err(HeadError::Malformed(
-                "Transfer-Encoding with Content-Length",
-            ));
+            return Err(HeadError::Malformed("Transfer-Encoding with Content-Length"));
         }
         let te = TransferCodings::of(headers);
         return if te.chunked > 1 {
@@ -116,16 +102,9 @@ struct TransferCodings {
 
 impl TransferCodings {
     fn of(headers: &Headers) -> Self {
-        let mut te = TransferCodings {
-            chunked: 0,
-            other: 0,
-            final_chunked: false,
-        };
+        let mut te = TransferCodings { chunked: 0, other: 0, final_chunked: false };
         // Empty list elements are ignored (RFC 9110 section 5.6.1).
-        let codings = headers
-            .get_all("transfer-encoding")
-            .flat_map(list_elements)
-            .filter(|coding| !coding.is_empty());
+        let codings = headers.get_all("transfer-encoding").flat_map(list_elements).filter(|coding| !coding.is_empty());
         for coding in codings {
             te.final_chunked = coding.eq_ignore_ascii_case(b"chunked");
             if te.final_chunked {
@@ -180,10 +159,7 @@ mod tests {
     use super::*;
     use crate::h1::head::{parse_request, parse_response, Limits};
 
-    const LIMITS: Limits = Limits {
-        max_head_bytes: 1024,
-        max_headers: 16,
-    };
+    const LIMITS: Limits = Limits { max_head_bytes: 1024, max_headers: 16 };
 
     /// Parses a request head (which must be complete) and judges its framing.
     fn request_kind(raw: &str) -> Result<BodyKind, HeadError> {
@@ -204,42 +180,15 @@ mod tests {
     fn rejects_smuggling_request_framing() {
         let m = HeadError::Malformed;
         let cases: &[(&str, HeadError)] = &[
-            (
-                "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-                m("Transfer-Encoding with Content-Length"),
-            ),
-            (
-                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-                m("Transfer-Encoding with Content-Length"),
-            ),
-            (
-                "Transfer-Encoding: chunked, chunked\r\n",
-                m("chunked applied more than once"),
-            ),
-            (
-                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-                m("chunked applied more than once"),
-            ),
-            (
-                "Transfer-Encoding: gzip\r\n",
-                m("final transfer coding is not chunked"),
-            ),
-            (
-                "Transfer-Encoding: chunked, gzip\r\n",
-                m("final transfer coding is not chunked"),
-            ),
-            (
-                "Transfer-Encoding: gzip, chunked\r\n",
-                m("unsupported transfer coding"),
-            ),
-            (
-                "Transfer-Encoding: xchunked\r\n",
-                m("final transfer coding is not chunked"),
-            ),
-            (
-                "Transfer-Encoding:\r\n",
-                m("final transfer coding is not chunked"),
-            ),
+            ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", m("Transfer-Encoding with Content-Length")),
+            ("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", m("Transfer-Encoding with Content-Length")),
+            ("Transfer-Encoding: chunked, chunked\r\n", m("chunked applied more than once")),
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", m("chunked applied more than once")),
+            ("Transfer-Encoding: gzip\r\n", m("final transfer coding is not chunked")),
+            ("Transfer-Encoding: chunked, gzip\r\n", m("final transfer coding is not chunked")),
+            ("Transfer-Encoding: gzip, chunked\r\n", m("unsupported transfer coding")),
+            ("Transfer-Encoding: xchunked\r\n", m("final transfer coding is not chunked")),
+            ("Transfer-Encoding:\r\n", m("final transfer coding is not chunked")),
             ("Content-Length: +5\r\n", m("invalid Content-Length")),
             ("Content-Length: -5\r\n", m("invalid Content-Length")),
             ("Content-Length: 1 2\r\n", m("invalid Content-Length")),
@@ -247,25 +196,12 @@ mod tests {
             ("Content-Length: 0x10\r\n", m("invalid Content-Length")),
             ("Content-Length:\r\n", m("invalid Content-Length")),
             ("Content-Length: 5,\r\n", m("invalid Content-Length")),
-            (
-                "Content-Length: 18446744073709551616\r\n",
-                m("invalid Content-Length"),
-            ),
-            (
-                "Content-Length: 1,2\r\n",
-                m("conflicting Content-Length values"),
-            ),
-            (
-                "Content-Length: 1\r\nContent-Length: 2\r\n",
-                m("conflicting Content-Length values"),
-            ),
+            ("Content-Length: 18446744073709551616\r\n", m("invalid Content-Length")),
+            ("Content-Length: 1,2\r\n", m("conflicting Content-Length values")),
+            ("Content-Length: 1\r\nContent-Length: 2\r\n", m("conflicting Content-Length values")),
         ];
         for (fields, want) in cases {
-            assert_eq!(
-                &request_kind(&req_with(fields)),
-                &Err(want.clone()),
-                "{fields:?}"
-            );
+            assert_eq!(&request_kind(&req_with(fields)), &Err(want.clone()), "{fields:?}");
         }
         assert_eq!(
             request_kind("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
@@ -280,14 +216,8 @@ mod tests {
             ("Content-Length: 0\r\n", BodyKind::Empty),
             ("Content-Length: 0005\r\n", BodyKind::Length(5)),
             ("Content-Length: 5, 5\r\n", BodyKind::Length(5)),
-            (
-                "Content-Length: 5\r\nContent-Length: 5\r\n",
-                BodyKind::Length(5),
-            ),
-            (
-                "Content-Length: 18446744073709551615\r\n",
-                BodyKind::Length(u64::MAX),
-            ),
+            ("Content-Length: 5\r\nContent-Length: 5\r\n", BodyKind::Length(5)),
+            ("Content-Length: 18446744073709551615\r\n", BodyKind::Length(u64::MAX)),
             ("Transfer-Encoding: chunked\r\n", BodyKind::Chunked),
             ("Transfer-Encoding: Chunked\r\n", BodyKind::Chunked),
             ("Transfer-Encoding: , chunked\r\n", BodyKind::Chunked),
@@ -301,77 +231,29 @@ mod tests {
     fn response_framing_follows_rfc_order() {
         let m = HeadError::Malformed;
         let cases: &[(&str, &str, Result<BodyKind, HeadError>)] = &[
-            (
-                "HEAD",
-                "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
-                Ok(BodyKind::Empty),
-            ),
+            ("HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", Ok(BodyKind::Empty)),
             ("GET", "HTTP/1.1 100 Continue\r\n\r\n", Ok(BodyKind::Empty)),
-            (
-                "GET",
-                "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n",
-                Ok(BodyKind::Empty),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
-                Ok(BodyKind::Empty),
-            ),
+            ("GET", "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n", Ok(BodyKind::Empty)),
+            ("GET", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyKind::Empty)),
             (
                 "GET",
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
                 Ok(BodyKind::Chunked),
             ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                Ok(BodyKind::Chunked),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-                Ok(BodyKind::CloseDelimited),
-            ),
+            ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Ok(BodyKind::Chunked)),
+            ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", Ok(BodyKind::CloseDelimited)),
             (
                 "GET",
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
                 Err(m("chunked applied more than once")),
             ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n",
-                Ok(BodyKind::Length(7)),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-                Ok(BodyKind::Empty),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n",
-                Ok(BodyKind::Length(7)),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nContent-Length: 7, 8\r\n\r\n",
-                Err(m("conflicting Content-Length values")),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\nContent-Length: seven\r\n\r\n",
-                Err(m("invalid Content-Length")),
-            ),
-            (
-                "GET",
-                "HTTP/1.1 200 OK\r\n\r\n",
-                Ok(BodyKind::CloseDelimited),
-            ),
-            (
-                "head",
-                "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n",
-                Ok(BodyKind::Length(7)),
-            ),
+            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n", Ok(BodyKind::Length(7))),
+            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", Ok(BodyKind::Empty)),
+            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", Ok(BodyKind::Length(7))),
+            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: 7, 8\r\n\r\n", Err(m("conflicting Content-Length values"))),
+            ("GET", "HTTP/1.1 200 OK\r\nContent-Length: seven\r\n\r\n", Err(m("invalid Content-Length"))),
+            ("GET", "HTTP/1.1 200 OK\r\n\r\n", Ok(BodyKind::CloseDelimited)),
+            ("head", "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n", Ok(BodyKind::Length(7))),
         ];
         for (method, raw, want) in cases {
             assert_eq!(&response_kind(method, raw), want, "{method} {raw:?}");
@@ -413,13 +295,6 @@ mod tests {
         }
         strip_hop_by_hop(&mut h);
         let left: Vec<_> = h.iter().collect();
-        assert_eq!(
-            left,
-            vec![
-                ("Host", &b"h"[..]),
-                ("Content-Type", &b"text/plain"[..]),
-                ("X-End", &b"e"[..])
-            ]
-        );
+        assert_eq!(left, vec![("Host", &b"h"[..]), ("Content-Type", &b"text/plain"[..]), ("X-End", &b"e"[..])]);
     }
 }

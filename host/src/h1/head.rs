@@ -50,10 +50,7 @@ impl Headers {
     }
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
     /// True if at least one field is called `name`.
     pub fn contains(&self, name: &str) -> bool {
@@ -90,9 +87,7 @@ impl Headers {
     }
     /// True if any value of `name`, read as a comma-separated list, holds `token` (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.get_all(name)
-            .flat_map(list_elements)
-            .any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+        self.get_all(name).flat_map(list_elements).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
     }
     /// All fields in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -108,9 +103,7 @@ impl Headers {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.entries.iter().position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 }
 
@@ -125,10 +118,7 @@ pub(super) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub(super) fn trim_ows(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
+    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
     &value[start..end]
 }
 
@@ -226,10 +216,7 @@ pub enum BodyKind {
 /// or values (NUL, CR, LF), versions other than 1.0 and 1.1, a target whose
 /// form does not fit the method, a missing Host on HTTP/1.1, several Hosts.
 /// Framing fields are judged later by [`request_framing`].
-pub fn parse_request(
-    buf: &[u8],
-    limits: &Limits,
-) -> Result<Option<(RequestHead, usize)>, HeadError> {
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
     parse::parse_request(buf, limits)
 }
 
@@ -237,10 +224,7 @@ pub fn parse_request(
 ///
 /// Same limits and field rules as [`parse_request`]; the status must be
 /// 100..=599.
-pub fn parse_response(
-    buf: &[u8],
-    limits: &Limits,
-) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     parse::parse_response(buf, limits)
 }
 
@@ -336,10 +320,7 @@ mod tests {
     fn get_is_case_insensitive_and_ordered() {
         let h = sample();
         assert_eq!(h.get("HOST"), Some(&b"a"[..]));
-        assert_eq!(
-            h.get_all("X-ONE").collect::<Vec<_>>(),
-            vec![&b"1"[..], &b"2"[..]]
-        );
+        assert_eq!(h.get_all("X-ONE").collect::<Vec<_>>(), vec![&b"1"[..], &b"2"[..]]);
         assert_eq!(h.get("missing"), None);
         assert_eq!(h.len(), 4);
     }
@@ -349,14 +330,7 @@ mod tests {
         let mut h = sample();
         h.set("X-ONE", "3");
         let fields: Vec<_> = h.iter().collect();
-        assert_eq!(
-            fields,
-            vec![
-                ("Host", &b"a"[..]),
-                ("X-ONE", &b"3"[..]),
-                ("Accept", &b"*/*"[..])
-            ]
-        );
+        assert_eq!(fields, vec![("Host", &b"a"[..]), ("X-ONE", &b"3"[..]), ("Accept", &b"*/*"[..])]);
         h.set("New", "v");
         assert_eq!(h.iter().last(), Some(("New", &b"v"[..])));
     }

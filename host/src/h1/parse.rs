@@ -10,10 +10,7 @@ use httparse::Status;
 use std::mem::MaybeUninit;
 
 /// See [`super::head::parse_request`].
-pub(super) fn parse_request(
-    buf: &[u8],
-    limits: &Limits,
-) -> Result<Option<(RequestHead, usize)>, HeadError> {
+pub(super) fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     let mut slots = header_slots(limits);
     let mut req = httparse::Request::new(&mut []);
@@ -33,20 +30,12 @@ pub(super) fn parse_request(
     check_target(method, target)?;
     let headers = collect_headers(req.headers);
     check_host(version, &headers)?;
-    let head = RequestHead {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        version,
-        headers,
-    };
+    let head = RequestHead { method: method.to_owned(), target: target.to_owned(), version, headers };
     Ok(Some((head, len)))
 }
 
 /// See [`super::head::parse_response`].
-pub(super) fn parse_response(
-    buf: &[u8],
-    limits: &Limits,
-) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+pub(super) fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     let mut slots = header_slots(limits);
     let mut res = httparse::Response::new(&mut []);
@@ -127,9 +116,7 @@ fn map_error(error: httparse::Error, window: &[u8]) -> HeadError {
 }
 
 fn has_obs_fold(window: &[u8]) -> bool {
-    window
-        .windows(2)
-        .any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t'))
+    window.windows(2).any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t'))
 }
 
 fn version_of(minor: Option<u8>) -> Result<Version, HeadError> {
@@ -202,9 +189,7 @@ fn check_host(version: Version, headers: &Headers) -> Result<(), HeadError> {
     match (hosts.next(), hosts.next()) {
         (None, _) if version == Version::Http11 => Err(HeadError::Malformed("missing Host")),
         (Some(_), Some(_)) => Err(HeadError::Malformed("multiple Host fields")),
-        (Some(host), None) if host.contains(&b',') => {
-            Err(HeadError::Malformed("Host holds a list"))
-        }
+        (Some(host), None) if host.contains(&b',') => Err(HeadError::Malformed("Host holds a list")),
         _ => Ok(()),
     }
 }
@@ -213,10 +198,7 @@ fn check_host(version: Version, headers: &Headers) -> Result<(), HeadError> {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits {
-        max_head_bytes: 256,
-        max_headers: 4,
-    };
+    const LIMITS: Limits = Limits { max_head_bytes: 256, max_headers: 4 };
 
     fn req(raw: &[u8]) -> Result<Option<(RequestHead, usize)>, HeadError> {
         parse_request(raw, &LIMITS)
@@ -243,11 +225,7 @@ mod tests {
         assert_eq!(head.version, Version::Http11);
         assert_eq!(
             fields(&head.headers),
-            vec![
-                ("Host", &b"example.com"[..]),
-                ("X-Pad", &b"v a"[..]),
-                ("Accept", &b"*/*"[..])
-            ]
+            vec![("Host", &b"example.com"[..]), ("X-Pad", &b"v a"[..]), ("Accept", &b"*/*"[..])]
         );
     }
 
@@ -269,31 +247,17 @@ mod tests {
             b"GET / HTTP/1.0\r\n\r\n",
         ] {
             let parsed = req(raw);
-            assert!(
-                matches!(parsed, Ok(Some(_))),
-                "{:?}: {parsed:?}",
-                String::from_utf8_lossy(raw)
-            );
+            assert!(matches!(parsed, Ok(Some(_))), "{:?}: {parsed:?}", String::from_utf8_lossy(raw));
         }
-        let (head, _) = req(b"get / HTTP/1.0\r\n\r\n")
-            .expect("valid")
-            .expect("complete");
-        assert_eq!(
-            head.method, "get",
-            "methods are case-sensitive: kept as sent"
-        );
+        let (head, _) = req(b"get / HTTP/1.0\r\n\r\n").expect("valid").expect("complete");
+        assert_eq!(head.method, "get", "methods are case-sensitive: kept as sent");
         assert_eq!(head.version, Version::Http10);
     }
 
     #[test]
     fn incomplete_heads_wait_for_more() {
         assert_eq!(req(b"").expect("valid").map(|(_, n)| n), None);
-        assert_eq!(
-            req(b"GET / HTTP/1.1\r\nHost: h\r\n")
-                .expect("valid")
-                .map(|(_, n)| n),
-            None
-        );
+        assert_eq!(req(b"GET / HTTP/1.1\r\nHost: h\r\n").expect("valid").map(|(_, n)| n), None);
         assert_eq!(req(b"GET / HT").expect("valid").map(|(_, n)| n), None);
     }
 
@@ -301,84 +265,27 @@ mod tests {
     fn rejects_malformed_and_smuggling_heads() {
         let m = HeadError::Malformed;
         let cases: &[(&[u8], HeadError)] = &[
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n",
-                m("invalid header name"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n",
-                m("obs-fold line folding"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n\tb\r\n\r\n",
-                m("obs-fold line folding"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nBad(name): v\r\n\r\n",
-                m("invalid header name"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n",
-                m("invalid header name"),
-            ),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n", m("invalid header name")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n b\r\n\r\n", m("obs-fold line folding")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\r\n\tb\r\n\r\n", m("obs-fold line folding")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nBad(name): v\r\n\r\n", m("invalid header name")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", m("invalid header name")),
             (b"GET / HTTP/1.1\r\nX-A: v\r\n\r\n", m("missing Host")),
-            (
-                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-                m("multiple Host fields"),
-            ),
-            (
-                b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
-                m("multiple Host fields"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
-                m("Host holds a list"),
-            ),
-            (
-                b"GET / HTTP/2.0\r\nHost: h\r\n\r\n",
-                m("unsupported HTTP version"),
-            ),
-            (
-                b"GET / HTTP/1.2\r\nHost: h\r\n\r\n",
-                m("unsupported HTTP version"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\0b\r\n\r\n",
-                m("invalid header value"),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n",
-                m("invalid header value"),
-            ),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", m("multiple Host fields")),
+            (b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", m("multiple Host fields")),
+            (b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", m("Host holds a list")),
+            (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\0b\r\n\r\n", m("invalid header value")),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n", m("invalid header value")),
             (b" / HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request line")),
-            (
-                b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("invalid request line"),
-            ),
-            (
-                b"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("non-ASCII request target"),
-            ),
-            (
-                b"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("asterisk-form target outside OPTIONS"),
-            ),
-            (
-                b"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("invalid request target"),
-            ),
-            (
-                b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("invalid request target"),
-            ),
-            (
-                b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("CONNECT target is not host:port"),
-            ),
-            (
-                b"CONNECT h:port HTTP/1.1\r\nHost: h\r\n\r\n",
-                m("CONNECT target is not host:port"),
-            ),
+            (b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request line")),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", m("non-ASCII request target")),
+            (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", m("asterisk-form target outside OPTIONS")),
+            (b"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request target")),
+            (b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request target")),
+            (b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", m("CONNECT target is not host:port")),
+            (b"CONNECT h:port HTTP/1.1\r\nHost: h\r\n\r\n", m("CONNECT target is not host:port")),
         ];
         for (raw, want) in cases {
             assert_eq!(&req_err(raw), want, "{:?}", String::from_utf8_lossy(raw));
@@ -405,10 +312,7 @@ mod tests {
     #[test]
     fn enforces_field_count_limit() {
         let four = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-        assert_eq!(
-            req(four).expect("valid").map(|(h, _)| h.headers.len()),
-            Some(4)
-        );
+        assert_eq!(req(four).expect("valid").map(|(h, _)| h.headers.len()), Some(4));
         let five = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
         assert_eq!(req_err(five), HeadError::TooManyHeaders);
     }
@@ -416,21 +320,14 @@ mod tests {
     #[test]
     fn parses_a_response_exactly() {
         let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc";
-        let (head, len) = parse_response(raw, &LIMITS)
-            .expect("valid")
-            .expect("complete");
+        let (head, len) = parse_response(raw, &LIMITS).expect("valid").expect("complete");
         assert_eq!(len, raw.len() - 3);
         assert_eq!((head.version, head.status), (Version::Http11, 404));
         assert_eq!(head.reason, "Not Found");
         assert_eq!(fields(&head.headers), vec![("Content-Length", &b"3"[..])]);
 
-        let (head, _) = parse_response(b"HTTP/1.0 200\r\n\r\n", &LIMITS)
-            .expect("valid")
-            .expect("complete");
-        assert_eq!(
-            (head.version, head.status, head.reason.as_str()),
-            (Version::Http10, 200, "")
-        );
+        let (head, _) = parse_response(b"HTTP/1.0 200\r\n\r\n", &LIMITS).expect("valid").expect("complete");
+        assert_eq!((head.version, head.status, head.reason.as_str()), (Version::Http10, 200, ""));
     }
 
     #[test]
@@ -440,14 +337,8 @@ mod tests {
             (b"HTTP/1.1 099 Odd\r\n\r\n", m("invalid status code")),
             (b"HTTP/1.1 20 OK\r\n\r\n", m("invalid status line")),
             (b"HTTP/2 200 OK\r\n\r\n", m("unsupported HTTP version")),
-            (
-                b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
-                m("obs-fold line folding"),
-            ),
-            (
-                b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n",
-                m("invalid header name"),
-            ),
+            (b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", m("obs-fold line folding")),
+            (b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", m("invalid header name")),
         ];
         for (raw, want) in cases {
             assert_eq!(

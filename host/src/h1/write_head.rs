@@ -27,16 +27,8 @@ pub(super) fn write_response(head: &ResponseHead, out: &mut Vec<u8>) {
     let status = head.status.min(999);
     out.extend_from_slice(format!("{status:03}").as_bytes());
     out.push(b' ');
-    let reason = if head.reason.is_empty() {
-        canonical_reason(head.status)
-    } else {
-        &head.reason
-    };
-    out.extend(
-        reason
-            .bytes()
-            .map(|b| if is_line_breaking(b) { b' ' } else { b }),
-    );
+    let reason = if head.reason.is_empty() { canonical_reason(head.status) } else { &head.reason };
+    out.extend(reason.bytes().map(|b| if is_line_breaking(b) { b' ' } else { b }));
     out.extend_from_slice(b"\r\n");
     write_fields(&head.headers, out);
 }
@@ -102,11 +94,7 @@ fn write_fields(headers: &Headers, out: &mut Vec<u8>) {
         }
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend(
-            value
-                .iter()
-                .map(|&b| if is_line_breaking(b) { b' ' } else { b }),
-        );
+        out.extend(value.iter().map(|&b| if is_line_breaking(b) { b' ' } else { b }));
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -118,10 +106,7 @@ fn is_line_breaking(b: u8) -> bool {
 
 /// RFC 9110 section 5.6.2 token: the only valid field name.
 fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -147,10 +132,7 @@ mod tests {
         };
         let mut out = b"prefix:".to_vec();
         write_request(&head, &mut out);
-        assert_eq!(
-            out,
-            b"prefix:POST /up?x=1 HTTP/1.1\r\nHost: h\r\nX-Bin: \xff1\r\n\r\n"
-        );
+        assert_eq!(out, b"prefix:POST /up?x=1 HTTP/1.1\r\nHost: h\r\nX-Bin: \xff1\r\n\r\n");
     }
 
     #[test]
@@ -193,10 +175,7 @@ mod tests {
         };
         let mut out = Vec::new();
         write_response(&head, &mut out);
-        assert_eq!(
-            out,
-            &b"HTTP/1.1 502 Bad  X: y\r\nX-Evil: a  Set-Cookie: s=1\r\nX-Ok: ok\r\n\r\n"[..]
-        );
+        assert_eq!(out, &b"HTTP/1.1 502 Bad  X: y\r\nX-Evil: a  Set-Cookie: s=1\r\nX-Ok: ok\r\n\r\n"[..]);
     }
 
     #[test]

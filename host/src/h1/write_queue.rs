@@ -80,10 +80,7 @@ impl WriteQueue {
     /// Drops `n` written bytes from the front: whole blocks are popped, a
     /// partly written one is advanced in place.
     fn advance(&mut self, mut n: usize) {
-        debug_assert!(
-            n <= self.len,
-            "writer reported more bytes than were offered"
-        );
+        debug_assert!(n <= self.len, "writer reported more bytes than were offered");
         self.len -= n.min(self.len);
         while n > 0 {
             let Some(front) = self.bufs.front_mut() else {
@@ -114,11 +111,7 @@ mod tests {
 
     impl Scripted {
         fn new(steps: &[Result<usize, io::ErrorKind>]) -> Self {
-            Scripted {
-                steps: steps.iter().copied().collect(),
-                written: Vec::new(),
-                max_slices_seen: 0,
-            }
+            Scripted { steps: steps.iter().copied().collect(), written: Vec::new(), max_slices_seen: 0 }
         }
     }
 
@@ -173,11 +166,7 @@ mod tests {
         assert_eq!(q.write_to(&mut w).expect("would block is not an error"), 7);
         assert_eq!(w.written, b"hello w");
         assert_eq!(q.len(), 4);
-        assert_eq!(
-            q.bufs.len(),
-            1,
-            "finished blocks popped, partial one advanced"
-        );
+        assert_eq!(q.bufs.len(), 1, "finished blocks popped, partial one advanced");
 
         let mut w = Scripted::new(&[Ok(100)]);
         assert_eq!(q.write_to(&mut w).expect("ok"), 4);

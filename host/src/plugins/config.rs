@@ -44,40 +44,16 @@ pub enum ConfigError {
     Unreadable { file: PathBuf, source: io::Error },
     /// A line is not UTF-8; `column` is the 1-based character position of
     /// the first bad byte.
-    NotUtf8 {
-        file: PathBuf,
-        line: usize,
-        column: usize,
-    },
+    NotUtf8 { file: PathBuf, line: usize, column: usize },
     /// A double quote opened at `column` (1-based) is never closed.
-    UnterminatedQuote {
-        file: PathBuf,
-        line: usize,
-        column: usize,
-    },
+    UnterminatedQuote { file: PathBuf, line: usize, column: usize },
     /// The plugin path, as written (`given`) and as resolved, does not exist.
-    PluginNotFound {
-        file: PathBuf,
-        line: usize,
-        given: String,
-        resolved: PathBuf,
-    },
+    PluginNotFound { file: PathBuf, line: usize, given: String, resolved: PathBuf },
     /// The plugin path names a directory.
-    PluginIsDirectory {
-        file: PathBuf,
-        line: usize,
-        given: String,
-        resolved: PathBuf,
-    },
+    PluginIsDirectory { file: PathBuf, line: usize, given: String, resolved: PathBuf },
     /// The plugin path could not be inspected (permissions, a file where a
     /// directory should be, ...).
-    PluginUnreadable {
-        file: PathBuf,
-        line: usize,
-        given: String,
-        resolved: PathBuf,
-        source: io::Error,
-    },
+    PluginUnreadable { file: PathBuf, line: usize, given: String, resolved: PathBuf, source: io::Error },
 }
 
 impl ConfigError {
@@ -113,39 +89,26 @@ impl fmt::Display for ConfigError {
             write!(f, ":{line}")?;
         }
         match self {
-            Self::Unreadable { source, .. } => write!(
-                f,
-                ": cannot read the config file: {source}; check the path and its permissions"
-            ),
-            Self::NotUtf8 { column, .. } => write!(
-                f,
-                ": not valid UTF-8 (first bad byte at column {column}); save the file as UTF-8"
-            ),
+            Self::Unreadable { source, .. } => {
+                write!(f, ": cannot read the config file: {source}; check the path and its permissions")
+            }
+            Self::NotUtf8 { column, .. } => {
+                write!(f, ": not valid UTF-8 (first bad byte at column {column}); save the file as UTF-8")
+            }
             Self::UnterminatedQuote { column, .. } => write!(
                 f,
                 ": double quote opened at column {column} is never closed; \
                  close it, and write \\\" for a quote inside quotes"
             ),
-            Self::PluginNotFound {
-                given, resolved, ..
-            } => write!(
+            Self::PluginNotFound { given, resolved, .. } => write!(
                 f,
                 ": plugin {given} not found (looked in {}); check the path or --plugin-dir",
                 resolved.display()
             ),
-            Self::PluginIsDirectory {
-                given, resolved, ..
-            } => write!(
-                f,
-                ": plugin {given} is a directory ({}); name the plugin's .so file",
-                resolved.display()
-            ),
-            Self::PluginUnreadable {
-                given,
-                resolved,
-                source,
-                ..
-            } => write!(
+            Self::PluginIsDirectory { given, resolved, .. } => {
+                write!(f, ": plugin {given} is a directory ({}); name the plugin's .so file", resolved.display())
+            }
+            Self::PluginUnreadable { given, resolved, source, .. } => write!(
                 f,
                 ": cannot inspect plugin {given} ({}): {source}; check the permissions of the \
                  file and its directories",
@@ -169,29 +132,18 @@ impl std::error::Error for ConfigError {
 pub fn parse_file(config: &Path, plugin_dir: &Path) -> Result<Vec<PluginLine>, Vec<ConfigError>> {
     match std::fs::read(config) {
         Ok(bytes) => parse_bytes(&bytes, config, plugin_dir),
-        Err(source) => Err(vec![ConfigError::Unreadable {
-            file: config.to_path_buf(),
-            source,
-        }]),
+        Err(source) => Err(vec![ConfigError::Unreadable { file: config.to_path_buf(), source }]),
     }
 }
 
 /// Parses config text; `file` is only used to label lines and errors.
-pub fn parse_str(
-    text: &str,
-    file: &Path,
-    plugin_dir: &Path,
-) -> Result<Vec<PluginLine>, Vec<ConfigError>> {
+pub fn parse_str(text: &str, file: &Path, plugin_dir: &Path) -> Result<Vec<PluginLine>, Vec<ConfigError>> {
     parse_bytes(text.as_bytes(), file, plugin_dir)
 }
 
 /// The shared body of both entry points: works on bytes so that a file
 /// with one bad line still has its other lines checked.
-fn parse_bytes(
-    bytes: &[u8],
-    file: &Path,
-    plugin_dir: &Path,
-) -> Result<Vec<PluginLine>, Vec<ConfigError>> {
+fn parse_bytes(bytes: &[u8], file: &Path, plugin_dir: &Path) -> Result<Vec<PluginLine>, Vec<ConfigError>> {
     let mut plugins = Vec::new();
     let mut errors = Vec::new();
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -202,11 +154,7 @@ fn parse_bytes(
             Err(e) => {
                 let valid = String::from_utf8_lossy(&raw[..e.valid_up_to()]);
                 let column = valid.chars().count() + 1;
-                errors.push(ConfigError::NotUtf8 {
-                    file: file.to_path_buf(),
-                    line,
-                    column,
-                });
+                errors.push(ConfigError::NotUtf8 { file: file.to_path_buf(), line, column });
                 continue;
             }
         };
@@ -224,12 +172,7 @@ fn parse_bytes(
         let given = words.remove(0);
         let path = resolve(plugin_dir, &given);
         match check_plugin(file, line, given, &path) {
-            Ok(()) => plugins.push(PluginLine {
-                file: file.to_path_buf(),
-                line,
-                path,
-                args: words,
-            }),
+            Ok(()) => plugins.push(PluginLine { file: file.to_path_buf(), line, path, args: words }),
             Err(e) => errors.push(e),
         }
     }
@@ -294,26 +237,12 @@ fn check_plugin(file: &Path, line: usize, given: String, path: &Path) -> Result<
     let file = file.to_path_buf();
     let resolved = path.to_path_buf();
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(ConfigError::PluginIsDirectory {
-            file,
-            line,
-            given,
-            resolved,
-        }),
+        Ok(meta) if meta.is_dir() => Err(ConfigError::PluginIsDirectory { file, line, given, resolved }),
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ConfigError::PluginNotFound {
-            file,
-            line,
-            given,
-            resolved,
-        }),
-        Err(source) => Err(ConfigError::PluginUnreadable {
-            file,
-            line,
-            given,
-            resolved,
-            source,
-        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ConfigError::PluginNotFound { file, line, given, resolved })
+        }
+        Err(source) => Err(ConfigError::PluginUnreadable { file, line, given, resolved, source }),
     }
 }
 
@@ -330,10 +259,7 @@ mod tests {
         fn new() -> Scratch {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!(
-                "plugin-host-config-test-{}-{n}",
-                std::process::id()
-            ));
+            let dir = std::env::temp_dir().join(format!("plugin-host-config-test-{}-{n}", std::process::id()));
             std::fs::create_dir_all(dir.join("sub")).expect("create scratch dir");
             for name in ["a.so", "b.so"] {
                 std::fs::write(dir.join(name), b"not really ELF").expect("write plugin");
@@ -368,18 +294,11 @@ mod tests {
     #[test]
     fn plugin_lines_in_order_with_line_numbers_and_args() {
         let (dir, lines) = parse_ok("# head\n\na.so one two\n  \t \nb.so\na.so three\n");
-        let got: Vec<_> = lines
-            .iter()
-            .map(|l| (l.line, l.path.clone(), l.args.clone()))
-            .collect();
+        let got: Vec<_> = lines.iter().map(|l| (l.line, l.path.clone(), l.args.clone())).collect();
         assert_eq!(
             got,
             vec![
-                (
-                    3,
-                    dir.0.join("a.so"),
-                    vec!["one".to_string(), "two".to_string()]
-                ),
+                (3, dir.0.join("a.so"), vec!["one".to_string(), "two".to_string()]),
                 (5, dir.0.join("b.so"), vec![]),
                 (6, dir.0.join("a.so"), vec!["three".to_string()]),
             ]
@@ -402,8 +321,8 @@ mod tests {
             "p.config:2: plugin ./a.so not found (looked in /nonexistent/a.so); \
              check the path or --plugin-dir"
         );
-        let lines = parse_str(&text.replace("./a.so", ""), Path::new("p"), Path::new("/x"))
-            .expect("absolute path parses");
+        let lines =
+            parse_str(&text.replace("./a.so", ""), Path::new("p"), Path::new("/x")).expect("absolute path parses");
         assert_eq!(lines[0].path, abs);
         assert_eq!(lines[0].args, vec!["x"]);
     }
@@ -413,8 +332,7 @@ mod tests {
         // Cargo runs unit tests in the package root, so this file is
         // `./src/plugins/config.rs` from there.
         let cwd = std::env::current_dir().expect("cwd");
-        let lines =
-            parse_str("config.rs x", Path::new("p"), Path::new("./src/plugins")).expect("parses");
+        let lines = parse_str("config.rs x", Path::new("p"), Path::new("./src/plugins")).expect("parses");
         assert_eq!(lines[0].path, cwd.join("src/plugins/config.rs"));
         assert_eq!(lines[0].args, ["x"]);
     }
@@ -422,11 +340,7 @@ mod tests {
     #[test]
     fn spaces_and_tabs_separate_words() {
         assert_eq!(words(" a\t\tb  c\t"), ["a", "b", "c"]);
-        assert_eq!(
-            words("a\u{a0}b"),
-            ["a\u{a0}b"],
-            "only space and tab are whitespace"
-        );
+        assert_eq!(words("a\u{a0}b"), ["a\u{a0}b"], "only space and tab are whitespace");
     }
 
     #[test]
@@ -451,32 +365,16 @@ mod tests {
     fn escapes_inside_quotes() {
         assert_eq!(words(r#""a\"b""#), [r#"a"b"#]);
         assert_eq!(words(r#""a\\b""#), [r"a\b"]);
-        assert_eq!(
-            words(r#""\\""#),
-            [r"\"],
-            "escaped backslash does not escape the quote"
-        );
-        assert_eq!(
-            words(r#""\d+\s""#),
-            [r"\d+\s"],
-            "other backslashes are kept"
-        );
-        assert_eq!(
-            words(r"a\b c\"),
-            [r"a\b", r"c\"],
-            "outside quotes backslash is literal"
-        );
+        assert_eq!(words(r#""\\""#), [r"\"], "escaped backslash does not escape the quote");
+        assert_eq!(words(r#""\d+\s""#), [r"\d+\s"], "other backslashes are kept");
+        assert_eq!(words(r"a\b c\"), [r"a\b", r"c\"], "outside quotes backslash is literal");
     }
 
     #[test]
     fn unterminated_quote_reports_its_column() {
         assert_eq!(split_words(r#"a "b c"#), Err(Unterminated { column: 3 }));
         assert_eq!(split_words(r#"a "b\""#), Err(Unterminated { column: 3 }));
-        assert_eq!(
-            split_words(r#"é "x"#),
-            Err(Unterminated { column: 3 }),
-            "columns count characters"
-        );
+        assert_eq!(split_words(r#"é "x"#), Err(Unterminated { column: 3 }), "columns count characters");
     }
 
     #[test]
@@ -491,14 +389,7 @@ mod tests {
     fn the_documented_example_parses_as_documented() {
         // The last line of the example in docs/plugin-config.md.
         let line = r#"b.so "--pattern=say \"hi\"" "--pattern=C:\\dir" --regex="\d+\s""#;
-        assert_eq!(
-            args_of(line),
-            [
-                r#"--pattern=say "hi""#,
-                r"--pattern=C:\dir",
-                r"--regex=\d+\s"
-            ]
-        );
+        assert_eq!(args_of(line), [r#"--pattern=say "hi""#, r"--pattern=C:\dir", r"--regex=\d+\s"]);
     }
 
     #[test]
@@ -524,10 +415,7 @@ mod tests {
         assert_eq!(lines, [Some(2), Some(3), Some(4), Some(5)]);
         assert!(matches!(errors[0], ConfigError::PluginNotFound { .. }));
         assert!(matches!(errors[1], ConfigError::PluginIsDirectory { .. }));
-        assert!(matches!(
-            errors[2],
-            ConfigError::UnterminatedQuote { column: 6, .. }
-        ));
+        assert!(matches!(errors[2], ConfigError::UnterminatedQuote { column: 6, .. }));
         assert!(matches!(errors[3], ConfigError::PluginIsDirectory { .. }));
     }
 
@@ -561,20 +449,11 @@ mod tests {
         let dir = Scratch::new();
         // `a.so/x`: a regular file used as a directory gives ENOTDIR.
         let errors = parse_str("a.so/x", Path::new("p.config"), &dir.0).expect_err("errors");
-        assert!(
-            matches!(errors[0], ConfigError::PluginUnreadable { .. }),
-            "{errors:?}"
-        );
+        assert!(matches!(errors[0], ConfigError::PluginUnreadable { .. }), "{errors:?}");
         let shown = errors[0].to_string();
-        let prefix = format!(
-            "p.config:1: cannot inspect plugin a.so/x ({}/a.so/x): ",
-            dir.0.display()
-        );
+        let prefix = format!("p.config:1: cannot inspect plugin a.so/x ({}/a.so/x): ", dir.0.display());
         assert!(shown.starts_with(&prefix), "{shown}");
-        assert!(
-            shown.ends_with("; check the permissions of the file and its directories"),
-            "{shown}"
-        );
+        assert!(shown.ends_with("; check the permissions of the file and its directories"), "{shown}");
     }
 
     #[test]
@@ -586,15 +465,9 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert_eq!(
             errors[0].to_string(),
-            format!(
-                "{}:2: not valid UTF-8 (first bad byte at column 7); save the file as UTF-8",
-                config.display()
-            )
+            format!("{}:2: not valid UTF-8 (first bad byte at column 7); save the file as UTF-8", config.display())
         );
-        assert!(matches!(
-            errors[1],
-            ConfigError::PluginNotFound { line: 3, .. }
-        ));
+        assert!(matches!(errors[1], ConfigError::PluginNotFound { line: 3, .. }));
     }
 
     #[test]
@@ -619,9 +492,6 @@ mod tests {
         let shown = errors[0].to_string();
         let prefix = format!("{}: cannot read the config file: ", config.display());
         assert!(shown.starts_with(&prefix), "{shown}");
-        assert!(
-            shown.ends_with("; check the path and its permissions"),
-            "{shown}"
-        );
+        assert!(shown.ends_with("; check the path and its permissions"), "{shown}");
     }
 }

@@ -118,8 +118,7 @@ impl RuntimeDir {
                 Err(source) => return Err(RuntimeDirError::Create { base, source }),
             }
         }
-        let source = last_error
-            .unwrap_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "no free name"));
+        let source = last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::AlreadyExists, "no free name"));
         Err(RuntimeDirError::Create { base, source })
     }
 
@@ -127,22 +126,14 @@ impl RuntimeDir {
     /// before in this process, mode 0500, and returns the copy's path.
     pub fn unique_copy(&self, so: &Path) -> io::Result<PathBuf> {
         let name = so.file_name().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("plugin path {} has no file name", so.display()),
-            )
+            io::Error::new(io::ErrorKind::InvalidInput, format!("plugin path {} has no file name", so.display()))
         })?;
         let mut source = File::open(so).map_err(|e| context(e, "cannot open plugin", so))?;
-        let mut copy_name =
-            OsString::from(format!("{}-", NEXT_COPY.fetch_add(1, Ordering::Relaxed)));
+        let mut copy_name = OsString::from(format!("{}-", NEXT_COPY.fetch_add(1, Ordering::Relaxed)));
         copy_name.push(name);
         let dest = self.path.join(copy_name);
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(COPY_MODE)
-            .open(&dest)
-            .and_then(|mut out| {
+        let written =
+            OpenOptions::new().write(true).create_new(true).mode(COPY_MODE).open(&dest).and_then(|mut out| {
                 io::copy(&mut source, &mut out)?;
                 // Exact mode whatever the umask; the open descriptor keeps
                 // its write access.
@@ -212,9 +203,7 @@ fn mount_flags(path: &Path) -> io::Result<libc::c_ulong> {
 fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     hasher.write_u128(now);
     hasher.finish()
 }
@@ -242,10 +231,7 @@ mod tests {
         let dir = RuntimeDir::create(Some(&base)).expect("create");
         let path = dir.path().to_path_buf();
         assert_eq!(path.parent(), Some(base.as_path()));
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("utf-8 name");
+        let name = path.file_name().and_then(|n| n.to_str()).expect("utf-8 name");
         let prefix = format!("plugin-host-{}-", std::process::id());
         assert!(name.starts_with(&prefix), "{name}");
         assert_eq!(name.len(), prefix.len() + 16, "{name}");
@@ -253,9 +239,7 @@ mod tests {
         assert_eq!(mode(&path), DIR_MODE);
         let other = scratch();
         assert_ne!(other.path(), path, "two runtime dirs never share a path");
-        let copy = dir
-            .unique_copy(&std::env::current_exe().expect("exe"))
-            .expect("copy");
+        let copy = dir.unique_copy(&std::env::current_exe().expect("exe")).expect("copy");
         drop(dir);
         assert!(!path.exists(), "dropping removes the dir and its copies");
         assert!(!copy.exists());
@@ -276,10 +260,7 @@ mod tests {
             let (n, rest) = name.split_once('-').expect("<n>-<name>");
             assert!(n.parse::<u64>().is_ok(), "{name}");
             assert_eq!(rest, "libnull.so");
-            assert_eq!(
-                fs::read(copy).expect("read copy"),
-                b"\x7fELF pretend plugin"
-            );
+            assert_eq!(fs::read(copy).expect("read copy"), b"\x7fELF pretend plugin");
             assert_eq!(mode(copy), COPY_MODE);
         }
         let inode = |p: &Path| fs::metadata(p).expect("metadata").ino();
@@ -310,9 +291,7 @@ mod tests {
         let missing = dir.path().join("missing.so");
         let err = dir.unique_copy(&missing).expect_err("missing source");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert!(err
-            .to_string()
-            .starts_with(&format!("cannot open plugin {}: ", missing.display())));
+        assert!(err.to_string().starts_with(&format!("cannot open plugin {}: ", missing.display())));
         let err = dir.unique_copy(Path::new("/")).expect_err("no file name");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), "plugin path / has no file name");
@@ -320,10 +299,7 @@ mod tests {
 
     #[test]
     fn default_base_prefers_a_non_empty_xdg_runtime_dir() {
-        assert_eq!(
-            default_base(Some("/run/user/7".into())),
-            Path::new("/run/user/7")
-        );
+        assert_eq!(default_base(Some("/run/user/7".into())), Path::new("/run/user/7"));
         assert_eq!(default_base(Some(OsString::new())), std::env::temp_dir());
         assert_eq!(default_base(None), std::env::temp_dir());
     }
@@ -331,13 +307,9 @@ mod tests {
     #[test]
     fn noexec_is_decided_from_the_statvfs_flags() {
         assert!(is_noexec(libc::ST_NOEXEC));
-        assert!(is_noexec(
-            libc::ST_NOEXEC | libc::ST_NOSUID | libc::ST_RDONLY
-        ));
+        assert!(is_noexec(libc::ST_NOEXEC | libc::ST_NOSUID | libc::ST_RDONLY));
         assert!(!is_noexec(0));
-        assert!(!is_noexec(
-            libc::ST_NOSUID | libc::ST_NODEV | libc::ST_RDONLY
-        ));
+        assert!(!is_noexec(libc::ST_NOSUID | libc::ST_NODEV | libc::ST_RDONLY));
     }
 
     #[test]
@@ -347,22 +319,14 @@ mod tests {
         assert!(matches!(&err, RuntimeDirError::Inspect { source, .. }
             if source.kind() == io::ErrorKind::NotFound));
         let shown = err.to_string();
-        assert!(shown.starts_with(&format!(
-            "cannot inspect runtime directory {}: ",
-            base.display()
-        )));
-        assert!(
-            shown.ends_with("; it must exist, or pass --runtime-dir"),
-            "{shown}"
-        );
+        assert!(shown.starts_with(&format!("cannot inspect runtime directory {}: ", base.display())));
+        assert!(shown.ends_with("; it must exist, or pass --runtime-dir"), "{shown}");
         assert!(!base.exists());
     }
 
     #[test]
     fn noexec_message() {
-        let err = RuntimeDirError::NoExec {
-            base: PathBuf::from("/dev/shm"),
-        };
+        let err = RuntimeDirError::NoExec { base: PathBuf::from("/dev/shm") };
         assert_eq!(
             err.to_string(),
             "runtime directory /dev/shm is on a filesystem mounted noexec, where plugins cannot \
@@ -379,8 +343,7 @@ mod tests {
             let (dir, options) = (fields.get(1)?, fields.get(3)?);
             let has_noexec = options.split(',').any(|o| o == "noexec");
             // Octal escapes (`\040` for space) are not worth decoding here.
-            (has_noexec && !dir.contains('\\') && Path::new(dir).is_dir())
-                .then(|| PathBuf::from(dir))
+            (has_noexec && !dir.contains('\\') && Path::new(dir).is_dir()).then(|| PathBuf::from(dir))
         });
         let Some(dir) = noexec else {
             println!("note: no noexec mount in /proc/mounts; real-mount noexec check skipped");

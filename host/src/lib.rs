@@ -1,0 +1,22 @@
+//! The plugin-host proxy as a library: the binary in `main.rs` is its
+//! command line. Modules, in data-path order:
+//!
+//! - [`event_loop`]: one mio worker per thread; accept, dispatch, timers.
+//! - [`session`]: a client connection; heads, keep-alive, pipelining.
+//! - [`txn`]: one transaction; request out, response back.
+//! - [`origin`]: origin connections and the per-worker pool.
+//! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
+//! - [`plugins`]: plugin.config and the runtime directory plugins load from.
+
+pub mod error_page;
+pub mod event_loop;
+pub mod h1;
+pub mod io_util;
+pub mod origin;
+pub mod plugins;
+pub mod session;
+pub mod settings;
+pub mod shared;
+pub mod signals;
+pub mod static_origin;
+pub mod txn;
