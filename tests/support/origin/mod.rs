@@ -127,13 +127,9 @@ fn serve(stream: TcpStream, id: u64, shared: &Shared) {
     let mut reset = false;
     {
         let mut reader = BufReader::with_capacity(64 * 1024, &stream);
-        loop {
-            let req = match request::read_request(&mut reader, &mut &stream) {
-                Ok(Some(req)) => req,
-                // Clean close between requests, or a request the origin cannot read: either
-                // way the connection is done.
-                Ok(None) | Err(_) => break,
-            };
+        // A clean close between requests, or a request the origin cannot read, ends the
+        // connection either way.
+        while let Ok(Some(req)) = request::read_request(&mut reader, &mut &stream) {
             let reply = routes::route(&req);
             let mut head = req.clone();
             head.body = Vec::new();
