@@ -87,6 +87,17 @@ impl RawConn {
         }
     }
 
+    /// Like [`RawConn::connect`], but `None` if the connection is refused.
+    pub fn connect_or_none(addr: SocketAddr) -> Option<RawConn> {
+        let stream = TcpStream::connect(addr).ok()?;
+        stream.set_read_timeout(Some(RAW_TIMEOUT)).ok()?;
+        stream.set_write_timeout(Some(RAW_TIMEOUT)).ok()?;
+        let _ = stream.set_nodelay(true);
+        Some(RawConn {
+            reader: BufReader::with_capacity(64 * 1024, stream),
+        })
+    }
+
     /// The socket itself (e.g. to change its read timeout).
     pub fn stream(&self) -> &TcpStream {
         self.reader.get_ref()
@@ -254,4 +265,26 @@ impl Drop for ScratchGuard {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A minimal well-formed `GET target HTTP/1.1` request with a Host header.
+pub fn get_request(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: e2e.test\r\n\r\n").into_bytes()
+}
+
+/// Sends a good request on a fresh connection to `addr` and asserts it is served in full:
+/// the proof that an earlier bad exchange did not break the host.
+#[track_caller]
+pub fn assert_fresh_request_served(addr: SocketAddr) {
+    let mut conn = RawConn::connect(addr);
+    conn.send(&get_request("/bytes?n=1000&seed=42"))
+        .expect("send follow-up request");
+    let resp = conn.read_response(false).expect("follow-up response head");
+    assert_eq!(resp.status, 200, "follow-up request on a fresh connection");
+    assert!(
+        resp.complete,
+        "follow-up body incomplete: {:?}",
+        resp.body_error
+    );
+    crate::assert_same_bytes(&resp.body, &crate::pattern(1000, 42), "follow-up body");
 }

@@ -31,7 +31,8 @@ pub fn host_binary() -> PathBuf {
     if let Some(path) = beside_tests.filter(|p| p.is_file()) {
         return path;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/plugin-host")
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(&manifest).join("target/debug/plugin-host")
 }
 
 /// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied.
