@@ -88,30 +88,47 @@ fn request_chunked_bodies() {
     request_bodies_arrive_intact(true);
 }
 
-/// Whatever framing the host picks towards the client, it is unambiguous: never both
-/// Content-Length and Transfer-Encoding, and a Content-Length is never stale.
+/// Whatever framing the host picks towards the client, it is unambiguous and lets a
+/// keep-alive client find the end of the body: never both Content-Length and
+/// Transfer-Encoding, a Content-Length is never stale, and a response with neither says
+/// `Connection: close`.
 #[test]
 fn response_framing_headers_are_consistent() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());
-    let mut conn = RawConn::connect(host.addr());
     for framing in ["length", "chunked"] {
-        let n = 64 * 1024 + 3;
-        conn.send(&get_request(&format!(
-            "/bytes?n={n}&seed=5&framing={framing}"
-        )))
-        .expect("send");
-        let resp = conn.read_response(false).expect("response head");
-        assert_eq!(resp.status, 200);
-        assert!(
-            !(resp.has_header("content-length") && resp.has_header("transfer-encoding")),
-            "{framing}: both Content-Length and Transfer-Encoding: {:?}",
-            resp.headers
-        );
-        if let Some(cl) = resp.header("content-length") {
-            assert_eq!(cl, n.to_string(), "{framing}: stale Content-Length");
+        for n in [0usize, 1, 64 * 1024 + 3] {
+            let what = format!("{framing} response of {n} B");
+            let mut conn = RawConn::connect(host.addr());
+            conn.send(&get_request(&format!(
+                "/bytes?n={n}&seed=5&framing={framing}"
+            )))
+            .expect("send");
+            let resp = conn
+                .read_response_head()
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(resp.status, 200, "{what}");
+            let cl = resp.header("content-length").map(str::to_string);
+            let te = resp.has_header("transfer-encoding");
+            assert!(
+                !(cl.is_some() && te),
+                "{what}: both Content-Length and Transfer-Encoding: {:?}",
+                resp.headers
+            );
+            if let Some(cl) = cl {
+                assert_eq!(cl, n.to_string(), "{what}: stale Content-Length");
+            }
+            let closes = resp
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            assert!(
+                resp.has_header("content-length") || te || closes,
+                "{what}: keep-alive response without Content-Length or Transfer-Encoding: {:?}",
+                resp.headers
+            );
+            let resp = conn.read_response_body(resp, false);
+            assert!(resp.complete, "{what}: {:?}", resp.body_error);
+            assert_same_bytes(&resp.body, &pattern(n, 5), &what);
         }
-        assert!(resp.complete, "{framing}: {:?}", resp.body_error);
-        assert_same_bytes(&resp.body, &pattern(n, 5), framing);
     }
 }

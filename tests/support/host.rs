@@ -32,7 +32,10 @@ pub fn host_binary() -> PathBuf {
         return path;
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(&manifest).join("target/debug/plugin-host")
+    manifest
+        .parent()
+        .unwrap_or(&manifest)
+        .join("target/debug/plugin-host")
 }
 
 /// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied.
