@@ -102,3 +102,28 @@ malformed! {
     too_many_headers:
         get(&(0..150).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()) => 431, Head;
 }
+
+/// The control group: a head that is large but within the limits is served, so the 431
+/// cases above fail for their size and not for something else.
+#[test]
+fn large_head_within_limits_is_served() {
+    let origin = Origin::start();
+    let host = Host::start(origin.addr());
+    let mut conn = RawConn::connect(host.addr());
+    let fields: String = (0..60)
+        .map(|i| format!("X-H{i}: {}\r\n", "v".repeat(200)))
+        .collect();
+    conn.send(&get(&fields)).expect("send");
+    let resp = conn.read_response(false).expect("response");
+    assert_eq!(
+        resp.status, 200,
+        "a 12 KiB head with 62 fields is within the defaults"
+    );
+    assert_eq!(origin.requests().len(), 1);
+    let seen = &origin.requests()[0];
+    assert_eq!(
+        seen.header("X-H59").map(str::len),
+        Some(200),
+        "last field forwarded intact"
+    );
+}

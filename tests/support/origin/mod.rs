@@ -9,7 +9,7 @@ mod respond;
 pub mod routes;
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -29,6 +29,8 @@ struct Shared {
     /// Open connections, so dropping the origin can unblock their reads.
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_id: AtomicU64,
+    /// Bytes written to all client sockets (heads included).
+    written: Arc<AtomicU64>,
 }
 
 /// A running origin on `127.0.0.1:<ephemeral>`; stops (and unblocks its threads) on drop.
@@ -69,6 +71,12 @@ impl Origin {
     /// The accepted-connection counter itself, for tests that watch it from elsewhere.
     pub fn accept_counter(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.shared.accepted)
+    }
+
+    /// Bytes the origin has handed to its sockets so far: how far a response got before
+    /// the proxy stopped reading (backpressure tests).
+    pub fn bytes_written(&self) -> u64 {
+        self.shared.written.load(Ordering::SeqCst)
     }
 
     /// Every request head received so far, in order (bodies are not kept).
@@ -134,7 +142,11 @@ fn serve(stream: TcpStream, id: u64, shared: &Shared) {
             let mut head = req.clone();
             head.body = Vec::new();
             lock(&shared.requests).push(head);
-            match respond::send(&mut &stream, &req, reply, &shared.stop) {
+            let mut out = CountingWriter {
+                inner: &stream,
+                count: &shared.written,
+            };
+            match respond::send(&mut out, &req, reply, &shared.stop) {
                 Ok(After::KeepAlive) => continue,
                 Ok(After::Reset) => {
                     reset = true;
@@ -149,6 +161,24 @@ fn serve(stream: TcpStream, id: u64, shared: &Shared) {
     lock(&shared.conns).remove(&id);
     if reset {
         set_linger_zero(&stream);
+    }
+}
+
+/// Counts the bytes the kernel accepted.
+struct CountingWriter<'a> {
+    inner: &'a TcpStream,
+    count: &'a AtomicU64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
