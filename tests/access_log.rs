@@ -10,16 +10,13 @@ const LOG_WAIT: Duration = Duration::from_secs(10);
 
 /// The value of `key=` in an access log line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn access_line(host: &Host, target: &str) -> String {
     let needle = format!("target={target}");
-    host.wait_for_log(LOG_WAIT, |l| {
-        l.contains("access") && l.split_whitespace().any(|w| w == needle)
-    })
-    .unwrap_or_else(|| panic!("no access log line with `{needle}`; logs:\n{}", host.logs()))
+    host.wait_for_log(LOG_WAIT, |l| l.contains("access") && l.split_whitespace().any(|w| w == needle))
+        .unwrap_or_else(|| panic!("no access log line with `{needle}`; logs:\n{}", host.logs()))
 }
 
 #[test]
@@ -28,10 +25,7 @@ fn access_log_line_per_request_with_origin_reuse() {
     let host = Host::start(origin.addr());
     let agent = agent();
     for seed in [5, 6] {
-        let mut resp = agent
-            .get(host.url(&format!("/bytes?n=123&seed={seed}")))
-            .call()
-            .expect("GET");
+        let mut resp = agent.get(host.url(&format!("/bytes?n=123&seed={seed}"))).call().expect("GET");
         assert_eq!(resp.status(), 200);
         assert_eq!(read_body(&mut resp).expect("body").len(), 123);
     }
@@ -41,18 +35,10 @@ fn access_log_line_per_request_with_origin_reuse() {
     assert_eq!(field(&first, "origin"), Some("new"), "{first}");
     for key in ["bytes_in", "bytes_out", "duration_ms"] {
         let value = field(&first, key).unwrap_or_else(|| panic!("`{key}=` missing: {first}"));
-        assert!(
-            value.parse::<u64>().is_ok(),
-            "`{key}={value}` is not a number: {first}"
-        );
+        assert!(value.parse::<u64>().is_ok(), "`{key}={value}` is not a number: {first}");
     }
-    let out: u64 = field(&first, "bytes_out")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        out >= 123,
-        "bytes_out={out} is less than the body sent: {first}"
-    );
+    let out: u64 = field(&first, "bytes_out").and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!(out >= 123, "bytes_out={out} is less than the body sent: {first}");
     let second = access_line(&host, "/bytes?n=123&seed=6");
     assert_eq!(field(&second, "origin"), Some("reused"), "{second}");
 }

@@ -21,18 +21,13 @@ fn concurrent_clients_each_get_their_own_bodies() {
                 for i in 0..REQUESTS_EACH {
                     let seed = client * 1000 + i;
                     let n = usize::try_from(1 + (seed * 7919) % 200_000).expect("small");
-                    let framing =
-                        ["length", "chunked", "close"][usize::try_from(i % 3).expect("small")];
+                    let framing = ["length", "chunked", "close"][usize::try_from(i % 3).expect("small")];
                     let what = format!("client {client} request {i} ({framing}, {n} B)");
                     let body = pattern(n, seed);
                     let mut resp = if i % 2 == 0 {
-                        agent
-                            .get(format!("{base}/bytes?n={n}&seed={seed}&framing={framing}"))
-                            .call()
+                        agent.get(format!("{base}/bytes?n={n}&seed={seed}&framing={framing}")).call()
                     } else {
-                        agent
-                            .post(format!("{base}/echo?framing={framing}"))
-                            .send(&body[..])
+                        agent.post(format!("{base}/echo?framing={framing}")).send(&body[..])
                     }
                     .unwrap_or_else(|e| panic!("{what}: {e}"));
                     assert_eq!(resp.status(), 200, "{what}");
@@ -47,8 +42,5 @@ fn concurrent_clients_each_get_their_own_bodies() {
             std::panic::resume_unwind(panic);
         }
     }
-    assert_eq!(
-        origin.requests().len(),
-        usize::try_from(CLIENTS * REQUESTS_EACH).expect("small")
-    );
+    assert_eq!(origin.requests().len(), usize::try_from(CLIENTS * REQUESTS_EACH).expect("small"));
 }

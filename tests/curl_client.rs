@@ -13,11 +13,7 @@ fn curl_to_file(extra: &[&str], url: &str) -> (String, Vec<u8>) {
     let mut args: Vec<&str> = extra.to_vec();
     args.extend_from_slice(&["-o", &out_path, "-w", "%{http_code}", url]);
     let result = curl(&args);
-    assert!(
-        result.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert!(result.status.success(), "curl {args:?} failed: {}", String::from_utf8_lossy(&result.stderr));
     let body = fs::read(out.path()).unwrap_or_default();
     (String::from_utf8_lossy(&result.stdout).into_owned(), body)
 }
@@ -27,10 +23,7 @@ fn curl_downloads_16_mib_chunked() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());
     let n = 16 * 1024 * 1024;
-    let (code, body) = curl_to_file(
-        &[],
-        &host.url(&format!("/bytes?n={n}&seed=21&framing=chunked")),
-    );
+    let (code, body) = curl_to_file(&[], &host.url(&format!("/bytes?n={n}&seed=21&framing=chunked")));
     assert_eq!(code, "200");
     assert_same_bytes(&body, &pattern(n, 21), "curl 16 MiB chunked");
 }
@@ -44,10 +37,7 @@ fn curl_uploads_chunked_and_with_expect_continue() {
     fs::write(input.path(), &body).expect("write upload file");
     let data = format!("@{}", input.path().to_string_lossy());
     let url = host.url("/echo");
-    let cases: [&[&str]; 2] = [
-        &["-H", "Transfer-Encoding: chunked", "-H", "Expect:"],
-        &["-H", "Expect: 100-continue"],
-    ];
+    let cases: [&[&str]; 2] = [&["-H", "Transfer-Encoding: chunked", "-H", "Expect:"], &["-H", "Expect: 100-continue"]];
     for headers in cases {
         let mut args = headers.to_vec();
         args.extend_from_slice(&["--data-binary", &data]);
@@ -61,10 +51,7 @@ fn curl_uploads_chunked_and_with_expect_continue() {
 fn curl_http10_gets_whole_body() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());
-    let (code, body) = curl_to_file(
-        &["--http1.0"],
-        &host.url("/bytes?n=100000&seed=23&framing=chunked"),
-    );
+    let (code, body) = curl_to_file(&["--http1.0"], &host.url("/bytes?n=100000&seed=23&framing=chunked"));
     assert_eq!(code, "200");
     assert_same_bytes(&body, &pattern(100_000, 23), "curl HTTP/1.0");
 }

@@ -11,21 +11,13 @@ fn http10_client_without_keepalive_gets_body_then_close() {
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
     // No Host header: legal in HTTP/1.0.
-    conn.send(b"GET /bytes?n=3000&seed=3 HTTP/1.0\r\n\r\n")
-        .expect("send");
+    conn.send(b"GET /bytes?n=3000&seed=3 HTTP/1.0\r\n\r\n").expect("send");
     let resp = conn.read_response(false).expect("response");
     assert_eq!(resp.status, 200);
-    assert!(
-        !resp.has_header("transfer-encoding"),
-        "chunked sent to an HTTP/1.0 client: {:?}",
-        resp.headers
-    );
+    assert!(!resp.has_header("transfer-encoding"), "chunked sent to an HTTP/1.0 client: {:?}", resp.headers);
     assert!(resp.complete, "{:?}", resp.body_error);
     assert_same_bytes(&resp.body, &pattern(3000, 3), "HTTP/1.0 body");
-    assert!(
-        conn.is_closed(Duration::from_secs(5)),
-        "HTTP/1.0 connection without keep-alive left open"
-    );
+    assert!(conn.is_closed(Duration::from_secs(5)), "HTTP/1.0 connection without keep-alive left open");
 }
 
 #[test]
@@ -35,21 +27,11 @@ fn http10_client_with_keepalive_reuses_connection() {
     let mut conn = RawConn::connect(host.addr());
     for seed in 0..2u64 {
         let req = format!("GET /bytes?n=2500&seed={seed} HTTP/1.0\r\nHost: e2e.test\r\nConnection: keep-alive\r\n\r\n");
-        conn.send(req.as_bytes())
-            .unwrap_or_else(|e| panic!("request {seed}: send: {e}"));
-        let resp = conn
-            .read_response(false)
-            .unwrap_or_else(|e| panic!("request {seed}: {e}"));
+        conn.send(req.as_bytes()).unwrap_or_else(|e| panic!("request {seed}: send: {e}"));
+        let resp = conn.read_response(false).unwrap_or_else(|e| panic!("request {seed}: {e}"));
         assert_eq!(resp.status, 200, "request {seed}");
-        assert!(
-            !resp.has_header("transfer-encoding"),
-            "chunked sent to an HTTP/1.0 client"
-        );
-        assert_eq!(
-            resp.header("content-length"),
-            Some("2500"),
-            "request {seed}: length known, so sent"
-        );
+        assert!(!resp.has_header("transfer-encoding"), "chunked sent to an HTTP/1.0 client");
+        assert_eq!(resp.header("content-length"), Some("2500"), "request {seed}: length known, so sent");
         assert_same_bytes(&resp.body, &pattern(2500, seed), "HTTP/1.0 keep-alive body");
     }
 }
@@ -61,21 +43,12 @@ fn http10_client_never_sees_chunked_coding() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
-    conn.send(b"GET /bytes?n=70000&seed=8&framing=chunked HTTP/1.0\r\nHost: e2e.test\r\n\r\n")
-        .expect("send");
+    conn.send(b"GET /bytes?n=70000&seed=8&framing=chunked HTTP/1.0\r\nHost: e2e.test\r\n\r\n").expect("send");
     let resp = conn.read_response(false).expect("response");
     assert_eq!(resp.status, 200);
-    assert!(
-        !resp.has_header("transfer-encoding"),
-        "chunked sent to an HTTP/1.0 client: {:?}",
-        resp.headers
-    );
+    assert!(!resp.has_header("transfer-encoding"), "chunked sent to an HTTP/1.0 client: {:?}", resp.headers);
     assert!(resp.complete, "{:?}", resp.body_error);
-    assert_same_bytes(
-        &resp.body,
-        &pattern(70000, 8),
-        "HTTP/1.0 body from a chunked origin",
-    );
+    assert_same_bytes(&resp.body, &pattern(70000, 8), "HTTP/1.0 body from a chunked origin");
 }
 
 #[test]
@@ -84,24 +57,16 @@ fn head_has_no_body_and_keeps_the_connection_usable() {
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
     for framing in ["length", "chunked"] {
-        let req =
-            format!("HEAD /bytes?n=5000&framing={framing} HTTP/1.1\r\nHost: e2e.test\r\n\r\n");
+        let req = format!("HEAD /bytes?n=5000&framing={framing} HTTP/1.1\r\nHost: e2e.test\r\n\r\n");
         conn.send(req.as_bytes()).expect("send HEAD");
         let resp = conn.read_response(true).expect("HEAD response");
         assert_eq!(resp.status, 200, "HEAD {framing}");
         if framing == "length" {
-            assert_eq!(
-                resp.header("content-length"),
-                Some("5000"),
-                "HEAD keeps the GET's length"
-            );
+            assert_eq!(resp.header("content-length"), Some("5000"), "HEAD keeps the GET's length");
         }
         // If the host wrongly sent a body, it shows up as garbage before the next response.
-        conn.send(&get_request("/bytes?n=10&seed=1"))
-            .expect("send GET after HEAD");
-        let next = conn
-            .read_response(false)
-            .unwrap_or_else(|e| panic!("GET after HEAD {framing}: {e}"));
+        conn.send(&get_request("/bytes?n=10&seed=1")).expect("send GET after HEAD");
+        let next = conn.read_response(false).unwrap_or_else(|e| panic!("GET after HEAD {framing}: {e}"));
         assert_eq!(next.status, 200);
         assert_same_bytes(&next.body, &pattern(10, 1), "GET after HEAD");
     }
@@ -113,39 +78,19 @@ fn no_content_and_not_modified_have_no_body() {
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
     for status in [204u16, 304] {
-        conn.send(&get_request(&format!("/status/{status}")))
-            .expect("send");
+        conn.send(&get_request(&format!("/status/{status}"))).expect("send");
         let resp = conn.read_response(false).expect("response");
         assert_eq!(resp.status, status);
-        assert!(
-            !resp.has_header("transfer-encoding"),
-            "{status} with Transfer-Encoding: {:?}",
-            resp.headers
-        );
+        assert!(!resp.has_header("transfer-encoding"), "{status} with Transfer-Encoding: {:?}", resp.headers);
         if status == 204 {
-            assert!(
-                !resp.has_header("content-length"),
-                "204 with Content-Length: {:?}",
-                resp.headers
-            );
+            assert!(!resp.has_header("content-length"), "204 with Content-Length: {:?}", resp.headers);
         } else {
-            assert_eq!(
-                resp.header("etag"),
-                Some("\"e2e\""),
-                "304 keeps its validator"
-            );
+            assert_eq!(resp.header("etag"), Some("\"e2e\""), "304 keeps its validator");
         }
-        conn.send(&get_request("/bytes?n=10&seed=2"))
-            .expect("send next");
-        let next = conn
-            .read_response(false)
-            .unwrap_or_else(|e| panic!("request after {status}: {e}"));
+        conn.send(&get_request("/bytes?n=10&seed=2")).expect("send next");
+        let next = conn.read_response(false).unwrap_or_else(|e| panic!("request after {status}: {e}"));
         assert_eq!(next.status, 200, "request after {status}");
-        assert_same_bytes(
-            &next.body,
-            &pattern(10, 2),
-            "request after a bodiless response",
-        );
+        assert_same_bytes(&next.body, &pattern(10, 2), "request after a bodiless response");
     }
 }
 
@@ -160,9 +105,7 @@ fn expect_100_continue_gets_interim_response_then_echo() {
         body.len()
     );
     conn.send(head.as_bytes()).expect("send head");
-    let interim = conn
-        .read_response(false)
-        .expect("the client waits for 100 Continue before the body");
+    let interim = conn.read_response(false).expect("the client waits for 100 Continue before the body");
     assert_eq!(interim.status, 100, "interim response");
     conn.send(&body).expect("send body");
     let resp = conn.read_response(false).expect("final response");
@@ -176,22 +119,14 @@ fn pipelined_requests_are_answered_in_order() {
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
     let mut batch = get_request("/bytes?n=10&seed=1");
-    batch.extend_from_slice(
-        b"POST /echo HTTP/1.1\r\nHost: e2e.test\r\nContent-Length: 5\r\n\r\nabcde",
-    );
+    batch.extend_from_slice(b"POST /echo HTTP/1.1\r\nHost: e2e.test\r\nContent-Length: 5\r\n\r\nabcde");
     batch.extend_from_slice(&get_request("/bytes?n=100000&seed=3&framing=chunked"));
     conn.send(&batch).expect("send three requests in one write");
     let expected: [&[u8]; 3] = [&pattern(10, 1), b"abcde", &pattern(100_000, 3)];
     for (i, want) in expected.iter().enumerate() {
-        let resp = conn
-            .read_response(false)
-            .unwrap_or_else(|e| panic!("pipelined response {i}: {e}"));
+        let resp = conn.read_response(false).unwrap_or_else(|e| panic!("pipelined response {i}: {e}"));
         assert_eq!(resp.status, 200, "pipelined response {i}");
-        assert!(
-            resp.complete,
-            "pipelined response {i}: {:?}",
-            resp.body_error
-        );
+        assert!(resp.complete, "pipelined response {i}: {:?}", resp.body_error);
         assert_same_bytes(&resp.body, want, &format!("pipelined response {i}"));
     }
 }

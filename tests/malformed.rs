@@ -20,20 +20,11 @@ fn check(name: &str, request: &[u8], status: u16, fault: Fault) {
     // The host may close before reading everything (e.g. an oversized head); the
     // response is what matters, so a failed write is not a failure.
     let _ = conn.send(request);
-    let resp = conn
-        .read_response(false)
-        .unwrap_or_else(|e| panic!("{name}: no response: {e}"));
+    let resp = conn.read_response(false).unwrap_or_else(|e| panic!("{name}: no response: {e}"));
     assert_eq!(resp.status, status, "{name}: status");
-    assert!(
-        conn.is_closed(Duration::from_secs(5)),
-        "{name}: connection left open after {status}"
-    );
+    assert!(conn.is_closed(Duration::from_secs(5)), "{name}: connection left open after {status}");
     if fault == Fault::Head {
-        let seen: Vec<String> = origin
-            .requests()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.target))
-            .collect();
+        let seen: Vec<String> = origin.requests().iter().map(|r| format!("{} {}", r.method, r.target)).collect();
         assert!(seen.is_empty(), "{name}: origin received {seen:?}");
     }
     assert_fresh_request_served(host.addr());
@@ -110,20 +101,11 @@ fn large_head_within_limits_is_served() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());
     let mut conn = RawConn::connect(host.addr());
-    let fields: String = (0..60)
-        .map(|i| format!("X-H{i}: {}\r\n", "v".repeat(200)))
-        .collect();
+    let fields: String = (0..60).map(|i| format!("X-H{i}: {}\r\n", "v".repeat(200))).collect();
     conn.send(&get(&fields)).expect("send");
     let resp = conn.read_response(false).expect("response");
-    assert_eq!(
-        resp.status, 200,
-        "a 12 KiB head with 62 fields is within the defaults"
-    );
+    assert_eq!(resp.status, 200, "a 12 KiB head with 62 fields is within the defaults");
     assert_eq!(origin.requests().len(), 1);
     let seen = &origin.requests()[0];
-    assert_eq!(
-        seen.header("X-H59").map(str::len),
-        Some(200),
-        "last field forwarded intact"
-    );
+    assert_eq!(seen.header("X-H59").map(str::len), Some(200), "last field forwarded intact");
 }

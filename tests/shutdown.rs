@@ -14,15 +14,10 @@ const EXIT_WAIT: Duration = Duration::from_secs(30);
 fn sigterm_lets_in_flight_response_finish_then_exits_zero() {
     const N: usize = 2_000_000;
     let origin = Origin::start();
-    let mut host = HostBuilder::new(origin.addr())
-        .opt("--drain-timeout-ms", 10_000)
-        .start();
+    let mut host = HostBuilder::new(origin.addr()).opt("--drain-timeout-ms", 10_000).start();
     let url = host.url(&format!("/slow?n={N}&seed=9&delay_ms=1500"));
     // call() returns once the head is in: the transaction is then surely in flight.
-    let resp = agent()
-        .get(&url)
-        .call()
-        .expect("response head from the slow origin");
+    let resp = agent().get(&url).call().expect("response head from the slow origin");
     assert_eq!(resp.status(), 200);
     let reader = thread::spawn(move || {
         let mut body = Vec::new();
@@ -30,23 +25,12 @@ fn sigterm_lets_in_flight_response_finish_then_exits_zero() {
         (result.map_err(|e| e.to_string()), body)
     });
     host.sigterm();
-    assert!(
-        stops_accepting(host.addr()),
-        "host kept serving new connections after SIGTERM"
-    );
+    assert!(stops_accepting(host.addr()), "host kept serving new connections after SIGTERM");
     let (result, body) = reader.join().expect("reader thread");
-    assert!(
-        result.is_ok(),
-        "in-flight body cut by SIGTERM after {} bytes: {result:?}",
-        body.len()
-    );
+    assert!(result.is_ok(), "in-flight body cut by SIGTERM after {} bytes: {result:?}", body.len());
     assert_same_bytes(&body, &pattern(N, 9), "in-flight body across SIGTERM");
     let status = host.wait_exit(EXIT_WAIT);
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "exit status after SIGTERM: {status:?}"
-    );
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status:?}");
 }
 
 /// Probes (bounded) until a new connection is refused or closed without an answer.
@@ -68,26 +52,16 @@ fn stops_accepting(addr: std::net::SocketAddr) -> bool {
 #[test]
 fn sigterm_with_idle_keepalive_connection_exits_zero() {
     let origin = Origin::start();
-    let mut host = HostBuilder::new(origin.addr())
-        .opt("--drain-timeout-ms", 10_000)
-        .start();
+    let mut host = HostBuilder::new(origin.addr()).opt("--drain-timeout-ms", 10_000).start();
     let mut conn = RawConn::connect(host.addr());
-    conn.send(&get_request("/bytes?n=100&seed=1"))
-        .expect("send");
+    conn.send(&get_request("/bytes?n=100&seed=1")).expect("send");
     let resp = conn.read_response(false).expect("response");
     assert_eq!(resp.status, 200);
     // The connection is now idle between requests: it must not hold up the exit.
     host.sigterm();
     let status = host.wait_exit(EXIT_WAIT);
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "exit status after SIGTERM: {status:?}"
-    );
-    assert!(
-        conn.is_closed(Duration::from_secs(5)),
-        "idle client connection not closed at exit"
-    );
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status:?}");
+    assert!(conn.is_closed(Duration::from_secs(5)), "idle client connection not closed at exit");
 }
 
 #[test]
@@ -96,9 +70,5 @@ fn sigint_exits_zero() {
     let mut host = HostBuilder::new(origin.addr()).start();
     host.signal(libc::SIGINT);
     let status = host.wait_exit(EXIT_WAIT);
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "exit status after SIGINT: {status:?}"
-    );
+    assert_eq!(status.code(), Some(0), "exit status after SIGINT: {status:?}");
 }

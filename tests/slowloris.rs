@@ -12,16 +12,11 @@ const MAX_BYTES: usize = 20;
 #[test]
 fn head_sent_one_byte_per_second_is_closed() {
     let origin = Origin::start();
-    let host = HostBuilder::new(origin.addr())
-        .opt("--head-timeout-ms", 2000)
-        .start();
+    let host = HostBuilder::new(origin.addr()).opt("--head-timeout-ms", 2000).start();
     let mut stream = TcpStream::connect(host.addr()).expect("connect");
     // Each wait for the peer doubles as the one-second pause between bytes.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .expect("set_read_timeout");
-    let head =
-        b"GET /bytes?n=1 HTTP/1.1\r\nHost: e2e.test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    stream.set_read_timeout(Some(Duration::from_secs(1))).expect("set_read_timeout");
+    let head = b"GET /bytes?n=1 HTTP/1.1\r\nHost: e2e.test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut closed = false;
     let mut answer = Vec::new();
     for &byte in head.iter().take(MAX_BYTES) {
@@ -54,9 +49,6 @@ fn head_sent_one_byte_per_second_is_closed() {
         "unexpected answer to an unfinished head: {:?}",
         String::from_utf8_lossy(&answer)
     );
-    assert!(
-        origin.requests().is_empty(),
-        "an unfinished head reached the origin"
-    );
+    assert!(origin.requests().is_empty(), "an unfinished head reached the origin");
     assert_fresh_request_served(host.addr());
 }

@@ -5,10 +5,9 @@
 //! origin when no `--origin` is given, binds one `SO_REUSEPORT` listener
 //! per worker thread and runs the workers until a signal drains them.
 
-
 use anyhow::{bail, Context};
-use host::{event_loop, h1, settings, shared, signals, static_origin};
 use clap::{Args, Parser, Subcommand};
+use host::{event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;

@@ -165,7 +165,11 @@ impl Session {
         if let Some(txn) = self.txn.as_mut() {
             return match txn.on_timer(&mut self.io, ctx) {
                 TxnStep::Continue | TxnStep::Progress => self.drive(ctx),
-                other => self.finish_txn(other, ctx),
+                other => match self.finish_txn(other, ctx) {
+                    Step::Close => Step::Close,
+                    // The error page is queued: the write side has no new edge coming, so flush now.
+                    Step::Open => self.drive(ctx),
+                },
             };
         }
         if self.head_started.is_some() {

@@ -370,9 +370,14 @@ impl Txn {
         out.headers.append("Via", via);
         let client_kind = match kind {
             BodyKind::Empty => {
-                // HEAD and 304 keep the length of the representation they describe.
-                if let (Some(cl), true) = (original_length, self.method == "HEAD" || out.status == 304) {
-                    out.headers.set("Content-Length", cl);
+                if self.method == "HEAD" || out.status == 304 {
+                    // HEAD and 304 keep the length of the representation they describe.
+                    if let Some(cl) = original_length {
+                        out.headers.set("Content-Length", cl);
+                    }
+                } else if out.status != 204 {
+                    // An empty body still needs its end marked on a keep-alive connection.
+                    out.headers.set("Content-Length", "0");
                 }
                 BodyKind::Empty
             }

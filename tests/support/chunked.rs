@@ -19,10 +19,7 @@ pub fn read_crlf_line(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
         if n >= MAX_LINE {
             return Err(invalid("line too long"));
         }
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "EOF inside a line",
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF inside a line"));
     }
     line.pop();
     if line.pop() != Some(b'\r') {
@@ -53,10 +50,7 @@ pub fn read_chunked(r: &mut impl BufRead, out: &mut Vec<u8>) -> io::Result<()> {
 pub fn read_exact_into(r: &mut impl BufRead, n: u64, out: &mut Vec<u8>) -> io::Result<()> {
     let got = io::copy(&mut Read::take(&mut *r, n), out)?;
     if got < n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("EOF after {got} of {n} body bytes"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("EOF after {got} of {n} body bytes")));
     }
     Ok(())
 }
@@ -77,10 +71,7 @@ fn parse_chunk_size(line: &[u8]) -> io::Result<u64> {
 
 /// Trailing whitespace before `;` is allowed by RFC 9112 (BWS before chunk-ext).
 fn trim_bws(b: &[u8]) -> &[u8] {
-    let end = b
-        .iter()
-        .rposition(|c| *c != b' ' && *c != b'\t')
-        .map_or(0, |i| i + 1);
+    let end = b.iter().rposition(|c| *c != b' ' && *c != b'\t').map_or(0, |i| i + 1);
     &b[..end]
 }
 
@@ -140,11 +131,7 @@ mod tests {
             b"5\r\nhelloX\r\n0\r\n\r\n",
             b"5\r\nhel",
         ] {
-            assert!(
-                decode(bad).is_err(),
-                "accepted {:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(decode(bad).is_err(), "accepted {:?}", String::from_utf8_lossy(bad));
         }
     }
 

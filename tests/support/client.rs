@@ -56,10 +56,7 @@ pub struct RawResponse {
 impl RawResponse {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether header `name` is present at all.
@@ -77,16 +74,10 @@ impl RawConn {
     /// Connects with [`RAW_TIMEOUT`] on reads and writes.
     pub fn connect(addr: SocketAddr) -> RawConn {
         let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        stream
-            .set_read_timeout(Some(RAW_TIMEOUT))
-            .expect("set_read_timeout");
-        stream
-            .set_write_timeout(Some(RAW_TIMEOUT))
-            .expect("set_write_timeout");
+        stream.set_read_timeout(Some(RAW_TIMEOUT)).expect("set_read_timeout");
+        stream.set_write_timeout(Some(RAW_TIMEOUT)).expect("set_write_timeout");
         let _ = stream.set_nodelay(true);
-        RawConn {
-            reader: BufReader::with_capacity(64 * 1024, stream),
-        }
+        RawConn { reader: BufReader::with_capacity(64 * 1024, stream) }
     }
 
     /// Like [`RawConn::connect`], but `None` if the connection is refused.
@@ -95,9 +86,7 @@ impl RawConn {
         stream.set_read_timeout(Some(RAW_TIMEOUT)).ok()?;
         stream.set_write_timeout(Some(RAW_TIMEOUT)).ok()?;
         let _ = stream.set_nodelay(true);
-        Some(RawConn {
-            reader: BufReader::with_capacity(64 * 1024, stream),
-        })
+        Some(RawConn { reader: BufReader::with_capacity(64 * 1024, stream) })
     }
 
     /// The socket itself (e.g. to change its read timeout).
@@ -129,10 +118,7 @@ impl RawConn {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => return Err(invalid("partial response head")),
             Err(e) => {
-                return Err(invalid(&format!(
-                    "unparsable response head ({e}): {:?}",
-                    String::from_utf8_lossy(&head)
-                )))
+                return Err(invalid(&format!("unparsable response head ({e}): {:?}", String::from_utf8_lossy(&head))))
             }
         }
         Ok(RawResponse {
@@ -141,12 +127,7 @@ impl RawConn {
             headers: parsed
                 .headers
                 .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
+                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
                 .collect(),
             ..RawResponse::default()
         })
@@ -161,26 +142,18 @@ impl RawConn {
     }
 
     fn read_body(&mut self, resp: &mut RawResponse, to_head: bool) -> io::Result<()> {
-        let no_body = to_head
-            || (100..200).contains(&resp.status)
-            || resp.status == 204
-            || resp.status == 304;
+        let no_body = to_head || (100..200).contains(&resp.status) || resp.status == 204 || resp.status == 304;
         if no_body {
             return Ok(());
         }
-        let te = resp
-            .header("transfer-encoding")
-            .map(str::to_ascii_lowercase);
+        let te = resp.header("transfer-encoding").map(str::to_ascii_lowercase);
         if let Some(te) = te {
             if te.rsplit(',').next().map(str::trim) == Some("chunked") {
                 return read_chunked(&mut self.reader, &mut resp.body);
             }
             return read_to_eof(&mut self.reader, &mut resp.body);
         }
-        match resp
-            .header("content-length")
-            .map(|v| v.trim().parse::<u64>())
-        {
+        match resp.header("content-length").map(|v| v.trim().parse::<u64>()) {
             Some(Ok(n)) => read_exact_into(&mut self.reader, n, &mut resp.body),
             Some(Err(_)) => Err(invalid("response Content-Length is not a number")),
             None => read_to_eof(&mut self.reader, &mut resp.body),
@@ -209,10 +182,7 @@ impl RawConn {
         let closed = match self.reader.read(&mut buf) {
             Ok(0) => true,
             Ok(_) => false,
-            Err(e) => !matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ),
+            Err(e) => !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
         };
         let _ = self.reader.get_ref().set_read_timeout(Some(RAW_TIMEOUT));
         closed
@@ -236,10 +206,7 @@ fn invalid(msg: &str) -> io::Error {
 
 /// Panics with a clear message if `curl` is not on PATH (`.ci/run` installs it).
 pub fn require_curl() {
-    let ok = Command::new("curl")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success());
+    let ok = Command::new("curl").arg("--version").output().map(|o| o.status.success());
     assert!(
         matches!(ok, Ok(true)),
         "curl is required by the end-to-end tests (apt-get install curl; .ci/run installs it)"
@@ -249,12 +216,7 @@ pub fn require_curl() {
 /// Runs `curl -sS` with `args`; stdout and stderr are captured.
 pub fn curl(args: &[&str]) -> Output {
     require_curl();
-    Command::new("curl")
-        .arg("-sS")
-        .args(["--max-time", "120"])
-        .args(args)
-        .output()
-        .expect("run curl")
+    Command::new("curl").arg("-sS").args(["--max-time", "120"]).args(args).output().expect("run curl")
 }
 
 /// A unique scratch file path for this process; the caller removes it.
@@ -290,14 +252,9 @@ pub fn get_request(target: &str) -> Vec<u8> {
 #[track_caller]
 pub fn assert_fresh_request_served(addr: SocketAddr) {
     let mut conn = RawConn::connect(addr);
-    conn.send(&get_request("/bytes?n=1000&seed=42"))
-        .expect("send follow-up request");
+    conn.send(&get_request("/bytes?n=1000&seed=42")).expect("send follow-up request");
     let resp = conn.read_response(false).expect("follow-up response head");
     assert_eq!(resp.status, 200, "follow-up request on a fresh connection");
-    assert!(
-        resp.complete,
-        "follow-up body incomplete: {:?}",
-        resp.body_error
-    );
+    assert!(resp.complete, "follow-up body incomplete: {:?}", resp.body_error);
     crate::assert_same_bytes(&resp.body, &crate::pattern(1000, 42), "follow-up body");
 }

@@ -25,17 +25,12 @@ pub fn host_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     // Test executables live in <target>/<profile>/deps/.
-    let beside_tests = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("plugin-host")));
+    let beside_tests = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.join("plugin-host")));
     if let Some(path) = beside_tests.filter(|p| p.is_file()) {
         return path;
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .unwrap_or(&manifest)
-        .join("target/debug/plugin-host")
+    manifest.parent().unwrap_or(&manifest).join("target/debug/plugin-host")
 }
 
 /// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied.
@@ -50,11 +45,7 @@ impl HostBuilder {
     pub fn new(origin: SocketAddr) -> HostBuilder {
         // Two workers: enough to exercise the multi-thread path, few enough for a shared
         // 2-core machine running several test binaries.
-        HostBuilder {
-            origin,
-            args: Vec::new(),
-            threads: 2,
-        }
+        HostBuilder { origin, args: Vec::new(), threads: 2 }
     }
 
     /// Adds `--name value`, e.g. `.opt("--head-timeout-ms", 2000)`.
@@ -81,12 +72,7 @@ impl HostBuilder {
         );
         let mut child = Command::new(&bin)
             .arg("run")
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--origin",
-                &self.origin.to_string(),
-            ])
+            .args(["--listen", "127.0.0.1:0", "--origin", &self.origin.to_string()])
             .args(["--threads", &self.threads.to_string()])
             .args(&self.args)
             .stdin(Stdio::null())
@@ -102,12 +88,7 @@ impl HostBuilder {
         if let Some(stdout) = child.stdout.take() {
             spawn_stdout_reader(stdout, Arc::clone(&logs), tx);
         }
-        let mut host = Host {
-            child,
-            addr: None,
-            logs,
-            exit: None,
-        };
+        let mut host = Host { child, addr: None, logs, exit: None };
         match rx.recv_timeout(START_TIMEOUT) {
             Ok(line) => host.addr = Some(parse_listening(&line, &host)),
             Err(_) => panic!(
@@ -125,12 +106,7 @@ fn parse_listening(line: &str, host: &Host) -> SocketAddr {
     line.trim()
         .strip_prefix("listening on ")
         .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "first stdout line was {line:?}, not `listening on ADDR`; stderr:\n{}",
-                host.logs()
-            )
-        })
+        .unwrap_or_else(|| panic!("first stdout line was {line:?}, not `listening on ADDR`; stderr:\n{}", host.logs()))
 }
 
 fn spawn_stdout_reader(stdout: ChildStdout, logs: Arc<Mutex<String>>, tx: mpsc::Sender<String>) {
@@ -153,9 +129,7 @@ fn spawn_log_reader(
             if let Some(tx) = first.take() {
                 let _ = tx.send(text);
             } else {
-                logs.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push_str(&text);
+                logs.lock().unwrap_or_else(PoisonError::into_inner).push_str(&text);
             }
             line.clear();
         }
@@ -210,10 +184,7 @@ impl Host {
 
     /// Everything the host wrote to stderr (and stdout after the listening line) so far.
     pub fn logs(&self) -> String {
-        self.logs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.logs.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Waits (bounded) for a log line for which `pred` holds, and returns it.
@@ -241,12 +212,7 @@ impl Host {
         // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child,
         // which is not reaped before `exit` is set, so it cannot have been reused.
         let rc = unsafe { libc::kill(pid, sig) };
-        assert_eq!(
-            rc,
-            0,
-            "kill({pid}, {sig}): {}",
-            std::io::Error::last_os_error()
-        );
+        assert_eq!(rc, 0, "kill({pid}, {sig}): {}", std::io::Error::last_os_error());
     }
 
     /// Whether the process has exited (reaping it if so).
@@ -262,10 +228,7 @@ impl Host {
         let deadline = Instant::now() + timeout;
         while !self.has_exited() {
             if Instant::now() >= deadline {
-                panic!(
-                    "plugin-host still running {timeout:?} after the wait began; logs:\n{}",
-                    self.logs()
-                );
+                panic!("plugin-host still running {timeout:?} after the wait began; logs:\n{}", self.logs());
             }
             thread::sleep(POLL);
         }
@@ -280,10 +243,7 @@ impl Drop for Host {
             let _ = self.child.wait();
         }
         if thread::panicking() {
-            eprintln!(
-                "---- plugin-host logs ----\n{}---- end of logs ----",
-                self.logs()
-            );
+            eprintln!("---- plugin-host logs ----\n{}---- end of logs ----", self.logs());
         }
     }
 }

@@ -15,9 +15,7 @@ pub mod host;
 pub mod origin;
 pub mod pattern;
 
-pub use client::{
-    agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse,
-};
+pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
 pub use host::{Host, HostBuilder};
 pub use origin::{closed_port_addr, Origin};
 pub use pattern::{assert_same_bytes, pattern};

@@ -27,11 +27,7 @@ pub fn assert_same_bytes(got: &[u8], expected: &[u8], what: &str) {
     if got == expected {
         return;
     }
-    let first_diff = got
-        .iter()
-        .zip(expected)
-        .position(|(a, b)| a != b)
-        .unwrap_or(got.len().min(expected.len()));
+    let first_diff = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
     panic!(
         "{what}: body differs: got {} bytes, expected {} bytes, first difference at offset {first_diff}",
         got.len(),

@@ -51,11 +51,7 @@ impl Origin {
             .name("origin-accept".into())
             .spawn(move || accept_loop(&listener, &accept_shared))
             .expect("spawn origin accept thread");
-        Origin {
-            addr,
-            shared,
-            accept_thread: Some(accept_thread),
-        }
+        Origin { addr, shared, accept_thread: Some(accept_thread) }
     }
 
     /// The address the origin listens on (pass to `--origin`).
@@ -120,9 +116,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             lock(&shared.conns).insert(id, clone);
         }
         let conn_shared = Arc::clone(shared);
-        let spawned = thread::Builder::new()
-            .name(format!("origin-conn-{id}"))
-            .spawn(move || serve(stream, id, &conn_shared));
+        let spawned =
+            thread::Builder::new().name(format!("origin-conn-{id}")).spawn(move || serve(stream, id, &conn_shared));
         if spawned.is_err() {
             lock(&shared.conns).remove(&id);
         }
@@ -142,10 +137,7 @@ fn serve(stream: TcpStream, id: u64, shared: &Shared) {
             let mut head = req.clone();
             head.body = Vec::new();
             lock(&shared.requests).push(head);
-            let mut out = CountingWriter {
-                inner: &stream,
-                count: &shared.written,
-            };
+            let mut out = CountingWriter { inner: &stream, count: &shared.written };
             match respond::send(&mut out, &req, reply, &shared.stop) {
                 Ok(After::KeepAlive) => continue,
                 Ok(After::Reset) => {
@@ -184,10 +176,7 @@ impl Write for CountingWriter<'_> {
 
 /// SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
 fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: the fd is open for the lifetime of `stream`, and we pass a valid pointer to
     // a properly sized `linger` value.
     let rc = unsafe {
@@ -199,12 +188,7 @@ fn set_linger_zero(stream: &TcpStream) {
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         )
     };
-    assert_eq!(
-        rc,
-        0,
-        "setsockopt(SO_LINGER) failed: {}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER) failed: {}", std::io::Error::last_os_error());
 }
 
 /// A panicking connection thread must not hide the data from the test: ignore poisoning.

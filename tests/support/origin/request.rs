@@ -56,10 +56,7 @@ pub struct Request {
 impl Request {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether any `Connection` header lists `token` (case-insensitive).
@@ -79,18 +76,12 @@ impl Request {
     /// The value of query parameter `key`, if present.
     pub fn query(&self, key: &str) -> Option<&str> {
         let query = self.target.split_once('?')?.1;
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Query parameter `key` parsed as a number, or `default`.
     pub fn query_num(&self, key: &str, default: u64) -> u64 {
-        self.query(key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+        self.query(key).and_then(|v| v.parse().ok()).unwrap_or(default)
     }
 }
 
@@ -107,16 +98,8 @@ pub fn read_request(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<Opti
         Ok(httparse::Status::Partial) => return Err(invalid("partial head".into())),
         Err(e) => return Err(invalid(format!("origin could not parse request head: {e}"))),
     }
-    let headers: Vec<(String, String)> = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
+    let headers: Vec<(String, String)> =
+        parsed.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
     let mut req = Request {
         method: parsed.method.unwrap_or_default().to_string(),
         target: parsed.path.unwrap_or_default().to_string(),
@@ -139,9 +122,7 @@ fn read_body(req: &mut Request, r: &mut impl BufRead, w: &mut impl Write) -> io:
         (None, Some(_)) => BodyFraming::Length,
         (None, None) => BodyFraming::None,
     };
-    let expects_continue = req
-        .header("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let expects_continue = req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     if expects_continue && req.body_framing != BodyFraming::None {
         w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         w.flush()?;
@@ -170,10 +151,7 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
             if head.is_empty() {
                 return Ok(None);
             }
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "EOF inside head",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF inside head"));
         }
         if head.len() >= MAX_HEAD {
             return Err(invalid("request head too large for the origin".into()));

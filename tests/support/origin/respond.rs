@@ -26,17 +26,9 @@ pub enum After {
 }
 
 /// Writes `reply` to `req` on `out`.
-pub fn send(
-    out: &mut impl Write,
-    req: &Request,
-    reply: Reply,
-    stop: &AtomicBool,
-) -> io::Result<After> {
-    let client_keeps_alive = if req.minor_version >= 1 {
-        !req.connection_has("close")
-    } else {
-        req.connection_has("keep-alive")
-    };
+pub fn send(out: &mut impl Write, req: &Request, reply: Reply, stop: &AtomicBool) -> io::Result<After> {
+    let client_keeps_alive =
+        if req.minor_version >= 1 { !req.connection_has("close") } else { req.connection_has("keep-alive") };
     let head_only = req.method.eq_ignore_ascii_case("HEAD");
     // An HTTP/1.0 recipient cannot decode chunked: fall back to close-delimited.
     let fit = |f: Framing| {
@@ -47,34 +39,17 @@ pub fn send(
         }
     };
     match reply {
-        Reply::Full {
-            status,
-            headers,
-            body,
-            framing,
-        } => {
+        Reply::Full { status, headers, body, framing } => {
             let framing = fit(framing);
             let mut w = BufWriter::with_capacity(64 * 1024, out);
-            let keep = write_head(
-                &mut w,
-                status,
-                &headers,
-                framing,
-                body.len(),
-                client_keeps_alive,
-                req,
-            )?;
+            let keep = write_head(&mut w, status, &headers, framing, body.len(), client_keeps_alive, req)?;
             if !head_only {
                 write_body(&mut w, framing, &body)?;
             }
             w.flush()?;
             Ok(if keep { After::KeepAlive } else { After::Close })
         }
-        Reply::Slow {
-            body,
-            delay_ms,
-            framing,
-        } => {
+        Reply::Slow { body, delay_ms, framing } => {
             let framing = fit(framing);
             let keep = write_head(out, 200, &[], framing, body.len(), client_keeps_alive, req)?;
             out.flush()?;

@@ -84,11 +84,7 @@ pub fn route(req: &Request) -> Reply {
             ok(req.body.clone(), framing, headers)
         }
         "/headers" => {
-            let body: String = req
-                .headers
-                .iter()
-                .map(|(n, v)| format!("{n}: {v}\r\n"))
-                .collect();
+            let body: String = req.headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
             ok(body.into_bytes(), Framing::Length, Vec::new())
         }
         "/hop" => {
@@ -101,32 +97,20 @@ pub fn route(req: &Request) -> Reply {
             ];
             ok(b"hop".to_vec(), Framing::Length, headers)
         }
-        "/slow" => Reply::Slow {
-            body: pattern(n, seed),
-            delay_ms: req.query_num("delay_ms", 1000),
-            framing,
-        },
+        "/slow" => Reply::Slow { body: pattern(n, seed), delay_ms: req.query_num("delay_ms", 1000), framing },
         "/stall" => Reply::Stall,
         "/reset" => Reply::ResetNow,
-        "/reset-mid-body" => Reply::ResetMidBody {
-            body: pattern(n, seed),
-        },
-        _ => match path
-            .strip_prefix("/status/")
-            .and_then(|s| s.parse::<u16>().ok())
-        {
+        "/reset-mid-body" => Reply::ResetMidBody { body: pattern(n, seed) },
+        _ => match path.strip_prefix("/status/").and_then(|s| s.parse::<u16>().ok()) {
             Some(status @ (204 | 304)) => Reply::Full {
                 status,
                 headers: vec![("ETag".into(), "\"e2e\"".into())],
                 body: Vec::new(),
                 framing: Framing::NoBody,
             },
-            Some(status) => Reply::Full {
-                status,
-                headers: Vec::new(),
-                body: format!("status {status}\n").into_bytes(),
-                framing,
-            },
+            Some(status) => {
+                Reply::Full { status, headers: Vec::new(), body: format!("status {status}\n").into_bytes(), framing }
+            }
             None => Reply::Full {
                 status: 404,
                 headers: Vec::new(),
@@ -138,12 +122,7 @@ pub fn route(req: &Request) -> Reply {
 }
 
 fn ok(body: Vec<u8>, framing: Framing, headers: Vec<(String, String)>) -> Reply {
-    Reply::Full {
-        status: 200,
-        headers,
-        body,
-        framing,
-    }
+    Reply::Full { status: 200, headers, body, framing }
 }
 
 /// The reason phrase written after `status`.
