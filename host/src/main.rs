@@ -3,5 +3,7 @@
 #![allow(dead_code)]
 
 mod h1;
+mod plugins;
+mod transform;
 
 fn main() {}
