@@ -9,10 +9,15 @@
 //! ```
 //!
 //! ```
-//! use plugin_sdk::{Txn, NullStream};
+//! use plugin_sdk::{Chunk, Output, StreamTransform, Txn};
+//! struct Null;
+//! impl StreamTransform for Null {
+//!     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) { out.pass(chunk) }
+//! }
 //! fn read_response_headers(txn: &mut Txn<'_>) {
 //!     if txn.status() == Some(200) && txn.response().get("content-type").is_some() {
-//!         txn.add_response_stream(NullStream);
+//!         txn.response().set("x-transformed", "null");
+//!         txn.add_response_stream(Null);
 //!     }
 //! }
 //! ```

@@ -134,3 +134,60 @@ impl NullTransform {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::testing::FakeHost;
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 253) as u8).collect()
+    }
+
+    #[test]
+    fn passes_bytes_unchanged_with_the_input_length() {
+        let data = pattern(5000);
+        for piece in [1, 7, 64, 5000] {
+            let chunks: Vec<&[u8]> = data.chunks(piece).collect();
+            let out = FakeHost::new().run(NullTransform::default(), &chunks);
+            assert_eq!(out.bytes, data, "pieces of {piece}");
+            assert_eq!(out.nbytes, Some(5000));
+            assert!(out.complete && out.errors.is_empty(), "{out:?}");
+            assert!(out.write_ready > 0);
+        }
+    }
+
+    #[test]
+    fn unknown_length_and_empty_input() {
+        let out = FakeHost::new()
+            .unknown_length()
+            .run(NullTransform::default(), &[b"ab", b"", b"cde"]);
+        assert_eq!(out.bytes, b"abcde");
+        assert_eq!(out.nbytes, None);
+        assert!(out.complete && out.errors.is_empty(), "{out:?}");
+        let out = FakeHost::new().run(NullTransform::default(), &[]);
+        assert!(out.bytes.is_empty() && out.complete, "{out:?}");
+    }
+
+    #[test]
+    fn arguments_select_directions() {
+        let both = NullPlugin::init(&[]).expect("no args is valid");
+        assert_eq!(
+            both,
+            NullPlugin {
+                request: true,
+                response: true
+            }
+        );
+        let resp = NullPlugin::init(&["response".to_string()]).expect("response is valid");
+        assert_eq!(
+            resp,
+            NullPlugin {
+                request: false,
+                response: true
+            }
+        );
+        let err = NullPlugin::init(&["gzip".to_string()]).expect_err("unknown arg is refused");
+        assert!(err.contains("\"gzip\""), "{err}");
+    }
+}

@@ -1,1 +1,0 @@
-//! fake host
