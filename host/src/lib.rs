@@ -6,7 +6,8 @@
 //! - [`txn`]: one transaction; request out, response back.
 //! - [`origin`]: origin connections and the per-worker pool.
 //! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
-//! - [`plugins`]: plugin.config and the runtime directory plugins load from.
+//! - [`plugins`]: plugin.config, loading, generations, transaction hooks.
+//! - [`transform`]: the VIO engine: transform chains and their IO buffers.
 
 pub mod error_page;
 pub mod event_loop;
@@ -19,4 +20,5 @@ pub mod settings;
 pub mod shared;
 pub mod signals;
 pub mod static_origin;
+pub mod transform;
 pub mod txn;

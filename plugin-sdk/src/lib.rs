@@ -1,2 +1,152 @@
-//! The plugin SDK (placeholder until the SDK lands).
+//! The SDK for plugin-host transform plugins.
+//!
+//! A plugin is a `cdylib` crate that depends on this crate only. It offers
+//! Apache Traffic Server's plugin IO model (vconnections, VIOs, IO buffers,
+//! continuations and events) as safe Rust over a stable C ABI.
+//!
+//! # Writing a transform
+//!
+//! 1. Make the crate a `cdylib` (and an `rlib`, to unit-test it):
+//!    ```toml
+//!    [lib]
+//!    crate-type = ["cdylib", "rlib"]
+//!    [dependencies]
+//!    plugin-sdk = { path = "../../plugin-sdk" }
+//!    ```
+//! 2. Write the transform. Most transforms are "data in, data out, end of
+//!    stream": implement [`StreamTransform`]. Here is the null transform,
+//!    which passes every byte on unchanged without copying it:
+//!    ```
+//!    use plugin_sdk::{Chunk, Output, StreamTransform};
+//!
+//!    pub struct Null;
+//!
+//!    impl StreamTransform for Null {
+//!        fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+//!            out.pass(chunk); // shares the input's blocks: no copy
+//!        }
+//!        fn output_len(&self, input_len: Option<u64>) -> Option<u64> {
+//!            input_len // same length out as in: the client gets Content-Length
+//!        }
+//!    }
+//!    ```
+//! 3. Write the plugin: its arguments, and the hooks that decide per
+//!    transaction whether to add the transform. Declare it with
+//!    [`declare_plugin!`], which exports the one entry symbol the host looks up.
+//!    ```
+//!    # use plugin_sdk::{Chunk, Output, StreamTransform};
+//!    # pub struct Null;
+//!    # impl StreamTransform for Null {
+//!    #     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) { out.pass(chunk) }
+//!    # }
+//!    use plugin_sdk::{declare_plugin, Plugin, Txn};
+//!
+//!    pub struct NullPlugin;
+//!
+//!    impl Plugin for NullPlugin {
+//!        fn init(args: &[String]) -> Result<Self, String> {
+//!            if args.is_empty() {
+//!                Ok(NullPlugin)
+//!            } else {
+//!                Err(format!("takes no arguments, got {args:?}: remove them from plugin.config"))
+//!            }
+//!        }
+//!        fn read_response_headers(&self, txn: &mut Txn<'_>) {
+//!            txn.add_response_stream(Null);
+//!        }
+//!    }
+//!
+//!    declare_plugin!(NullPlugin);
+//!    ```
+//! 4. Unit-test it with the fake host in [`testing`], no proxy needed:
+//!    ```
+//!    # use plugin_sdk::{Chunk, Output, StreamTransform};
+//!    # pub struct Null;
+//!    # impl StreamTransform for Null {
+//!    #     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) { out.pass(chunk) }
+//!    #     fn output_len(&self, n: Option<u64>) -> Option<u64> { n }
+//!    # }
+//!    use plugin_sdk::testing::FakeHost;
+//!    let out = FakeHost::new().water_mark(4).run_stream(Null, &[b"hello ", b"world"]);
+//!    assert_eq!(out.bytes, b"hello world");
+//!    assert_eq!(out.nbytes, Some(11));
+//!    ```
+//! 5. List it in `plugin.config` (`libmy_plugin.so arg1 arg2`) and reload.
+//!
+//! # The raw layer
+//!
+//! For full control, implement [`Transform`] and handle [`Event`]s with
+//! [`Vio`], [`VConn`], [`Buffer`] and [`Reader`], exactly as a Traffic Server
+//! transform does. `plugins/null` is the null transform written that way;
+//! [`Vio::pass_through`] is its whole data step as one call.
+//!
+//! # Rules the host enforces
+//!
+//! - A panic in any plugin code is caught at the boundary: the transaction is
+//!   aborted (500 before the response head is sent, connection closed after),
+//!   the instance is counted and never called again. Plugins must be built
+//!   with `panic = "unwind"` (the default); `panic = "abort"` builds are
+//!   refused at load.
+//! - A protocol error (a stale handle, `ndone` past `nbytes`, consuming more
+//!   than available) aborts the transaction the same way.
+//! - `reenable` and `call_cont` never call back synchronously: events are
+//!   queued and delivered by the host's event loop.
 #![deny(missing_docs)]
+
+pub mod buffer;
+pub mod event;
+#[doc(hidden)]
+pub mod export;
+pub mod ffi;
+mod io;
+pub mod plugin;
+pub mod stream;
+pub mod testing;
+pub mod txn;
+pub mod vconn;
+pub mod vio;
+
+pub use buffer::{Blocks, Buffer, BufferId, Reader, ReaderId};
+pub use event::Event;
+pub use plugin::Plugin;
+pub use stream::{Chunk, Output, StreamAdapter, StreamTransform};
+pub use txn::{Direction, Headers, Txn};
+pub use vconn::{Closed, Transform, TransformCx, VConn, VConnId};
+pub use vio::{Step, Vio, VioId, UNKNOWN_LEN};
+
+/// The SDK version, recorded in each plugin's descriptor.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Exports `plugin_host_module`, the one symbol the host looks up, for the
+/// [`Plugin`] type given. Use it once per plugin crate.
+///
+/// ```
+/// use plugin_sdk::{declare_plugin, Plugin};
+/// struct Quiet;
+/// impl Plugin for Quiet {
+///     fn init(_args: &[String]) -> Result<Self, String> { Ok(Quiet) }
+/// }
+/// declare_plugin!(Quiet);
+/// ```
+#[macro_export]
+macro_rules! declare_plugin {
+    ($plugin:ty) => {
+        /// The plugin's descriptor, looked up by the host.
+        #[no_mangle]
+        pub extern "C" fn plugin_host_module() -> *const $crate::ffi::PluginModule {
+            static TABLE: $crate::ffi::PluginTable = $crate::export::Tables::<$plugin>::TABLE;
+            static MODULE: $crate::ffi::PluginModule = $crate::ffi::PluginModule {
+                size: ::std::mem::size_of::<$crate::ffi::PluginModule>(),
+                abi_major: $crate::ffi::ABI_MAJOR,
+                abi_minor: $crate::ffi::ABI_MINOR,
+                // Evaluated in the plugin crate: the panic strategy it was built with.
+                panic_unwind: cfg!(panic = "unwind") as u8,
+                name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
+                sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
+                layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
+                table: &TABLE,
+            };
+            &MODULE
+        }
+    };
+}

@@ -1,4 +1,26 @@
-//! Plugins: the plugin.config parser and the runtime directory of plugin copies.
+//! Plugins: configuration, loading, generations and per-transaction hooks.
+//!
+//! - [`config`]: the `plugin.config` parser.
+//! - [`runtime_dir`]: the private directory of unique plugin copies.
+//! - [`loader`]: opens one plugin and checks it.
+//! - [`module`]: a loaded plugin, its counters, the ABI checks.
+//! - [`generation`]: the plugins of one configuration.
+//! - [`hooks`]: one transaction's hooks and the chains they build.
+//! - `txn_host` and `host_table`: the host functions plugins call.
 
 pub mod config;
+pub mod generation;
+pub mod hooks;
+pub(crate) mod host_table;
+pub mod loader;
+pub mod module;
 pub mod runtime_dir;
+pub(crate) mod txn_host;
+
+// The API the transaction integrates; unused until txn.rs does.
+#[allow(unused_imports)]
+pub use generation::{load_generation, Generation};
+#[allow(unused_imports)]
+pub use hooks::{HookResult, TxnPlugins, TxnView};
+#[allow(unused_imports)]
+pub use module::{Module, StatsSnapshot};

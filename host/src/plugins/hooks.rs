@@ -1,0 +1,155 @@
+//! Per-transaction plugin state: running the hooks in `plugin.config`
+//! order and collecting the transforms they add.
+//!
+//! ```text
+//! read_request_headers  -> take_request_chain   (request body)
+//! read_response_headers -> take_response_chain  (response body)
+//! send_response_headers
+//! txn_close             (always, even after a failure)
+//! ```
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use plugin_sdk::ffi::{hook_id, STATUS_OK, STATUS_PANIC};
+
+use super::generation::Generation;
+use super::host_table::HOST_TABLE;
+use super::txn_host::{Phase, TxnCell, TxnState};
+use crate::h1::head::{RequestHead, ResponseHead};
+use crate::transform::{Chain, Instance};
+
+/// The parts of a transaction hooks may read and change.
+pub struct TxnView<'a> {
+    /// The client's request head.
+    pub request: &'a mut RequestHead,
+    /// The origin's response head, once there is one.
+    pub response: Option<&'a mut ResponseHead>,
+}
+
+/// What the transaction does after a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookResult {
+    /// Go on.
+    Continue,
+    /// Stop and answer `status` (if the response has not started); log `message`.
+    Fail {
+        /// 4xx or 5xx.
+        status: u16,
+        /// For the log: which plugin and why.
+        message: String,
+    },
+}
+
+/// One transaction's view of its generation's plugins.
+pub struct TxnPlugins {
+    generation: Arc<Generation>,
+    request: Vec<Instance>,
+    response: Vec<Instance>,
+}
+
+impl TxnPlugins {
+    pub(super) fn new(generation: Arc<Generation>) -> Self {
+        for m in generation.modules() {
+            m.stats.transactions.fetch_add(1, Ordering::Relaxed);
+        }
+        TxnPlugins {
+            generation,
+            request: Vec::new(),
+            response: Vec::new(),
+        }
+    }
+
+    /// The client request head was read.
+    pub fn read_request_headers(&mut self, v: &mut TxnView<'_>) -> HookResult {
+        self.run(Phase::ReadRequest, v)
+    }
+
+    /// The origin response head was read.
+    pub fn read_response_headers(&mut self, v: &mut TxnView<'_>) -> HookResult {
+        self.run(Phase::ReadResponse, v)
+    }
+
+    /// The response head is about to be sent.
+    pub fn send_response_headers(&mut self, v: &mut TxnView<'_>) -> HookResult {
+        self.run(Phase::SendResponse, v)
+    }
+
+    /// The transaction is over; every plugin's hook runs, failures are only logged.
+    pub fn txn_close(&mut self, v: &mut TxnView<'_>) {
+        if let HookResult::Fail { message, .. } = self.run(Phase::Close, v) {
+            tracing::warn!("{message}");
+        }
+    }
+
+    /// Transforms added so far for the request body, in plugin.config order.
+    pub fn take_request_chain(&mut self) -> Option<Chain> {
+        let instances = std::mem::take(&mut self.request);
+        (!instances.is_empty()).then(|| Chain::new(instances, self.generation.water_mark()))
+    }
+
+    /// Transforms added so far for the response body, in plugin.config order.
+    pub fn take_response_chain(&mut self) -> Option<Chain> {
+        let instances = std::mem::take(&mut self.response);
+        (!instances.is_empty()).then(|| Chain::new(instances, self.generation.water_mark()))
+    }
+
+    fn run(&mut self, phase: Phase, v: &mut TxnView<'_>) -> HookResult {
+        let (id, hook_name) = match phase {
+            Phase::ReadRequest => (hook_id::READ_REQUEST_HEADERS, "read_request_headers"),
+            Phase::ReadResponse => (hook_id::READ_RESPONSE_HEADERS, "read_response_headers"),
+            Phase::SendResponse => (hook_id::SEND_RESPONSE_HEADERS, "send_response_headers"),
+            Phase::Close => (hook_id::TXN_CLOSE, "txn_close"),
+        };
+        let mut result = HookResult::Continue;
+        for module in self.generation.modules() {
+            let cell = TxnCell {
+                state: RefCell::new(TxnState {
+                    view: &mut *v,
+                    module: module.clone(),
+                    phase,
+                    arena: Vec::new(),
+                    fail: None,
+                    request_added: Vec::new(),
+                    response_added: Vec::new(),
+                }),
+            };
+            // SAFETY: the table and state belong to this live module; the
+            // context points at `cell`, alive until after the call.
+            let status =
+                unsafe { (module.table().hook)(&HOST_TABLE, module.state(), id, cell.ctx()) };
+            let state = cell.state.into_inner();
+            self.request.extend(state.request_added);
+            self.response.extend(state.response_added);
+            let name = module.name();
+            let this = if status == STATUS_PANIC {
+                module.count_panic(hook_name);
+                HookResult::Fail {
+                    status: 500,
+                    message: format!("plugin {name} panicked in {hook_name}"),
+                }
+            } else if status != STATUS_OK {
+                module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                HookResult::Fail {
+                    status: 500,
+                    message: format!("plugin {name} refused {hook_name} (status {status})"),
+                }
+            } else if let Some((status, why)) = state.fail {
+                HookResult::Fail {
+                    status,
+                    message: format!("plugin {name} failed the transaction in {hook_name}: {why}"),
+                }
+            } else {
+                HookResult::Continue
+            };
+            if this != HookResult::Continue && result == HookResult::Continue {
+                result = this;
+                if phase != Phase::Close {
+                    break;
+                }
+            }
+        }
+        result
+    }
+}

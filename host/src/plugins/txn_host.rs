@@ -1,0 +1,283 @@
+//! The transaction half of the host function table: what a hook can see and
+//! change. The context pointer a hook receives points at a [`TxnCell`] that
+//! lives on the caller's stack for the duration of the hook call.
+//!
+//! Strings lent to the plugin are copies kept in the cell's arena until the
+//! hook returns, so a header change during the hook cannot dangle them.
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use plugin_sdk::ffi::{
+    direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK,
+};
+
+use super::hooks::TxnView;
+use super::module::Module;
+use crate::h1::head::Headers;
+use crate::transform::Instance;
+
+/// Which hook is running: decides which transforms may still be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    ReadRequest,
+    ReadResponse,
+    SendResponse,
+    Close,
+}
+
+/// Everything a hook call may touch.
+pub(crate) struct TxnState<'v, 'a> {
+    pub view: &'v mut TxnView<'a>,
+    pub module: Arc<Module>,
+    pub phase: Phase,
+    pub arena: Vec<Box<[u8]>>,
+    pub fail: Option<(u16, String)>,
+    pub request_added: Vec<Instance>,
+    pub response_added: Vec<Instance>,
+}
+
+/// What the `TxnCtx` pointer points at.
+pub(crate) struct TxnCell<'v, 'a> {
+    pub state: RefCell<TxnState<'v, 'a>>,
+}
+
+impl TxnCell<'_, '_> {
+    pub fn ctx(&self) -> *mut TxnCtx {
+        self as *const Self as *mut TxnCtx
+    }
+}
+
+impl TxnState<'_, '_> {
+    fn headers(&self, msg: u32) -> Option<&Headers> {
+        match msg {
+            message::REQUEST => Some(&self.view.request.headers),
+            message::RESPONSE => self.view.response.as_deref().map(|r| &r.headers),
+            _ => None,
+        }
+    }
+
+    fn headers_mut(&mut self, msg: u32) -> Option<&mut Headers> {
+        match msg {
+            message::REQUEST => Some(&mut self.view.request.headers),
+            message::RESPONSE => self.view.response.as_deref_mut().map(|r| &mut r.headers),
+            _ => None,
+        }
+    }
+
+    /// Copies `bytes` into the arena and points `out` at the copy.
+    fn lend(&mut self, bytes: &[u8], out: *mut ByteSlice) {
+        let copy: Box<[u8]> = bytes.into();
+        if !out.is_null() {
+            // SAFETY: `out` is a live pointer from the plugin for this call;
+            // the copy lives in the arena (a Box does not move) until the hook returns.
+            unsafe {
+                *out = ByteSlice {
+                    ptr: copy.as_ptr(),
+                    len: copy.len(),
+                }
+            };
+        }
+        self.arena.push(copy);
+    }
+}
+
+/// Runs `f` on the state behind `txn`; `fallback` on a null pointer, a
+/// re-entrant call, or a panic.
+fn with<T>(txn: *mut TxnCtx, fallback: T, f: impl FnOnce(&mut TxnState<'_, '_>) -> T) -> T {
+    if txn.is_null() {
+        return fallback;
+    }
+    // SAFETY: plugins receive only pointers to a TxnCell alive for the hook call.
+    let cell = unsafe { &*(txn as *const TxnCell<'_, '_>) };
+    let Ok(mut state) = cell.state.try_borrow_mut() else {
+        return fallback;
+    };
+    catch_unwind(AssertUnwindSafe(|| f(&mut state))).unwrap_or(fallback)
+}
+
+/// A header name from the plugin, if it is UTF-8.
+fn name_of<'n>(name: ByteSlice) -> Option<&'n str> {
+    // SAFETY: the plugin lends `name` for this call.
+    std::str::from_utf8(unsafe { name.as_slice() }).ok()
+}
+
+pub(crate) unsafe extern "C" fn txn_header_get(
+    txn: *mut TxnCtx,
+    msg: u32,
+    name: ByteSlice,
+    index: usize,
+    out: *mut ByteSlice,
+) -> i32 {
+    let Some(name) = name_of(name) else { return 0 };
+    with(txn, 0, |s| {
+        let value = s
+            .headers(msg)
+            .and_then(|h| h.get_all(name).nth(index).map(|v| v.to_vec()));
+        match value {
+            Some(v) => {
+                s.lend(&v, out);
+                1
+            }
+            None => 0,
+        }
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_header_at(
+    txn: *mut TxnCtx,
+    msg: u32,
+    index: usize,
+    name: *mut ByteSlice,
+    value: *mut ByteSlice,
+) -> i32 {
+    with(txn, 0, |s| {
+        let field = s.headers(msg).and_then(|h| {
+            h.iter()
+                .nth(index)
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
+        });
+        match field {
+            Some((n, v)) => {
+                s.lend(&n, name);
+                s.lend(&v, value);
+                1
+            }
+            None => 0,
+        }
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_header_set(
+    txn: *mut TxnCtx,
+    msg: u32,
+    name: ByteSlice,
+    value: ByteSlice,
+) -> i32 {
+    let Some(name) = name_of(name) else {
+        return STATUS_BAD_ARG;
+    };
+    // SAFETY: lent for this call.
+    let value = unsafe { value.as_slice() }.to_vec();
+    with(txn, STATUS_ERROR, |s| match s.headers_mut(msg) {
+        Some(h) => {
+            h.set(name, value);
+            STATUS_OK
+        }
+        None => STATUS_ERROR,
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_header_append(
+    txn: *mut TxnCtx,
+    msg: u32,
+    name: ByteSlice,
+    value: ByteSlice,
+) -> i32 {
+    let Some(name) = name_of(name) else {
+        return STATUS_BAD_ARG;
+    };
+    // SAFETY: lent for this call.
+    let value = unsafe { value.as_slice() }.to_vec();
+    with(txn, STATUS_ERROR, |s| match s.headers_mut(msg) {
+        Some(h) => {
+            h.append(name, value);
+            STATUS_OK
+        }
+        None => STATUS_ERROR,
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_header_remove(
+    txn: *mut TxnCtx,
+    msg: u32,
+    name: ByteSlice,
+) -> i32 {
+    let Some(name) = name_of(name) else { return 0 };
+    with(txn, 0, |s| {
+        s.headers_mut(msg).map_or(0, |h| i32::from(h.remove(name)))
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_method(txn: *mut TxnCtx, out: *mut ByteSlice) -> i32 {
+    with(txn, 0, |s| {
+        let m = s.view.request.method.clone();
+        s.lend(m.as_bytes(), out);
+        1
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_url(txn: *mut TxnCtx, out: *mut ByteSlice) -> i32 {
+    with(txn, 0, |s| {
+        let t = s.view.request.target.clone();
+        s.lend(t.as_bytes(), out);
+        1
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_status_get(txn: *mut TxnCtx) -> i32 {
+    with(txn, 0, |s| {
+        s.view
+            .response
+            .as_deref()
+            .map_or(0, |r| i32::from(r.status))
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_status_set(txn: *mut TxnCtx, status: u16) -> i32 {
+    if !(100..=999).contains(&status) {
+        return STATUS_BAD_ARG;
+    }
+    with(txn, STATUS_ERROR, |s| {
+        match s.view.response.as_deref_mut() {
+            Some(r) if s.phase != Phase::Close => {
+                r.status = status;
+                STATUS_OK
+            }
+            _ => STATUS_ERROR,
+        }
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_fail(txn: *mut TxnCtx, status: u16, msg: ByteSlice) -> i32 {
+    // SAFETY: lent for this call.
+    let msg = String::from_utf8_lossy(unsafe { msg.as_slice() }).into_owned();
+    let status = if (400..=599).contains(&status) {
+        status
+    } else {
+        500
+    };
+    with(txn, STATUS_ERROR, |s| {
+        s.fail.get_or_insert((status, msg));
+        STATUS_OK
+    })
+}
+
+/// Accepts a transform instance if its direction is still open in this phase.
+pub(crate) unsafe extern "C" fn txn_add_transform(
+    txn: *mut TxnCtx,
+    dir: u32,
+    instance: *mut std::ffi::c_void,
+) -> i32 {
+    if instance.is_null() {
+        return STATUS_BAD_ARG;
+    }
+    with(txn, STATUS_ERROR, |s| {
+        let allowed = match dir {
+            direction::REQUEST => s.phase == Phase::ReadRequest,
+            direction::RESPONSE => matches!(s.phase, Phase::ReadRequest | Phase::ReadResponse),
+            _ => false,
+        };
+        if !allowed {
+            return STATUS_ERROR;
+        }
+        let inst = Instance::new(s.module.clone(), instance);
+        if dir == direction::REQUEST {
+            s.request_added.push(inst);
+        } else {
+            s.response_added.push(inst);
+        }
+        STATUS_OK
+    })
+}

@@ -1,0 +1,325 @@
+//! A chain of transforms for one body of one transaction.
+//!
+//! The caller (the transaction) drives it:
+//!
+//! 1. [`Chain::start`] once, with the upstream length if known;
+//! 2. [`Chain::push_input`] while [`Chain::input_space`] is non-zero, then
+//!    [`Chain::end_input`];
+//! 3. [`Chain::run`] after each push, take or space change (and again while
+//!    it returns [`RunStatus::MoreWork`]): plugins only ever run inside it;
+//! 4. once [`Chain::output_started`] is `Some`, [`Chain::take_output`] as
+//!    the client can take, until [`Chain::output_done`];
+//! 5. check [`Chain::fault`] after `run`: on a fault, abort the transaction
+//!    and drop the chain.
+//!
+//! Dropping the chain closes every transform (aborting them if the output was
+//! not done), destroys every instance and frees every buffer.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
+
+use super::host_fns::Shared;
+use super::instance::Instance;
+use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
+use super::Fault;
+
+/// Events delivered per [`Chain::run`] call at most, so one busy chain
+/// cannot starve the other connections of its worker.
+pub const MAX_EVENTS_PER_RUN: usize = 10_000;
+
+/// The default water mark of every buffer in a chain.
+pub const DEFAULT_WATER_MARK: usize = 64 * 1024;
+
+/// What [`Chain::run`] left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// No event is queued: the chain waits for input, output taking, or space.
+    Idle,
+    /// The event bound was hit: call `run` again soon.
+    MoreWork,
+}
+
+/// See the module docs.
+pub struct Chain {
+    /// Declared first: instances are destroyed before the buffers they
+    /// wrote into are freed.
+    instances: Vec<Instance>,
+    shared: Box<Shared>,
+    input_reader: Option<usize>,
+    input_total: u64,
+    input_ended: bool,
+    downstream_space: usize,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("instances", &self.instances)
+            .finish()
+    }
+}
+
+impl Chain {
+    /// A chain of `instances` (at least one), in order, with `water_mark`
+    /// on every buffer the host creates and as the default for plugins'.
+    pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
+        debug_assert!(
+            !instances.is_empty(),
+            "a chain needs at least one transform"
+        );
+        let modules = instances.iter().map(|i| i.module().clone()).collect();
+        let shared = Box::new(Shared {
+            state: std::cell::RefCell::new(State::new(modules, water_mark)),
+        });
+        Chain {
+            instances,
+            shared,
+            input_reader: None,
+            input_total: 0,
+            input_ended: false,
+            downstream_space: usize::MAX,
+        }
+    }
+
+    /// The plugins of the chain, in order.
+    pub fn plugin_names(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|i| i.module().name().to_string())
+            .collect()
+    }
+
+    /// Upstream body length if known (None = unknown; set later by end_input).
+    pub fn start(&mut self, input_nbytes: Option<u64>) {
+        if self.input_reader.is_some() {
+            return;
+        }
+        let st = &mut *self.shared.state.borrow_mut();
+        let b = st.new_buffer();
+        let Some(r) = st.new_reader(b) else { return };
+        let nbytes = input_nbytes
+            .and_then(|n| i64::try_from(n).ok())
+            .unwrap_or(UNKNOWN);
+        st.vconns[0].write = WriteVio {
+            started: true,
+            shut: false,
+            cont: None,
+            nbytes,
+            ndone: 0,
+            reader: r,
+        };
+        st.schedule_immediate(0);
+        self.input_reader = Some(r);
+    }
+
+    /// Bytes that may be pushed before the first transform's input buffer
+    /// passes its water mark; 0 while any buffer of the chain is above its
+    /// mark (so memory stays bounded whatever the plugins do with it).
+    pub fn input_space(&self) -> usize {
+        let st = self.shared.state.borrow();
+        let Some(r) = self.input_reader else { return 0 };
+        if self.input_ended || st.fault.is_some() {
+            return 0;
+        }
+        if (1..=st.terminus()).any(|k| st.input_over_mark(k)) {
+            return 0;
+        }
+        (st.water_mark_of_reader(r).saturating_sub(st.avail(r))) as usize
+    }
+
+    /// Appends to the first transform's input buffer and reenables its write VIO.
+    pub fn push_input(&mut self, data: Bytes) {
+        let Some(r) = self.input_reader else { return };
+        if self.input_ended || data.is_empty() {
+            return;
+        }
+        let st = &mut *self.shared.state.borrow_mut();
+        self.input_total += data.len() as u64;
+        if let Some(b) = st.buffer_of_reader(r) {
+            st.append(b, data);
+        }
+        st.schedule_immediate(0);
+    }
+
+    /// Upstream done: nbytes := total pushed, reenable. Ending with fewer bytes
+    /// than announced at `start` is a truncated upstream: drop the chain instead.
+    pub fn end_input(&mut self) {
+        if self.input_reader.is_none() || self.input_ended {
+            return;
+        }
+        self.input_ended = true;
+        let st = &mut *self.shared.state.borrow_mut();
+        st.vconns[0].write.nbytes = i64::try_from(self.input_total).unwrap_or(UNKNOWN);
+        st.schedule_immediate(0);
+    }
+
+    /// Delivers queued events until none is left or [`MAX_EVENTS_PER_RUN`].
+    pub fn run(&mut self) -> RunStatus {
+        for _ in 0..MAX_EVENTS_PER_RUN {
+            let next = self.shared.state.borrow_mut().next_delivery();
+            let Some((i, event, vio)) = next else {
+                return RunStatus::Idle;
+            };
+            self.deliver(i, event, vio);
+        }
+        if self.shared.state.borrow().queue.is_empty() {
+            RunStatus::Idle
+        } else {
+            RunStatus::MoreWork
+        }
+    }
+
+    /// Calls transform `i` with no borrow of the state held (the plugin calls
+    /// back into it), then books the outcome.
+    fn deliver(&mut self, i: usize, event: u32, vio: u64) {
+        self.shared.state.borrow_mut().current = Some(i);
+        let status = self.instances[i].call(self.shared.ctx(), event, vio);
+        let closed_now = {
+            let st = &mut *self.shared.state.borrow_mut();
+            st.current = None;
+            st.pinned.clear();
+            if status != STATUS_OK {
+                let module = self.instances[i].module();
+                let what = if status == STATUS_PANIC {
+                    module.count_panic("a transform event");
+                    format!("panicked handling event {event}")
+                } else {
+                    module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    format!("refused event {event} (status {status})")
+                };
+                st.set_fault(Fault {
+                    plugin: module.name().to_string(),
+                    what,
+                });
+            }
+            let closed_now = st.vconns[i].closed != closed::OPEN && !st.vconns[i].gone;
+            if closed_now {
+                st.vconns[i].gone = true;
+            }
+            closed_now
+        };
+        if closed_now {
+            // It has seen its closed flag: nothing more will be sent to it.
+            self.instances[i].destroy();
+        }
+    }
+
+    /// `None`: the last transform has not written to the terminating vconn
+    /// yet; `Some(n)`: it has, announcing nbytes `n` (`None` = unknown).
+    pub fn output_started(&self) -> Option<Option<u64>> {
+        let st = self.shared.state.borrow();
+        st.announced.map(|n| {
+            if n == UNKNOWN {
+                None
+            } else {
+                u64::try_from(n).ok()
+            }
+        })
+    }
+
+    /// Bytes the terminating transform could take now (ignoring downstream space).
+    pub fn output_avail(&self) -> usize {
+        let st = self.shared.state.borrow();
+        let t = st.terminus();
+        st.live_reader(t).map_or(0, |r| {
+            let w = &st.vconns[t].write;
+            (st.avail(r).min((w.nbytes - w.ndone).max(0) as u64)) as usize
+        })
+    }
+
+    /// The terminating transform consumes up to `max` bytes (and no more than
+    /// the downstream space), advancing its VIO and sending the last
+    /// transform `WRITE_READY` or `WRITE_COMPLETE`. Call [`Chain::run`] after.
+    pub fn take_output(&mut self, max: usize) -> Vec<Bytes> {
+        let st = &mut *self.shared.state.borrow_mut();
+        let t = st.terminus();
+        if st.fault.is_some() {
+            return Vec::new();
+        }
+        st.check_overrun();
+        let Some(r) = st.live_reader(t) else {
+            return Vec::new();
+        };
+        let w = &st.vconns[t].write;
+        let ntodo = (w.nbytes - w.ndone).max(0) as u64;
+        let n = ntodo
+            .min(st.avail(r))
+            .min(max as u64)
+            .min(self.downstream_space as u64);
+        let out = st.take(r, n);
+        let taken: u64 = out.iter().map(|b| b.len() as u64).sum();
+        st.vconns[t].write.ndone += taken as i64;
+        if self.downstream_space != usize::MAX {
+            self.downstream_space -= taken as usize;
+        }
+        let w = &st.vconns[t].write;
+        let target = w.cont.map_or(Target::Host, Target::VConn);
+        if w.nbytes - w.ndone > 0 {
+            if taken > 0 {
+                st.push(target, event_code::VCONN_WRITE_READY, handle_vio(t));
+            }
+        } else if !st.vconns[t].complete_sent {
+            st.vconns[t].complete_sent = true;
+            st.push(target, event_code::VCONN_WRITE_COMPLETE, handle_vio(t));
+        }
+        out
+    }
+
+    /// The terminating VIO is complete: every announced byte was taken.
+    pub fn output_done(&self) -> bool {
+        self.shared.state.borrow().output_done()
+    }
+
+    /// A plugin panicked or broke the protocol; the caller aborts the transaction.
+    pub fn fault(&self) -> Option<Fault> {
+        self.shared.state.borrow().fault.clone()
+    }
+
+    /// How much the client side can take now; the terminating transform
+    /// stops consuming at 0. Unlimited until first set.
+    pub fn set_downstream_space(&mut self, n: usize) {
+        self.downstream_space = n;
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        let faulted = {
+            let st = &mut *self.shared.state.borrow_mut();
+            let done = st.output_done();
+            let how = if done {
+                closed::CLOSED
+            } else {
+                closed::ABORTED
+            };
+            for i in 0..self.instances.len() {
+                let m = self.instances[i].module();
+                m.stats
+                    .bytes_in
+                    .fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
+                m.stats.bytes_out.fetch_add(
+                    st.vconns[i + 1].write.ndone.max(0) as u64,
+                    Ordering::Relaxed,
+                );
+                if !done {
+                    m.stats.aborts.fetch_add(1, Ordering::Relaxed);
+                }
+                if st.vconns[i].closed == closed::OPEN {
+                    st.vconns[i].closed = how;
+                }
+            }
+            st.queue.clear();
+            st.fault.is_some()
+        };
+        // Let each transform see its closed flag, as the protocol promises,
+        // unless the chain faulted (a poisoned instance is not called again).
+        for i in 0..self.instances.len() {
+            if !faulted && !self.shared.state.borrow().vconns[i].gone {
+                self.deliver(i, event_code::IMMEDIATE, 0);
+            }
+            self.instances[i].destroy();
+        }
+    }
+}

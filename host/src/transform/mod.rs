@@ -1,0 +1,55 @@
+//! The VIO engine: chains of transform instances, the IO buffers between
+//! them, and the terminating transform that hands output to the caller.
+//!
+//! - [`chain`]: the [`Chain`] the transaction drives (input in, output out).
+//! - `state`: vconnections, VIOs, buffers, readers and every protocol check.
+//! - `dispatch`: which queued event goes next; backpressure gating.
+//! - `buffer`: IO buffers of shared `Bytes` blocks.
+//! - `host_fns`: the IO host functions plugins call.
+//! - [`instance`]: a plugin's transform object, destroyed exactly once.
+//!
+//! Single-threaded by design: a transaction, its chain and its buffers live
+//! on one worker thread. Knows nothing of sockets or mio.
+//!
+//! ```text
+//! host --B0--> T0 --B1--> T1 ... T(n-1) --Bn--> terminus --> take_output()
+//! ```
+
+mod buffer;
+pub mod chain;
+mod dispatch;
+pub(crate) mod host_fns;
+pub mod instance;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::Ordering;
+
+// The API the transaction integrates; unused until txn.rs does.
+#[allow(unused_imports)]
+pub use chain::{Chain, RunStatus, DEFAULT_WATER_MARK, MAX_EVENTS_PER_RUN};
+pub use instance::Instance;
+
+/// Why a chain stopped: a plugin panicked or broke the VIO protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The plugin's name (`host` if no plugin was running).
+    pub plugin: String,
+    /// What happened, for the log.
+    pub what: String,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin {}: {}", self.plugin, self.what)
+    }
+}
+
+/// (live transform instances, live IO buffers) in the process.
+pub fn live_counts() -> (usize, usize) {
+    (
+        instance::LIVE_TRANSFORMS.load(Ordering::Relaxed),
+        buffer::LIVE_BUFFERS.load(Ordering::Relaxed),
+    )
+}

@@ -1,0 +1,189 @@
+//! The `extern "C"` entry points [`declare_plugin!`](crate::declare_plugin)
+//! exports. **Not meant to be used directly.**
+//!
+//! Each shim only rebuilds types from pointers and calls a safe `*_impl`
+//! under `catch_unwind`; a panic becomes [`STATUS_PANIC`], never an unwind
+//! across `extern "C"`.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::event::Event;
+use crate::ffi::{
+    hook_id, ByteSlice, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx, STATUS_BAD_ARG,
+    STATUS_ERROR, STATUS_OK, STATUS_PANIC,
+};
+use crate::io::Io;
+use crate::plugin::Plugin;
+use crate::txn::Txn;
+use crate::vconn::{Transform, TransformCx};
+
+pub use abi_stable::StableAbi;
+
+/// Runs `f`, turning a panic into [`STATUS_PANIC`].
+fn guard(f: impl FnOnce() -> i32) -> i32 {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(STATUS_PANIC)
+}
+
+/// The plugin table for plugin type `P`.
+pub struct Tables<P>(PhantomData<P>);
+
+impl<P: Plugin> Tables<P> {
+    /// The entry points, for a `static`.
+    pub const TABLE: PluginTable = PluginTable {
+        size: std::mem::size_of::<PluginTable>(),
+        init: init::<P>,
+        fini: fini::<P>,
+        hook: hook::<P>,
+        transform_event,
+        transform_destroy,
+    };
+}
+
+unsafe extern "C" fn init<P: Plugin>(
+    host: *const HostTable,
+    args: *const ByteSlice,
+    nargs: usize,
+    state_out: *mut *mut c_void,
+    err: ErrorBuf,
+) -> i32 {
+    guard(|| {
+        if host.is_null() || state_out.is_null() || (args.is_null() && nargs != 0) {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: the host passes `nargs` valid slices, read during this call.
+        let raw = if nargs == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(args, nargs) }
+        };
+        let args: Vec<String> = raw
+            .iter()
+            .map(|a| String::from_utf8_lossy(unsafe { a.as_slice() }).into_owned())
+            .collect();
+        // SAFETY: host table is static in the host.
+        match init_impl::<P>(unsafe { &*host }, &args) {
+            Ok(state) => {
+                // SAFETY: checked non-null above.
+                unsafe { *state_out = state };
+                STATUS_OK
+            }
+            Err(msg) => {
+                write_error(&err, &msg);
+                STATUS_ERROR
+            }
+        }
+    })
+}
+
+fn init_impl<P: Plugin>(host: &HostTable, args: &[String]) -> Result<*mut c_void, String> {
+    if host.size < std::mem::size_of::<HostTable>() {
+        return Err(format!(
+            "the host's function table is older ({} bytes) than this plugin's SDK needs ({}): rebuild the plugin against the host's SDK",
+            host.size,
+            std::mem::size_of::<HostTable>()
+        ));
+    }
+    let plugin = P::init(args)?;
+    Ok(Box::into_raw(Box::new(plugin)) as *mut c_void)
+}
+
+fn write_error(err: &ErrorBuf, msg: &str) {
+    if err.ptr.is_null() || err.len.is_null() {
+        return;
+    }
+    // Truncate on a char boundary so the host always gets valid UTF-8.
+    let mut n = msg.len().min(err.cap);
+    while !msg.is_char_boundary(n) {
+        n -= 1;
+    }
+    // SAFETY: the host gave `cap` writable bytes and a writable `len`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(msg.as_ptr(), err.ptr, n);
+        *err.len = n;
+    }
+}
+
+unsafe extern "C" fn fini<P: Plugin>(state: *mut c_void) -> i32 {
+    guard(|| {
+        if state.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: `state` came from init::<P> and the host calls fini once.
+        drop(unsafe { Box::from_raw(state as *mut P) });
+        STATUS_OK
+    })
+}
+
+unsafe extern "C" fn hook<P: Plugin>(
+    host: *const HostTable,
+    state: *mut c_void,
+    hook: u32,
+    txn: *mut TxnCtx,
+) -> i32 {
+    guard(|| {
+        if host.is_null() || state.is_null() || txn.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: state is our P (shared, hooks take &self); host and txn are
+        // valid for this call.
+        let (plugin, mut txn) = unsafe { (&*(state as *const P), Txn::new(&*host, txn)) };
+        hook_impl(plugin, hook, &mut txn)
+    })
+}
+
+fn hook_impl<P: Plugin>(plugin: &P, hook: u32, txn: &mut Txn<'_>) -> i32 {
+    match hook {
+        hook_id::READ_REQUEST_HEADERS => plugin.read_request_headers(txn),
+        hook_id::READ_RESPONSE_HEADERS => plugin.read_response_headers(txn),
+        hook_id::SEND_RESPONSE_HEADERS => plugin.send_response_headers(txn),
+        hook_id::TXN_CLOSE => plugin.txn_close(txn),
+        _ => return STATUS_BAD_ARG,
+    }
+    STATUS_OK
+}
+
+pub(crate) unsafe extern "C" fn transform_event(
+    host: *const HostTable,
+    instance: *mut c_void,
+    io: *mut IoCtx,
+    event: u32,
+    vio: Handle,
+) -> i32 {
+    guard(|| {
+        if host.is_null() || instance.is_null() || io.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: `instance` came from Txn::add_transform (a boxed
+        // Box<dyn Transform>) and the host never calls it concurrently; host
+        // and io are valid for this call.
+        let (transform, io) = unsafe {
+            (
+                &mut *(instance as *mut Box<dyn Transform>),
+                Io::new(&*host, io),
+            )
+        };
+        transform_event_impl(transform.as_mut(), io, event, vio)
+    })
+}
+
+fn transform_event_impl(transform: &mut dyn Transform, io: Io<'_>, event: u32, vio: Handle) -> i32 {
+    let Some(event) = Event::from_code(event) else {
+        return STATUS_BAD_ARG;
+    };
+    let mut cx = TransformCx { io, vio };
+    transform.on_event(&mut cx, event);
+    STATUS_OK
+}
+
+pub(crate) unsafe extern "C" fn transform_destroy(instance: *mut c_void) -> i32 {
+    guard(|| {
+        if instance.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: as in transform_event; the host calls destroy exactly once.
+        drop(unsafe { Box::from_raw(instance as *mut Box<dyn Transform>) });
+        STATUS_OK
+    })
+}

@@ -1,0 +1,308 @@
+//! A fake host, so a transform can be unit-tested without a proxy.
+//!
+//! It runs one transform between an input it feeds (in the chunks you give,
+//! with a known or unknown length) and a terminating vconnection it drains in
+//! small pieces, delivering events through the same `extern "C"` shims the
+//! real host calls. Water marks default to a few bytes, so `WRITE_READY`
+//! and backpressure are exercised even with tiny inputs. Protocol mistakes
+//! the fake notices (a stale handle, `WRITE_COMPLETE` with bytes to do, a
+//! changed output length) are returned in [`FakeOutput::errors`].
+//!
+//! ```
+//! use plugin_sdk::testing::FakeHost;
+//! use plugin_sdk::{Chunk, Output, StreamTransform};
+//!
+//! struct Null;
+//! impl StreamTransform for Null {
+//!     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+//!         out.pass(chunk);
+//!     }
+//! }
+//!
+//! let out = FakeHost::new().unknown_length().run_stream(Null, &[b"abc", b"", b"defg"]);
+//! assert_eq!(out.bytes, b"abcdefg");
+//! assert_eq!(out.nbytes, None); // unknown: the host would send chunked
+//! assert!(out.complete && out.errors.is_empty());
+//! ```
+
+mod state;
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+
+use crate::export::{transform_destroy, transform_event};
+use crate::ffi::{event_code, IoCtx, STATUS_OK};
+use crate::stream::{StreamAdapter, StreamTransform};
+use crate::vconn::Transform;
+use state::{vio_handle, Fake, FakeCell, FakeVio, FAKE_TABLE, TERMINUS, TRANSFORM};
+
+/// Iterations without progress after which the fake declares a stall.
+const STALL_LIMIT: usize = 3;
+
+/// Settings for one fake run. See the module docs.
+#[derive(Debug, Clone)]
+pub struct FakeHost {
+    water_mark: usize,
+    known_length: bool,
+    take: usize,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost {
+            water_mark: 8,
+            known_length: true,
+            take: 5,
+        }
+    }
+}
+
+/// What a fake run produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeOutput {
+    /// Every byte the transform wrote, in order.
+    pub bytes: Vec<u8>,
+    /// The output length the transform announced (`None`: unknown).
+    pub nbytes: Option<u64>,
+    /// The transform started writing its output.
+    pub started: bool,
+    /// Every announced byte was written and taken, and the input was completed.
+    pub complete: bool,
+    /// `WRITE_READY` events the transform received.
+    pub write_ready: usize,
+    /// Protocol errors and panics noticed.
+    pub errors: Vec<String>,
+}
+
+impl FakeHost {
+    /// Defaults: water mark 8 bytes, known input length, output taken 5 bytes at a time.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the water mark of every buffer.
+    pub fn water_mark(mut self, bytes: usize) -> Self {
+        self.water_mark = bytes.max(1);
+        self
+    }
+
+    /// Feeds the input with an unknown length, set only at its end.
+    pub fn unknown_length(mut self) -> Self {
+        self.known_length = false;
+        self
+    }
+
+    /// Takes output at most `bytes` at a time.
+    pub fn take_size(mut self, bytes: usize) -> Self {
+        self.take = bytes.max(1);
+        self
+    }
+
+    /// Runs a [`StreamTransform`] over `chunks`.
+    pub fn run_stream<S: StreamTransform>(&self, stream: S, chunks: &[&[u8]]) -> FakeOutput {
+        self.run(StreamAdapter::new(stream), chunks)
+    }
+
+    /// Runs a raw [`Transform`] over `chunks`.
+    pub fn run<T: Transform>(&self, transform: T, chunks: &[&[u8]]) -> FakeOutput {
+        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        let cell = Box::new(FakeCell(RefCell::new(Fake::new(self.water_mark))));
+        let io = &*cell as *const FakeCell as *mut IoCtx;
+        let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
+        let instance = Box::into_raw(boxed) as *mut c_void;
+        let input_reader = {
+            let f = &mut *cell.0.borrow_mut();
+            let b = f.new_buffer();
+            let r = f.new_reader(b);
+            let nbytes = if self.known_length {
+                total as i64
+            } else {
+                i64::MAX
+            };
+            f.vios[TRANSFORM] = FakeVio {
+                started: true,
+                shut: false,
+                nbytes,
+                ndone: 0,
+                reader: r,
+            };
+            f.push(Some(TRANSFORM), event_code::IMMEDIATE, 0);
+            r
+        };
+        let mut out = FakeOutput::default();
+        let mut next_chunk = 0;
+        let mut stalls = 0;
+        let mut deferred: Option<(u32, u64)> = None;
+        loop {
+            let mut progress = false;
+            {
+                let f = &mut *cell.0.borrow_mut();
+                let input_buffer = f.readers[input_reader].map(|(b, _)| b);
+                if next_chunk < chunks.len() && f.avail(input_reader) <= self.water_mark {
+                    if let Some(b) = input_buffer {
+                        f.append(b, chunks[next_chunk]);
+                    }
+                    next_chunk += 1;
+                    if next_chunk == chunks.len() && !self.known_length {
+                        f.vios[TRANSFORM].nbytes = total as i64;
+                    }
+                    f.push(Some(TRANSFORM), event_code::IMMEDIATE, 0);
+                    progress = true;
+                }
+            }
+            progress |= deliver(&cell, io, instance, &mut deferred, &mut out);
+            progress |= self.take_output(&cell, &mut out);
+            progress |= deliver(&cell, io, instance, &mut deferred, &mut out);
+            let f = cell.0.borrow();
+            let t = f.vios[TERMINUS];
+            let done = t.started
+                && t.nbytes != i64::MAX
+                && t.ndone == t.nbytes
+                && next_chunk == chunks.len();
+            if done && f.queue.is_empty() || !out.errors.is_empty() {
+                break;
+            }
+            stalls = if progress { 0 } else { stalls + 1 };
+            if stalls >= STALL_LIMIT {
+                out.errors.push(format!(
+                    "stalled: fed {next_chunk}/{} chunks, output {} bytes of {}",
+                    chunks.len(),
+                    out.bytes.len(),
+                    if t.nbytes == i64::MAX {
+                        "unknown".to_string()
+                    } else {
+                        t.nbytes.to_string()
+                    }
+                ));
+                break;
+            }
+        }
+        {
+            let f = &mut *cell.0.borrow_mut();
+            out.errors.append(&mut f.errors);
+            let input = f.vios[TRANSFORM];
+            let t = f.vios[TERMINUS];
+            out.complete &= input.ndone == input.nbytes && t.ndone == t.nbytes;
+            f.closed[TRANSFORM] = if out.complete { 1 } else { 2 };
+        }
+        // The closed notification, then destruction, as the host does.
+        // SAFETY: `instance` is the live boxed transform; FAKE_TABLE and `io` are valid.
+        unsafe {
+            transform_event(&FAKE_TABLE, instance, io, event_code::IMMEDIATE, 0);
+            transform_destroy(instance);
+        }
+        out
+    }
+
+    /// Drains the terminus like a client would: a few bytes at a time.
+    fn take_output(&self, cell: &FakeCell, out: &mut FakeOutput) -> bool {
+        let f = &mut *cell.0.borrow_mut();
+        let t = f.vios[TERMINUS];
+        if !t.started || t.shut {
+            return false;
+        }
+        let n = self
+            .take
+            .min(f.avail(t.reader))
+            .min((t.nbytes - t.ndone).max(0) as usize);
+        let bytes = f.take(t.reader, n);
+        out.bytes.extend_from_slice(&bytes);
+        f.vios[TERMINUS].ndone += n as i64;
+        let ntodo = f.vios[TERMINUS].nbytes - f.vios[TERMINUS].ndone;
+        if ntodo > 0 && n > 0 {
+            f.push(
+                Some(TRANSFORM),
+                event_code::VCONN_WRITE_READY,
+                vio_handle(TERMINUS),
+            );
+        } else if ntodo == 0 && !f.complete_sent {
+            f.complete_sent = true;
+            f.push(
+                Some(TRANSFORM),
+                event_code::VCONN_WRITE_COMPLETE,
+                vio_handle(TERMINUS),
+            );
+        }
+        n > 0
+    }
+}
+
+/// Delivers queued events; true if any was delivered.
+fn deliver(
+    cell: &FakeCell,
+    io: *mut IoCtx,
+    instance: *mut c_void,
+    deferred: &mut Option<(u32, u64)>,
+    out: &mut FakeOutput,
+) -> bool {
+    let mut any = false;
+    loop {
+        let next = {
+            let f = &mut *cell.0.borrow_mut();
+            if deferred.is_some() && !f.over_mark(TERMINUS) {
+                if let Some((e, v)) = deferred.take() {
+                    f.push(Some(TRANSFORM), e, v);
+                }
+            }
+            let Some((target, event, vio)) = f.queue.pop_front() else {
+                break;
+            };
+            out.started = f.announced.is_some();
+            out.nbytes = f.announced.filter(|n| *n != i64::MAX).map(|n| n as u64);
+            match target {
+                None => {
+                    if event == event_code::VCONN_WRITE_COMPLETE {
+                        out.complete = true;
+                    } else if event == event_code::ERROR {
+                        f.errors
+                            .push("the transform reported an error upstream".into());
+                    }
+                    continue;
+                }
+                Some(TERMINUS) => {
+                    let t = f.vios[TERMINUS];
+                    if t.started && !t.shut && t.nbytes == t.ndone && !f.complete_sent {
+                        f.complete_sent = true;
+                        f.push(
+                            Some(TRANSFORM),
+                            event_code::VCONN_WRITE_COMPLETE,
+                            vio_handle(TERMINUS),
+                        );
+                    }
+                    continue;
+                }
+                Some(_) => {
+                    let gated =
+                        event == event_code::IMMEDIATE || event == event_code::VCONN_WRITE_READY;
+                    if gated && f.over_mark(TERMINUS) {
+                        *deferred = Some((event, vio));
+                        continue;
+                    }
+                    (event, vio)
+                }
+            }
+        };
+        any = true;
+        if next.0 == event_code::VCONN_WRITE_READY {
+            out.write_ready += 1;
+        }
+        // SAFETY: `instance` is the live boxed transform; no borrow of the cell is held.
+        let status = unsafe { transform_event(&FAKE_TABLE, instance, io, next.0, next.1) };
+        let f = &mut *cell.0.borrow_mut();
+        f.pinned.clear();
+        if status != STATUS_OK {
+            f.errors.push(format!(
+                "the transform returned status {status} (2 = panic) on event {}",
+                next.0
+            ));
+        }
+        if !f.errors.is_empty() {
+            out.errors.append(&mut f.errors);
+            break;
+        }
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests;
