@@ -22,7 +22,7 @@ pub(crate) mod host_fns;
 pub mod instance;
 mod state;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::Ordering;
 
