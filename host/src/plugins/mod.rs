@@ -24,3 +24,5 @@ pub use generation::{load_generation, Generation};
 pub use hooks::{HookResult, TxnPlugins, TxnView};
 #[allow(unused_imports)]
 pub use module::{Module, StatsSnapshot};
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! - [`chain`]: the [`Chain`] the transaction drives (input in, output out).
 //! - `state`: vconnections, VIOs, buffers, readers and every protocol check.
 //! - `dispatch`: which queued event goes next; backpressure gating.
+//! - `ops`: the IO host functions' logic and protocol checks.
 //! - `buffer`: IO buffers of shared `Bytes` blocks.
 //! - `host_fns`: the IO host functions plugins call.
 //! - [`instance`]: a plugin's transform object, destroyed exactly once.
@@ -20,9 +21,10 @@ pub mod chain;
 mod dispatch;
 pub(crate) mod host_fns;
 pub mod instance;
+mod ops;
 mod state;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::Ordering;
 

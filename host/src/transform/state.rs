@@ -18,10 +18,10 @@ use super::buffer::IoBuffer;
 use super::Fault;
 use crate::plugins::module::Module;
 
-const KIND_VCONN: u64 = 1;
-const KIND_VIO: u64 = 2;
-const KIND_BUFFER: u64 = 3;
-const KIND_READER: u64 = 4;
+pub(super) const KIND_VCONN: u64 = 1;
+pub(super) const KIND_VIO: u64 = 2;
+pub(super) const KIND_BUFFER: u64 = 3;
+pub(super) const KIND_READER: u64 = 4;
 
 /// `nbytes` of an operation of unknown length.
 pub(super) const UNKNOWN: i64 = i64::MAX;
@@ -30,7 +30,7 @@ pub(super) fn handle(kind: u64, index: usize) -> Handle {
     (kind << 56) | (index as u64 + 1)
 }
 
-fn index_of(kind: u64, h: Handle) -> Option<usize> {
+pub(super) fn index_of(kind: u64, h: Handle) -> Option<usize> {
     (h >> 56 == kind && h & 0x00ff_ffff_ffff_ffff != 0)
         .then(|| (h & 0x00ff_ffff_ffff_ffff) as usize - 1)
 }
@@ -81,22 +81,22 @@ pub(super) struct VConnState {
 }
 
 #[derive(Debug)]
-struct BufferSlot {
-    buf: IoBuffer,
-    readers: Vec<usize>,
+pub(super) struct BufferSlot {
+    pub buf: IoBuffer,
+    pub readers: Vec<usize>,
 }
 
 #[derive(Debug)]
-struct ReaderState {
-    buffer: usize,
-    pos: u64,
+pub(super) struct ReaderState {
+    pub buffer: usize,
+    pub pos: u64,
 }
 
 /// See the module docs.
 pub(super) struct State {
     pub vconns: Vec<VConnState>,
-    buffers: Vec<Option<BufferSlot>>,
-    readers: Vec<Option<ReaderState>>,
+    pub buffers: Vec<Option<BufferSlot>>,
+    pub readers: Vec<Option<ReaderState>>,
     pub queue: VecDeque<Pending>,
     /// The transform whose callback is running.
     pub current: Option<usize>,
@@ -154,7 +154,7 @@ impl State {
         }
     }
 
-    fn caller(&mut self) -> Option<usize> {
+    pub fn caller(&mut self) -> Option<usize> {
         if self.current.is_none() {
             self.violation("called an IO function outside a transform callback");
         }
@@ -197,7 +197,7 @@ impl State {
         Some(self.readers.len() - 1)
     }
 
-    fn buffer_idx(&mut self, h: Handle) -> Option<usize> {
+    pub fn buffer_idx(&mut self, h: Handle) -> Option<usize> {
         let i = index_of(KIND_BUFFER, h).filter(|i| matches!(self.buffers.get(*i), Some(Some(_))));
         if i.is_none() {
             self.violation(format!("used an invalid IO buffer handle {h:#x}"));
@@ -205,7 +205,7 @@ impl State {
         i
     }
 
-    fn reader_idx(&mut self, h: Handle) -> Option<usize> {
+    pub fn reader_idx(&mut self, h: Handle) -> Option<usize> {
         let i = index_of(KIND_READER, h).filter(|i| self.reader_ok(*i));
         if i.is_none() {
             self.violation(format!("used an invalid reader handle {h:#x}"));
@@ -213,12 +213,12 @@ impl State {
         i
     }
 
-    fn reader_ok(&self, r: usize) -> bool {
+    pub fn reader_ok(&self, r: usize) -> bool {
         matches!(self.readers.get(r), Some(Some(rs)) if matches!(self.buffers.get(rs.buffer), Some(Some(_))))
     }
 
     /// (buffer index, position) of a live reader.
-    fn reader_at(&self, r: usize) -> Option<(usize, u64)> {
+    pub fn reader_at(&self, r: usize) -> Option<(usize, u64)> {
         let rs = self.readers.get(r)?.as_ref()?;
         self.buffers.get(rs.buffer)?.as_ref()?;
         Some((rs.buffer, rs.pos))
@@ -270,7 +270,7 @@ impl State {
         self.trim(b);
     }
 
-    fn trim(&mut self, b: usize) {
+    pub fn trim(&mut self, b: usize) {
         let Some(Some(slot)) = self.buffers.get(b) else {
             return;
         };
@@ -317,355 +317,6 @@ impl State {
     pub fn output_done(&self) -> bool {
         let w = &self.vconns[self.terminus()].write;
         w.started && w.nbytes != UNKNOWN && w.ndone == w.nbytes
-    }
-
-    // ----- host functions (IO), called through host_fns -----
-
-    pub fn transform_self(&mut self) -> Handle {
-        self.caller().map_or(0, |c| handle(KIND_VCONN, c))
-    }
-
-    pub fn transform_output(&mut self) -> Handle {
-        self.caller().map_or(0, |c| handle(KIND_VCONN, c + 1))
-    }
-
-    fn vconn_idx(&mut self, h: Handle) -> Option<usize> {
-        let i = index_of(KIND_VCONN, h).filter(|i| *i < self.vconns.len());
-        if i.is_none() {
-            self.violation(format!("used an invalid vconnection handle {h:#x}"));
-        }
-        i
-    }
-
-    /// The caller's output vconnection, if `h` names it.
-    fn own_output(&mut self, h: Handle, what: &str) -> Option<usize> {
-        let c = self.caller()?;
-        let vc = self.vconn_idx(h)?;
-        if vc != c + 1 {
-            self.violation(format!(
-                "tried to {what} a vconnection other than its output"
-            ));
-            return None;
-        }
-        Some(vc)
-    }
-
-    pub fn vconn_write(&mut self, vc: Handle, reader: Handle, nbytes: i64) -> Handle {
-        let Some(vc) = self.own_output(vc, "write") else {
-            return 0;
-        };
-        let Some(r) = self.reader_idx(reader) else {
-            return 0;
-        };
-        if nbytes < 0 {
-            self.violation(format!("started a write of {nbytes} bytes"));
-            return 0;
-        }
-        if self.vconns[vc].write.started {
-            self.violation("started a second write on its output vconnection");
-            return 0;
-        }
-        self.vconns[vc].write = WriteVio {
-            started: true,
-            shut: false,
-            cont: self.current,
-            nbytes,
-            ndone: 0,
-            reader: r,
-        };
-        if vc == self.terminus() {
-            self.announced = Some(nbytes);
-        }
-        self.schedule_immediate(vc);
-        handle(KIND_VIO, vc)
-    }
-
-    /// Closes `vc` and everything after it.
-    pub fn vconn_close(&mut self, vc: Handle, how: i32) -> i32 {
-        let Some(first) = self.own_output(vc, "close") else {
-            return 1;
-        };
-        for k in first..self.vconns.len() {
-            if self.vconns[k].closed == 0 {
-                self.vconns[k].closed = how;
-                self.schedule_immediate(k);
-            }
-        }
-        let t = self.terminus();
-        if how != 1 {
-            self.violation("aborted its output vconnection");
-        } else if first == t {
-            // Closing the terminus normally ends the output with what it holds.
-            if let Some(r) = self.live_reader(t) {
-                let rest = self.avail(r) as i64;
-                let w = &mut self.vconns[t].write;
-                w.nbytes = w.ndone + rest;
-            }
-        } else if !self.output_done() {
-            self.violation("closed its output vconnection before the end of the body");
-        }
-        0
-    }
-
-    pub fn vconn_shutdown(&mut self, vc: Handle, write: bool) -> i32 {
-        let Some(vc) = self.own_output(vc, "shut down") else {
-            return 1;
-        };
-        if !write {
-            return 0;
-        }
-        let w = &self.vconns[vc].write;
-        if w.started && !w.shut && w.nbytes - w.ndone > 0 {
-            self.violation("shut down its output before the output took all its bytes");
-        }
-        self.vconns[vc].write.shut = true;
-        0
-    }
-
-    pub fn vconn_closed(&mut self, vc: Handle) -> i32 {
-        self.vconn_idx(vc).map_or(0, |i| self.vconns[i].closed)
-    }
-
-    pub fn vconn_write_vio(&mut self, vc: Handle) -> Handle {
-        match self.vconn_idx(vc) {
-            Some(i) if self.vconns[i].write.started => handle(KIND_VIO, i),
-            _ => 0,
-        }
-    }
-
-    fn vio_idx(&mut self, h: Handle) -> Option<usize> {
-        let i =
-            index_of(KIND_VIO, h).filter(|i| self.vconns.get(*i).is_some_and(|v| v.write.started));
-        if i.is_none() {
-            self.violation(format!("used an invalid VIO handle {h:#x}"));
-        }
-        i
-    }
-
-    pub fn vio_buffer(&mut self, vio: Handle) -> Handle {
-        let Some(v) = self.vio_idx(vio) else { return 0 };
-        self.live_reader(v)
-            .and_then(|r| self.buffer_of_reader(r))
-            .map_or(0, |b| handle(KIND_BUFFER, b))
-    }
-
-    pub fn vio_reader(&mut self, vio: Handle) -> Handle {
-        let Some(v) = self.vio_idx(vio) else { return 0 };
-        self.live_reader(v).map_or(0, |r| handle(KIND_READER, r))
-    }
-
-    pub fn vio_vconn(&mut self, vio: Handle) -> Handle {
-        self.vio_idx(vio).map_or(0, |v| handle(KIND_VCONN, v))
-    }
-
-    pub fn vio_cont(&mut self, vio: Handle) -> Handle {
-        self.vio_idx(vio)
-            .and_then(|v| self.vconns[v].write.cont)
-            .map_or(0, |c| handle(KIND_VCONN, c))
-    }
-
-    pub fn vio_nbytes(&mut self, vio: Handle) -> i64 {
-        self.vio_idx(vio).map_or(0, |v| self.vconns[v].write.nbytes)
-    }
-
-    pub fn vio_ndone(&mut self, vio: Handle) -> i64 {
-        self.vio_idx(vio).map_or(0, |v| self.vconns[v].write.ndone)
-    }
-
-    pub fn vio_ntodo(&mut self, vio: Handle) -> i64 {
-        self.vio_idx(vio).map_or(0, |v| {
-            let w = &self.vconns[v].write;
-            w.nbytes - w.ndone
-        })
-    }
-
-    pub fn vio_set_nbytes(&mut self, vio: Handle, nbytes: i64) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
-        let w = &self.vconns[v].write;
-        if nbytes < w.ndone {
-            self.violation(format!("set nbytes to {nbytes}, below ndone {}", w.ndone));
-            return 1;
-        }
-        if v == self.terminus() && w.nbytes != UNKNOWN && nbytes != w.nbytes {
-            // The client may already have been promised this length.
-            self.violation(format!(
-                "changed its announced output length from {} to {nbytes}",
-                w.nbytes
-            ));
-            return 1;
-        }
-        self.vconns[v].write.nbytes = nbytes;
-        0
-    }
-
-    pub fn vio_set_ndone(&mut self, vio: Handle, ndone: i64) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
-        if self.current != Some(v) {
-            self.violation("set ndone on a VIO it does not implement");
-            return 1;
-        }
-        let w = &self.vconns[v].write;
-        if ndone < 0 || ndone > w.nbytes {
-            self.violation(format!("set ndone to {ndone}, outside 0..={}", w.nbytes));
-            return 1;
-        }
-        self.vconns[v].write.ndone = ndone;
-        0
-    }
-
-    pub fn vio_reenable(&mut self, vio: Handle) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
-        self.schedule_immediate(v);
-        0
-    }
-
-    pub fn vio_cont_call(&mut self, vio: Handle, event: u32) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
-        if self.current != Some(v) {
-            self.violation("called back the continuation of a VIO it does not implement");
-            return 1;
-        }
-        let w = &self.vconns[v].write;
-        let known = [
-            event_code::IMMEDIATE,
-            event_code::ERROR,
-            event_code::VCONN_WRITE_READY,
-            event_code::VCONN_WRITE_COMPLETE,
-            event_code::VCONN_EOS,
-        ];
-        if !known.contains(&event) {
-            self.violation(format!("sent event {event}, which a writer cannot receive"));
-            return 1;
-        }
-        if event == event_code::VCONN_WRITE_COMPLETE && w.nbytes - w.ndone > 0 {
-            self.violation("sent WRITE_COMPLETE with bytes still to do (ntodo > 0)");
-            return 1;
-        }
-        let target = w.cont.map_or(Target::Host, Target::VConn);
-        self.push(target, event, vio);
-        0
-    }
-
-    pub fn buffer_create(&mut self) -> Handle {
-        if self.caller().is_none() {
-            return 0;
-        }
-        handle(KIND_BUFFER, self.new_buffer())
-    }
-
-    pub fn buffer_destroy(&mut self, b: Handle) -> i32 {
-        let Some(b) = self.buffer_idx(b) else {
-            return 1;
-        };
-        if let Some(slot) = self.buffers[b].take() {
-            for r in slot.readers {
-                self.readers[r] = None;
-            }
-        }
-        0
-    }
-
-    pub fn water_mark(&mut self, b: Handle) -> i64 {
-        self.buffer_idx(b)
-            .and_then(|b| self.buffers[b].as_ref())
-            .map_or(0, |s| s.buf.water_mark as i64)
-    }
-
-    pub fn set_water_mark(&mut self, b: Handle, mark: i64) -> i32 {
-        let Some(b) = self.buffer_idx(b) else {
-            return 1;
-        };
-        if let Some(Some(slot)) = self.buffers.get_mut(b) {
-            slot.buf.water_mark = usize::try_from(mark).unwrap_or(0);
-        }
-        0
-    }
-
-    pub fn append_handle(&mut self, b: Handle, data: Bytes) -> i32 {
-        let Some(b) = self.buffer_idx(b) else {
-            return 1;
-        };
-        self.append(b, data);
-        0
-    }
-
-    pub fn buffer_copy(&mut self, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64 {
-        let (Some(d), Some(r)) = (self.buffer_idx(dst), self.reader_idx(reader)) else {
-            return 0;
-        };
-        if n < 0 || offset < 0 {
-            self.violation(format!("copied {n} bytes at offset {offset}"));
-            return 0;
-        }
-        let Some((b, pos)) = self.reader_at(r) else {
-            return 0;
-        };
-        let (n, offset) = (n as u64, offset as u64);
-        let avail = self.avail(r);
-        if offset.saturating_add(n) > avail {
-            self.violation(format!(
-                "copied {n} bytes at offset {offset} from a reader with {avail} available"
-            ));
-            return 0;
-        }
-        let slices = self.buffers[b]
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.buf.slices_from(pos + offset, n));
-        let mut copied = 0i64;
-        for s in slices {
-            copied += s.len() as i64;
-            self.append(d, s);
-        }
-        copied
-    }
-
-    pub fn reader_alloc(&mut self, b: Handle) -> Handle {
-        let Some(b) = self.buffer_idx(b) else {
-            return 0;
-        };
-        self.new_reader(b).map_or(0, |r| handle(KIND_READER, r))
-    }
-
-    pub fn reader_free(&mut self, r: Handle) -> i32 {
-        let Some(r) = self.reader_idx(r) else {
-            return 1;
-        };
-        let b = self.buffer_of_reader(r);
-        self.readers[r] = None;
-        if let Some(b) = b {
-            if let Some(Some(slot)) = self.buffers.get_mut(b) {
-                slot.readers.retain(|x| *x != r);
-            }
-            self.trim(b);
-        }
-        0
-    }
-
-    pub fn reader_avail(&mut self, r: Handle) -> i64 {
-        self.reader_idx(r).map_or(0, |r| self.avail(r) as i64)
-    }
-
-    pub fn reader_block(&mut self, r: Handle, index: usize) -> Option<Bytes> {
-        let r = self.reader_idx(r)?;
-        let (b, pos) = self.reader_at(r)?;
-        let block = self.buffers[b].as_ref()?.buf.block_from(pos, index)?;
-        self.pinned.push(block.clone());
-        Some(block)
-    }
-
-    pub fn reader_consume(&mut self, r: Handle, n: i64) -> i32 {
-        let Some(r) = self.reader_idx(r) else {
-            return 1;
-        };
-        let avail = self.avail(r);
-        if n < 0 || n as u64 > avail {
-            self.violation(format!(
-                "consumed {n} bytes from a reader with {avail} available"
-            ));
-            return 1;
-        }
-        self.consume(r, n as u64);
-        0
     }
 }
 

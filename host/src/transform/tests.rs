@@ -12,13 +12,13 @@ use super::{live_counts, Chain, Instance, RunStatus};
 use crate::plugins::module::Module;
 
 /// The live counters are process-wide: tests that read them run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn null_module() -> Arc<Module> {
+pub(crate) fn null_module() -> Arc<Module> {
     let m = Module::init(
         Path::new("null(static)"),
         plugin_null::plugin_host_module,

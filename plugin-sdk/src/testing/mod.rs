@@ -25,7 +25,9 @@
 //! assert!(out.complete && out.errors.is_empty());
 //! ```
 
+mod io_fns;
 mod state;
+mod table;
 
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -34,7 +36,8 @@ use crate::export::{transform_destroy, transform_event};
 use crate::ffi::{event_code, IoCtx, STATUS_OK};
 use crate::stream::{StreamAdapter, StreamTransform};
 use crate::vconn::Transform;
-use state::{vio_handle, Fake, FakeCell, FakeVio, FAKE_TABLE, TERMINUS, TRANSFORM};
+use state::{vio_handle, Fake, FakeCell, FakeVio, TERMINUS, TRANSFORM};
+use table::FAKE_TABLE;
 
 /// Iterations without progress after which the fake declares a stall.
 const STALL_LIMIT: usize = 3;

@@ -1,0 +1,228 @@
+//! Loader, ABI checks and hooks. The dynamic test loads the real
+//! `libplugin_null.so` from `cargo build -p plugin-null` when it is there.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use abi_stable::StableAbi;
+use bytes::Bytes;
+use plugin_sdk::export::Tables;
+use plugin_sdk::ffi::{
+    AbiRoot, ByteSlice, PluginModule, PluginTable, StaticStr, ABI_MAJOR, ABI_MINOR,
+};
+use plugin_sdk::{Plugin, Txn};
+
+use super::module::Module;
+use super::runtime_dir::RuntimeDir;
+use super::{load_generation, Generation, HookResult, TxnView};
+use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
+use crate::transform::tests::{null_module, serial};
+use crate::transform::{live_counts, RunStatus};
+
+/// Defines an entry function returning a descriptor for plugin type `$ty`
+/// with the given versions, panic flag and layout.
+macro_rules! test_entry {
+    ($entry:ident, $ty:ty, $major:expr, $minor:expr, $unwind:expr, $layout:expr) => {
+        unsafe extern "C" fn $entry() -> *const PluginModule {
+            static TABLE: PluginTable = Tables::<$ty>::TABLE;
+            static MODULE: PluginModule = PluginModule {
+                size: std::mem::size_of::<PluginModule>(),
+                abi_major: $major,
+                abi_minor: $minor,
+                panic_unwind: $unwind,
+                name: StaticStr::new(stringify!($entry)),
+                sdk_version: StaticStr::new(plugin_sdk::SDK_VERSION),
+                layout: $layout,
+                table: &TABLE,
+            };
+            &MODULE
+        }
+    };
+}
+
+/// Panics in read_request_headers; fails in read_response_headers; tries a
+/// too-late transform in send_response_headers.
+struct Rude;
+impl Plugin for Rude {
+    fn init(_: &[String]) -> Result<Self, String> {
+        Ok(Rude)
+    }
+    fn read_request_headers(&self, _txn: &mut Txn<'_>) {
+        panic!("Rude panics on purpose");
+    }
+    fn read_response_headers(&self, txn: &mut Txn<'_>) {
+        assert_eq!(txn.method(), "GET");
+        assert_eq!(txn.url(), "/x");
+        assert_eq!(txn.status(), Some(200));
+        assert!(txn.set_status(203));
+        txn.fail(403, "not today");
+    }
+    fn send_response_headers(&self, txn: &mut Txn<'_>) {
+        assert!(
+            !txn.add_response_transform(plugin_null::NullTransform::default()),
+            "too late to add"
+        );
+    }
+}
+
+const ROOT: &abi_stable::type_layout::TypeLayout = <AbiRoot as StableAbi>::LAYOUT;
+test_entry!(rude_entry, Rude, ABI_MAJOR, ABI_MINOR, 1, ROOT);
+test_entry!(major_entry, Rude, ABI_MAJOR + 1, 0, 1, ROOT);
+test_entry!(minor_entry, Rude, ABI_MAJOR, ABI_MINOR + 1, 1, ROOT);
+test_entry!(abort_entry, Rude, ABI_MAJOR, ABI_MINOR, 0, ROOT);
+test_entry!(
+    layout_entry,
+    Rude,
+    ABI_MAJOR,
+    ABI_MINOR,
+    1,
+    <ByteSlice as StableAbi>::LAYOUT
+);
+
+fn init_err(entry: plugin_sdk::ffi::EntryFn) -> String {
+    Module::init(Path::new("/p/x.so"), entry, None, &[]).expect_err("must be refused")
+}
+
+#[test]
+fn descriptors_are_checked_with_one_line_messages() {
+    let e = init_err(major_entry);
+    assert!(
+        e.starts_with("/p/x.so: built for plugin ABI 2.0") && e.contains("rebuild"),
+        "{e}"
+    );
+    let e = init_err(minor_entry);
+    assert!(e.contains("newer than this host"), "{e}");
+    let e = init_err(abort_entry);
+    assert!(e.contains("panic = \"abort\""), "{e}");
+    let e = init_err(layout_entry);
+    assert!(
+        e.contains("ABI types differ") && !e.contains('\n') && e.len() < 400,
+        "{e}"
+    );
+}
+
+fn request() -> RequestHead {
+    RequestHead {
+        method: "GET".into(),
+        target: "/x".into(),
+        version: Version::Http11,
+        headers: Headers::default(),
+    }
+}
+
+fn response() -> ResponseHead {
+    ResponseHead {
+        version: Version::Http11,
+        status: 200,
+        reason: "OK".into(),
+        headers: Headers::default(),
+    }
+}
+
+#[test]
+fn hooks_run_in_order_and_failures_stop_the_transaction() {
+    let _g = serial();
+    let rude =
+        Arc::new(Module::init(Path::new("rude"), rude_entry, None, &[]).expect("rude loads"));
+    let generation = Arc::new(Generation::from_modules(vec![null_module(), rude.clone()]));
+    let mut txn = generation.begin_txn();
+    let (mut req, mut resp) = (request(), response());
+    let r = txn.read_request_headers(&mut TxnView {
+        request: &mut req,
+        response: None,
+    });
+    assert!(
+        matches!(r, HookResult::Fail { status: 500, ref message } if message.contains("panicked")),
+        "{r:?}"
+    );
+    assert_eq!(rude.stats().panics, 1);
+    let r = txn.read_response_headers(&mut TxnView {
+        request: &mut req,
+        response: Some(&mut resp),
+    });
+    assert!(
+        matches!(r, HookResult::Fail { status: 403, ref message } if message.contains("not today")),
+        "{r:?}"
+    );
+    assert_eq!(resp.status, 203);
+    let r = txn.send_response_headers(&mut TxnView {
+        request: &mut req,
+        response: Some(&mut resp),
+    });
+    assert_eq!(r, HookResult::Continue);
+    // null (first in order) added its response transform before rude failed.
+    let chain = txn
+        .take_response_chain()
+        .expect("null added a response transform");
+    assert_eq!(chain.plugin_names(), vec!["plugin-null".to_string()]);
+    assert!(txn.take_response_chain().is_none());
+    drop(chain);
+    drop(txn);
+    assert_eq!(live_counts(), (0, 0));
+    assert_eq!(generation.stats()[1].transactions, 1);
+}
+
+fn built_null() -> Option<PathBuf> {
+    let so = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/libplugin_null.so");
+    so.exists().then_some(so)
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("plugin-host-test-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn loads_the_built_null_plugin_through_the_real_loader() {
+    let Some(so) = built_null() else {
+        eprintln!("skipped: run `cargo build -p plugin-null` first");
+        return;
+    };
+    let _g = serial();
+    let dir = temp_dir("load");
+    let rt = RuntimeDir::create(Some(&dir)).expect("runtime dir");
+    let config = dir.join("plugin.config");
+    std::fs::write(&config, format!("{} response\n", so.display())).expect("write config");
+    let generation = load_generation(&config, &dir, &rt).expect("loads");
+    assert!(generation.modules()[0].is_dynamic());
+    let mut txn = generation.begin_txn();
+    let (mut req, mut resp) = (request(), response());
+    let mut view = TxnView {
+        request: &mut req,
+        response: Some(&mut resp),
+    };
+    assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
+    let mut chain = txn.take_response_chain().expect("a response transform");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+    chain.start(Some(data.len() as u64));
+    let mut out = Vec::new();
+    let mut pushed = 0;
+    while !chain.output_done() {
+        let n = chain.input_space().min(data.len() - pushed).min(9_999);
+        if n > 0 {
+            chain.push_input(Bytes::copy_from_slice(&data[pushed..pushed + n]));
+            pushed += n;
+        }
+        while chain.run() == RunStatus::MoreWork {}
+        out.extend(chain.take_output(8_192).iter().flat_map(|b| b.to_vec()));
+        assert_eq!(chain.fault(), None);
+    }
+    assert!(out == data);
+    drop(chain);
+    drop(txn);
+    assert_eq!(generation.stats()[0].bytes_in, 100_000);
+    assert_eq!(live_counts(), (0, 0));
+    drop(generation);
+
+    std::fs::write(&config, format!("{} sideways\n", so.display())).expect("write config");
+    let errs = load_generation(&config, &dir, &rt).expect_err("bad argument");
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].contains("plugin.config:1") && errs[0].contains("\"sideways\""),
+        "{}",
+        errs[0]
+    );
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
