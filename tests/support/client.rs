@@ -94,6 +94,12 @@ impl RawConn {
         self.reader.get_ref()
     }
 
+    /// The buffered reader, for tests that consume a body at their own pace; bytes already
+    /// buffered are not lost.
+    pub fn reader(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
+    }
+
     /// Writes all of `bytes`.
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut stream = self.reader.get_ref();

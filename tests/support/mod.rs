@@ -5,20 +5,28 @@
 //!   are chosen by path, and which counts connections and records request heads.
 //! - [`client`]: a ureq agent, a raw-socket client with its own response parser, and curl.
 //! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
-//!   proxy's own code so both sides cannot share a bug.
+//!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
+//!   produced and checked as they stream.
+//! - [`plugins`]: plugin.config files, the built null plugin, a host with its admin
+//!   server; [`admin`]: its `/stats` document; [`memory`]: the host's RSS.
 //!
 //! Every wait in here is bounded in count and time; nothing asserts on durations.
 
+pub mod admin;
 pub mod chunked;
 pub mod client;
+pub mod cycle;
 pub mod host;
+pub mod memory;
 pub mod origin;
 pub mod pattern;
+pub mod plugins;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
 pub use host::{Host, HostBuilder};
 pub use origin::{closed_port_addr, Origin};
 pub use pattern::{assert_same_bytes, pattern};
+pub use plugins::{null_chain, null_plugin_path, PluginHost};
 
 /// Sizes every framing is tested with: empty, one byte, 64 KiB, 16 MiB.
 pub const BODY_SIZES: [usize; 4] = [0, 1, 64 * 1024, 16 * 1024 * 1024];

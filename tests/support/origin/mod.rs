@@ -4,6 +4,7 @@
 //! It counts accepted TCP connections so tests can prove the proxy reuses origin
 //! connections, and records every request head so tests can check what the proxy forwarded.
 
+mod cycle;
 mod request;
 mod respond;
 pub mod routes;

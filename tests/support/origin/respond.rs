@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::cycle::write_cycle_body;
 use super::request::Request;
 use super::routes::{reason, Framing, Reply};
 use crate::chunked::{write_chunked, CHUNK_SIZES};
@@ -77,6 +78,13 @@ pub fn send(out: &mut impl Write, req: &Request, reply: Reply, stop: &AtomicBool
             }
             out.flush()?;
             Ok(if keep { After::KeepAlive } else { After::Close })
+        }
+        Reply::Cycle { n, seed, framing } => {
+            let framing = fit(framing);
+            let keep = write_head(out, 200, &[], framing, n, client_keeps_alive, req)?;
+            let finished = head_only || write_cycle_body(out, framing, n, seed, stop)?;
+            out.flush()?;
+            Ok(if keep && finished { After::KeepAlive } else { After::Close })
         }
         Reply::Stall => {
             let deadline = Instant::now() + STALL_LIMIT;

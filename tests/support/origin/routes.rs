@@ -11,6 +11,7 @@
 //! | `/stall` | nothing, ever (until the origin is dropped) |
 //! | `/reset` | a TCP reset before any response byte |
 //! | `/reset-mid-body?n=&seed=` | a head with `Content-Length: n`, half the body, then a reset |
+//! | `/cycle?n=&seed=&framing=` | `n` bytes of [`crate::cycle`], written as produced (any size) |
 //!
 //! `framing` is `length` (default), `chunked` or `close` (close-delimited).
 
@@ -62,6 +63,15 @@ pub enum Reply {
         /// The whole declared body.
         body: Vec<u8>,
     },
+    /// Stream `n` bytes of the cycle for `seed` without holding them.
+    Cycle {
+        /// Body length.
+        n: usize,
+        /// Which cycle.
+        seed: u64,
+        /// Body delimitation.
+        framing: Framing,
+    },
 }
 
 /// Chooses the reply for `req`.
@@ -101,6 +111,7 @@ pub fn route(req: &Request) -> Reply {
         "/stall" => Reply::Stall,
         "/reset" => Reply::ResetNow,
         "/reset-mid-body" => Reply::ResetMidBody { body: pattern(n, seed) },
+        "/cycle" => Reply::Cycle { n, seed, framing },
         _ => match path.strip_prefix("/status/").and_then(|s| s.parse::<u16>().ok()) {
             Some(status @ (204 | 304)) => Reply::Full {
                 status,

@@ -1,0 +1,160 @@
+//! The host's admin server as the tests see it: `GET /stats` parsed into [`Stats`], and a
+//! bounded wait for the counters to reach a state (e.g. nothing live after aborts).
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::client::RawConn;
+
+/// Poll interval for [`wait_for_stats`].
+const POLL: Duration = Duration::from_millis(50);
+
+/// One `plugin.config` line's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginStats {
+    /// The plugin's name (from its descriptor).
+    pub name: String,
+    /// The path it was configured with.
+    pub path: String,
+    /// Transactions it took part in.
+    pub transactions: u64,
+    /// Body bytes into its transforms.
+    pub bytes_in: u64,
+    /// Body bytes out of its transforms.
+    pub bytes_out: u64,
+    /// Transforms aborted (client or origin went away, or a fault).
+    pub aborts: u64,
+    /// Panics caught at the boundary.
+    pub panics: u64,
+    /// VIO protocol violations.
+    pub protocol_errors: u64,
+}
+
+/// The whole `/stats` document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Open client connections.
+    pub connections: u64,
+    /// Transactions not yet ended.
+    pub live_transactions: u64,
+    /// Transform instances not yet destroyed.
+    pub live_transforms: u64,
+    /// IO buffers not yet freed.
+    pub live_buffers: u64,
+    /// One entry per `plugin.config` line, in order.
+    pub plugins: Vec<PluginStats>,
+}
+
+impl Stats {
+    /// Nothing live: no transaction, transform or buffer left over.
+    pub fn is_idle(&self) -> bool {
+        self.live_transactions == 0 && self.live_transforms == 0 && self.live_buffers == 0
+    }
+}
+
+/// `GET /stats` on a fresh connection to `admin`.
+pub fn fetch_stats(admin: SocketAddr) -> Result<Stats, String> {
+    let mut conn =
+        RawConn::connect_or_none(admin).ok_or_else(|| format!("cannot connect to the admin server {admin}"))?;
+    conn.send(b"GET /stats HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("sending GET /stats: {e}"))?;
+    let resp = conn.read_response(false).map_err(|e| format!("reading the /stats response: {e}"))?;
+    if resp.status != 200 || !resp.complete {
+        return Err(format!(
+            "/stats answered {} (complete: {}, {:?}): {}",
+            resp.status,
+            resp.complete,
+            resp.body_error,
+            String::from_utf8_lossy(&resp.body)
+        ));
+    }
+    parse_stats(&resp.body)
+}
+
+/// Parses a `/stats` document; the error names the missing or mistyped field.
+pub fn parse_stats(body: &[u8]) -> Result<Stats, String> {
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("/stats is not JSON ({e}): {}", String::from_utf8_lossy(body)))?;
+    let plugins = doc
+        .get("plugins")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("/stats has no `plugins` array: {doc}"))?
+        .iter()
+        .map(parse_plugin)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Stats {
+        connections: num(&doc, "connections")?,
+        live_transactions: num(&doc, "live_transactions")?,
+        live_transforms: num(&doc, "live_transforms")?,
+        live_buffers: num(&doc, "live_buffers")?,
+        plugins,
+    })
+}
+
+fn parse_plugin(entry: &Value) -> Result<PluginStats, String> {
+    Ok(PluginStats {
+        name: text(entry, "name")?,
+        path: text(entry, "path")?,
+        transactions: num(entry, "transactions")?,
+        bytes_in: num(entry, "bytes_in")?,
+        bytes_out: num(entry, "bytes_out")?,
+        aborts: num(entry, "aborts")?,
+        panics: num(entry, "panics")?,
+        protocol_errors: num(entry, "protocol_errors")?,
+    })
+}
+
+fn num(obj: &Value, key: &str) -> Result<u64, String> {
+    obj.get(key).and_then(Value::as_u64).ok_or_else(|| format!("/stats: `{key}` missing or not a count in {obj}"))
+}
+
+fn text(obj: &Value, key: &str) -> Result<String, String> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("/stats: `{key}` missing or not a string in {obj}"))
+}
+
+/// Polls `/stats` until `done` holds or `timeout` passes. `Err` carries the last document
+/// (or fetch error) seen, for the failure message.
+pub fn wait_for_stats(admin: SocketAddr, timeout: Duration, done: impl Fn(&Stats) -> bool) -> Result<Stats, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = fetch_stats(admin);
+        match &last {
+            Ok(stats) if done(stats) => return last,
+            _ if Instant::now() >= deadline => {
+                return Err(match last {
+                    Ok(stats) => format!("after {timeout:?} /stats still says {stats:#?}"),
+                    Err(e) => format!("after {timeout:?} /stats still fails: {e}"),
+                })
+            }
+            _ => thread::sleep(POLL),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_shape_and_names_missing_fields() {
+        let doc = br#"{"connections":2,"live_transactions":1,"live_transforms":5,"live_buffers":6,
+            "plugins":[{"name":"plugin-null","path":"/x/libplugin_null.so","transactions":3,
+            "bytes_in":10,"bytes_out":10,"aborts":0,"panics":0,"protocol_errors":0}]}"#;
+        let stats = parse_stats(doc).expect("valid document");
+        assert_eq!(stats.live_transforms, 5);
+        assert!(!stats.is_idle());
+        assert_eq!(stats.plugins.len(), 1);
+        assert_eq!(stats.plugins[0].bytes_out, 10);
+        assert_eq!(stats.plugins[0].path, "/x/libplugin_null.so");
+        let err = parse_stats(br#"{"connections":0,"live_transactions":0,"live_transforms":0,"plugins":[]}"#)
+            .expect_err("live_buffers is missing");
+        assert!(err.contains("live_buffers"), "{err}");
+        assert!(parse_stats(b"not json").is_err());
+    }
+}
