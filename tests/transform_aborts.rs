@@ -1,0 +1,125 @@
+//! Client aborts mid-body through a chain of 5 null transforms leave nothing behind: after
+//! 10,000 of them (half closed with FIN, half reset), `/stats` shows no live transaction,
+//! transform or buffer, and the host still serves.
+//!
+//! `ABORTS` overrides the count (e.g. for a longer soak by hand).
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use e2e::{assert_fresh_request_served, get_request, null_chain, HostBuilder, Origin, PluginHost, RawConn};
+
+const DEFAULT_ABORTS: usize = 10_000;
+const CLIENT_THREADS: usize = 4;
+/// The response each client abandons: large enough that it cannot all be in flight.
+const BODY: usize = 64 * 1024 * 1024;
+/// Body bytes each client reads before it goes away.
+const READ_BEFORE_ABORT: usize = 4 * 1024;
+/// Upper bound on the whole abort phase; a host that hangs fails instead of blocking CI.
+const PHASE_LIMIT: Duration = Duration::from_secs(600);
+
+#[test]
+fn ten_thousand_client_aborts_leave_nothing_live() {
+    let aborts: usize = std::env::var("ABORTS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ABORTS);
+    let origin = Origin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &null_chain(5, None));
+    let addr = host.addr();
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let deadline = Instant::now() + PHASE_LIMIT;
+    let clients: Vec<_> = (0..CLIENT_THREADS)
+        .map(|t| {
+            let (next, done, failure) = (Arc::clone(&next), Arc::clone(&done), Arc::clone(&failure));
+            thread::Builder::new()
+                .name(format!("abort-client-{t}"))
+                .spawn(move || {
+                    // Bounded by `aborts` (shared counter) and by the deadline.
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= aborts || Instant::now() >= deadline || has_failed(&failure) {
+                            return;
+                        }
+                        match abort_one(addr, i) {
+                            Ok(()) => done.fetch_add(1, Ordering::SeqCst),
+                            Err(e) => {
+                                failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+                                return;
+                            }
+                        };
+                    }
+                })
+                .expect("spawn a client thread")
+        })
+        .collect();
+    for client in clients {
+        let _ = client.join();
+    }
+    let done = done.load(Ordering::SeqCst);
+    if let Some(e) = failure.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        panic!("after {done} aborts: {e}; host logs:\n{}", host.logs());
+    }
+    assert_eq!(done, aborts, "only {done} of {aborts} aborts done within {PHASE_LIMIT:?}");
+
+    let stats = host.wait_idle();
+    eprintln!(
+        "after {aborts} aborts: connections {}, origin accepted {} connections and wrote {:.1} MiB; plugins {:?}",
+        stats.connections,
+        origin.accepted(),
+        origin.bytes_written() as f64 / (1024.0 * 1024.0),
+        stats.plugins.iter().map(|p| (p.transactions, p.aborts)).collect::<Vec<_>>()
+    );
+    for (i, p) in stats.plugins.iter().enumerate() {
+        assert_eq!((p.panics, p.protocol_errors), (0, 0), "plugin #{i}: panics, protocol errors after aborts");
+    }
+    assert_eq!(stats.plugins.len(), 5, "{stats:#?}");
+    // Still serving, through the same chain.
+    assert_fresh_request_served(addr);
+    host.wait_idle();
+}
+
+fn has_failed(failure: &Mutex<Option<String>>) -> bool {
+    failure.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+}
+
+/// One client: request the large body, read its head and a few KiB, then go away, with a
+/// reset (odd `i`) or a FIN (even `i`).
+fn abort_one(addr: SocketAddr, i: usize) -> Result<(), String> {
+    let mut conn = RawConn::connect_or_none(addr).ok_or_else(|| format!("client {i}: connect refused"))?;
+    let framing = if i % 4 < 2 { "length" } else { "chunked" };
+    conn.send(&get_request(&format!("/cycle?n={BODY}&seed={}&framing={framing}", i % 7)))
+        .map_err(|e| format!("client {i}: send: {e}"))?;
+    let head = conn.read_response_head().map_err(|e| format!("client {i}: head: {e}"))?;
+    if head.status != 200 {
+        return Err(format!("client {i}: status {} ({:?})", head.status, head.headers));
+    }
+    let mut some = vec![0u8; READ_BEFORE_ABORT];
+    conn.reader().read_exact(&mut some).map_err(|e| format!("client {i}: reading {READ_BEFORE_ABORT} bytes: {e}"))?;
+    if i % 2 == 1 {
+        set_linger_zero(conn.stream());
+    }
+    Ok(())
+}
+
+/// SO_LINGER with a zero timeout: the close that follows sends RST instead of FIN.
+fn set_linger_zero(stream: &TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: the fd is open for the lifetime of `stream`, and the pointer and size are
+    // those of a live `linger` value.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", std::io::Error::last_os_error());
+}

@@ -1,0 +1,204 @@
+//! Bodies through chains of 1, 2 and 5 null transforms arrive byte for byte, with the
+//! framing the contract promises:
+//!
+//! - a Content-Length response keeps its Content-Length (the null transform declares its
+//!   output length equal to its input length);
+//! - a chunked or close-delimited response goes to an HTTP/1.1 client chunked, and to an
+//!   HTTP/1.0 client close-delimited (`Connection: close`, neither Content-Length nor
+//!   Transfer-Encoding);
+//! - a request body reaches the origin framed as the client framed it.
+//!
+//! Each test then checks in `/stats` that every transform of the chain really carried
+//! every byte (so a host that skipped the chain would fail), and that nothing is left live.
+
+use e2e::admin::Stats;
+use e2e::chunked::{write_chunked, CHUNK_SIZES};
+use e2e::plugins::SETTLE_TIMEOUT;
+use e2e::{assert_same_bytes, null_chain, pattern, HostBuilder, Origin, PluginHost, RawConn, RawResponse, BODY_SIZES};
+use std::time::Duration;
+
+/// How long an HTTP/1.0 response's connection may stay open after its body.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// What the framing headers of a response head say.
+struct Framing<'a> {
+    content_length: Option<&'a str>,
+    chunked: bool,
+    transfer_encoding: bool,
+    connection_close: bool,
+}
+
+fn framing_of(resp: &RawResponse) -> Framing<'_> {
+    let te = resp.header("transfer-encoding");
+    Framing {
+        content_length: resp.header("content-length").map(str::trim),
+        chunked: te.is_some_and(|v| v.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))),
+        transfer_encoding: te.is_some(),
+        connection_close: resp
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("close")),
+    }
+}
+
+/// Asserts the contract's framing for a response of `size` bytes that the origin sent with
+/// `origin_framing`, to a client speaking HTTP/1.`client_minor`.
+#[track_caller]
+fn assert_response_framing(resp: &RawResponse, origin_framing: &str, size: usize, client_minor: u8, what: &str) {
+    let f = framing_of(resp);
+    let fields = &resp.headers;
+    assert!(!(f.content_length.is_some() && f.transfer_encoding), "{what}: both Content-Length and TE: {fields:?}");
+    if client_minor == 0 {
+        assert!(!f.transfer_encoding, "{what}: Transfer-Encoding sent to an HTTP/1.0 client: {fields:?}");
+    }
+    match (origin_framing, client_minor) {
+        ("length", _) => {
+            let expected = size.to_string();
+            assert_eq!(f.content_length, Some(expected.as_str()), "{what}: Content-Length not kept: {fields:?}");
+        }
+        (_, 1) => assert!(
+            f.chunked && f.content_length.is_none(),
+            "{what}: unknown-length body to an HTTP/1.1 client must be chunked: {fields:?}"
+        ),
+        _ => assert!(
+            f.content_length.is_none() && f.connection_close,
+            "{what}: unknown-length body to an HTTP/1.0 client must be close-delimited: {fields:?}"
+        ),
+    }
+}
+
+/// GETs every size in every origin framing through a chain of `chain` null transforms,
+/// from an HTTP/1.1 client (one keep-alive connection per framing, so a wrong length
+/// breaks the next response) and from HTTP/1.0 clients (a connection each).
+fn responses_through_chain(chain: usize) {
+    let origin = Origin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &null_chain(chain, None));
+    let (mut requests, mut bytes) = (0u64, 0u64);
+    for framing in ["length", "chunked", "close"] {
+        let mut conn = RawConn::connect(host.addr());
+        for (seed, &size) in (1u64..).zip(BODY_SIZES.iter()) {
+            let what = format!("chain of {chain}, {framing} response of {size} B, HTTP/1.1");
+            let target = format!("/bytes?n={size}&seed={seed}&framing={framing}");
+            conn.send(format!("GET {target} HTTP/1.1\r\nHost: e2e.test\r\n\r\n").as_bytes()).expect("send");
+            let head = conn.read_response_head().unwrap_or_else(|e| panic!("{what}: head: {e}"));
+            assert_eq!(head.status, 200, "{what}");
+            assert_response_framing(&head, framing, size, 1, &what);
+            let resp = conn.read_response_body(head, false);
+            assert!(resp.complete, "{what}: {:?}", resp.body_error);
+            assert_same_bytes(&resp.body, &pattern(size, seed), &what);
+            requests += 1;
+            bytes += size as u64;
+        }
+        for (seed, &size) in (20u64..).zip(BODY_SIZES.iter()) {
+            let what = format!("chain of {chain}, {framing} response of {size} B, HTTP/1.0");
+            let mut conn = RawConn::connect(host.addr());
+            let target = format!("/bytes?n={size}&seed={seed}&framing={framing}");
+            conn.send(format!("GET {target} HTTP/1.0\r\nHost: e2e.test\r\n\r\n").as_bytes()).expect("send");
+            let head = conn.read_response_head().unwrap_or_else(|e| panic!("{what}: head: {e}"));
+            assert_eq!(head.status, 200, "{what}");
+            assert_response_framing(&head, framing, size, 0, &what);
+            let resp = conn.read_response_body(head, false);
+            assert!(resp.complete, "{what}: {:?}", resp.body_error);
+            assert_same_bytes(&resp.body, &pattern(size, seed), &what);
+            // No keep-alive was asked for: the host closes, and sends nothing past the body.
+            assert!(conn.is_closed(CLOSE_WAIT), "{what}: connection not closed after the body, or bytes past it");
+            requests += 1;
+            bytes += size as u64;
+        }
+    }
+    assert_chain_carried(&host, chain, requests, bytes);
+}
+
+/// POSTs every size to `/echo` with a Content-Length or a chunked body through a chain of
+/// `chain` null transforms (which transform the request and the echoed response).
+fn request_bodies_through_chain(chain: usize) {
+    let origin = Origin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &null_chain(chain, None));
+    let (mut requests, mut bytes) = (0u64, 0u64);
+    for req_framing in ["length", "chunked"] {
+        let mut conn = RawConn::connect(host.addr());
+        for (seed, &size) in (40u64..).zip(BODY_SIZES.iter()) {
+            let what = format!("chain of {chain}, {req_framing} request body of {size} B");
+            let body = pattern(size, seed);
+            // The echo comes back in the same framing the request used.
+            let mut wire = format!("POST /echo?framing={req_framing} HTTP/1.1\r\nHost: e2e.test\r\n").into_bytes();
+            if req_framing == "length" {
+                wire.extend_from_slice(format!("Content-Length: {size}\r\n\r\n").as_bytes());
+                wire.extend_from_slice(&body);
+            } else {
+                wire.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                write_chunked(&mut wire, &body, CHUNK_SIZES).expect("write to a Vec");
+            }
+            conn.send(&wire).unwrap_or_else(|e| panic!("{what}: send: {e}"));
+            let head = conn.read_response_head().unwrap_or_else(|e| panic!("{what}: head: {e}"));
+            assert_eq!(head.status, 200, "{what}");
+            assert_eq!(head.header("x-req-framing"), Some(req_framing), "{what}: framing the origin received");
+            assert_eq!(head.header("x-req-len"), Some(size.to_string().as_str()), "{what}: length the origin received");
+            assert_response_framing(&head, req_framing, size, 1, &format!("{what}, echo"));
+            let resp = conn.read_response_body(head, false);
+            assert!(resp.complete, "{what}: echo: {:?}", resp.body_error);
+            assert_same_bytes(&resp.body, &body, &what);
+            requests += 1;
+            // Through each transform twice: the request body and its echo.
+            bytes += 2 * size as u64;
+        }
+    }
+    assert_chain_carried(&host, chain, requests, bytes);
+}
+
+/// Every plugin of the chain took part in every transaction and passed exactly `bytes`
+/// (in = out), nothing panicked or broke the protocol, and nothing is left live.
+#[track_caller]
+fn assert_chain_carried(host: &PluginHost, chain: usize, requests: u64, bytes: u64) {
+    let settled =
+        |s: &Stats| s.is_idle() && s.plugins.iter().all(|p| p.transactions >= requests && p.bytes_out >= bytes);
+    let stats = wait_for_settled(host, settled);
+    assert_eq!(stats.plugins.len(), chain, "one /stats entry per plugin.config line: {stats:#?}");
+    for (i, p) in stats.plugins.iter().enumerate() {
+        let what = format!("plugin #{i} of a chain of {chain} ({})", p.path);
+        assert_eq!(p.transactions, requests, "{what}: transactions");
+        assert_eq!((p.bytes_in, p.bytes_out), (bytes, bytes), "{what}: bytes in and out");
+        assert_eq!((p.aborts, p.panics, p.protocol_errors), (0, 0, 0), "{what}: aborts, panics, protocol errors");
+    }
+}
+
+/// Waits (bounded) for counters that are updated when a transaction ends.
+fn wait_for_settled(host: &PluginHost, settled: impl Fn(&Stats) -> bool) -> Stats {
+    match e2e::admin::wait_for_stats(host.admin(), SETTLE_TIMEOUT, &settled) {
+        Ok(stats) => stats,
+        // Report the document as it is; the assertions that follow say what is wrong.
+        Err(_) => host.stats(),
+    }
+}
+
+#[test]
+fn responses_through_1_null_transform() {
+    responses_through_chain(1);
+}
+
+#[test]
+fn responses_through_2_null_transforms() {
+    responses_through_chain(2);
+}
+
+#[test]
+fn responses_through_5_null_transforms() {
+    responses_through_chain(5);
+}
+
+#[test]
+fn request_bodies_through_1_null_transform() {
+    request_bodies_through_chain(1);
+}
+
+#[test]
+fn request_bodies_through_2_null_transforms() {
+    request_bodies_through_chain(2);
+}
+
+#[test]
+fn request_bodies_through_5_null_transforms() {
+    request_bodies_through_chain(5);
+}
