@@ -41,6 +41,9 @@ pub struct Ctx<'a> {
     pub now: Instant,
     /// True once SIGTERM asked us to finish up.
     pub draining: bool,
+    /// Set by a transform chain that hit its per-run event bound: drive the
+    /// session again from the event loop before sleeping.
+    pub more_work: bool,
 }
 
 /// What the event loop should do with the session after a drive.
