@@ -72,6 +72,11 @@ impl BodyPipe {
         self.done
     }
 
+    /// See [`Chain::charge_stall`]; `None` without a chain.
+    pub fn charge_stall(&self) -> Option<Fault> {
+        self.chain.as_ref().and_then(Chain::charge_stall)
+    }
+
     /// True when the sender's side has been read to its end.
     pub fn input_complete(&self) -> bool {
         self.dec.is_done()

@@ -214,6 +214,13 @@ impl Txn {
         if ctx.now < self.deadline(ctx.settings, io.last_activity) {
             return TxnStep::Continue;
         }
+        let stalled = self.req.as_ref().and_then(BodyPipe::charge_stall).or_else(|| match &self.resp {
+            Resp::Body(pipe) => pipe.charge_stall(),
+            _ => None,
+        });
+        if let Some(fault) = stalled {
+            return self.plugin_failed(&fault.to_string(), io);
+        }
         let connecting = self.origin.as_ref().is_some_and(|o| !o.connected);
         let what = if connecting { "origin connect timed out" } else { "transaction inactivity timeout" };
         tracing::warn!(peer = %io.peer, target = %self.request.target, "{what}");

@@ -246,6 +246,27 @@ impl Chain {
         self.shared.state.borrow().fault.clone()
     }
 
+    /// Called when the transaction has made no progress for the inactivity
+    /// timeout: names the transform holding the chain up, if one is, and
+    /// counts a protocol error against it. A transform is to blame when
+    /// input waits in its buffer unconsumed, or when the upstream has ended
+    /// and its output is still unfinished.
+    pub fn charge_stall(&self) -> Option<Fault> {
+        let st = self.shared.state.borrow();
+        let t = st.terminus();
+        let waiting = (0..t).find(|&i| st.live_reader(i).is_some_and(|r| st.avail(r) > 0));
+        let unfinished = || {
+            (0..t).find(|&i| {
+                let w = &st.vconns[i + 1].write;
+                !w.started || w.nbytes == UNKNOWN || w.ndone < w.nbytes
+            })
+        };
+        let culprit = waiting.or_else(|| if self.input_ended { unfinished() } else { None })?;
+        let module = &st.modules[culprit];
+        module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+        Some(Fault { plugin: module.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
+    }
+
     /// How much the client side can take now; the terminating transform
     /// stops consuming at 0. Unlimited until first set.
     pub fn set_downstream_space(&mut self, n: usize) {
