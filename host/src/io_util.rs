@@ -4,6 +4,9 @@ use bytes::{BufMut, BytesMut};
 use std::io;
 use std::os::fd::AsRawFd;
 
+/// Below this much spare capacity a read first reserves a new chunk.
+const MIN_SPARE: usize = 4096;
+
 /// The result of one non-blocking read.
 pub enum ReadOutcome {
     /// This many bytes were appended.
@@ -19,7 +22,11 @@ pub enum ReadOutcome {
 /// `read(2)` into uninitialised capacity is sound where a `&mut [u8]` over
 /// it would not be, and it spares zeroing every buffer before each read.
 pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::Result<ReadOutcome> {
-    buf.reserve(chunk);
+    // Reuse the spare tail of the current block while it is worth a read: reserving a whole
+    // chunk every time would allocate a new block whenever body bytes split off it are in flight.
+    if buf.capacity() - buf.len() < MIN_SPARE.min(chunk) {
+        buf.reserve(chunk);
+    }
     loop {
         let spare = buf.chunk_mut();
         let len = spare.len();

@@ -24,6 +24,8 @@ use std::time::Instant;
 
 /// Bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of the kernel per read when nothing is buffered (a new head).
+const HEAD_CHUNK: usize = 8 * 1024;
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {
@@ -77,11 +79,11 @@ pub struct ClientIo {
 
 impl ClientIo {
     /// Reads once if readable and under `cap`; true if anything happened.
-    pub fn fill(&mut self, cap: usize) -> std::io::Result<bool> {
+    pub fn fill(&mut self, cap: usize, chunk: usize) -> std::io::Result<bool> {
         if !self.readable || self.eof || self.rbuf.len() >= cap {
             return Ok(false);
         }
-        match read_into(&self.stream, &mut self.rbuf, READ_CHUNK)? {
+        match read_into(&self.stream, &mut self.rbuf, chunk)? {
             ReadOutcome::Data(_) => Ok(true),
             ReadOutcome::Eof => {
                 self.eof = true;
@@ -188,7 +190,9 @@ impl Session {
         loop {
             let mut progress = false;
             let cap = ctx.settings.buffer_bytes.max(ctx.settings.limits.max_head_bytes + 1);
-            match self.io.fill(cap) {
+            // Heads are small: between transactions read into a small block, bodies into large ones.
+            let chunk = if self.txn.is_none() && self.io.rbuf.is_empty() { HEAD_CHUNK } else { READ_CHUNK };
+            match self.io.fill(cap, chunk) {
                 Ok(true) => {
                     progress = true;
                     self.io.last_activity = ctx.now;
@@ -295,6 +299,10 @@ impl Session {
         let Some(txn) = self.txn.take() else { return Step::Open };
         let keep = txn.finish(&step, &mut self.io, ctx);
         self.head_started = None;
+        if self.io.rbuf.is_empty() {
+            // An idle keep-alive connection holds no read buffer: 10,000 of them cost sockets, not blocks.
+            self.io.rbuf = BytesMut::new();
+        }
         self.io.last_activity = ctx.now;
         match step {
             TxnStep::Done if keep && !ctx.draining => Step::Open,
