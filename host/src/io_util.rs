@@ -9,8 +9,11 @@ const MIN_SPARE: usize = 4096;
 
 /// The result of one non-blocking read.
 pub enum ReadOutcome {
-    /// This many bytes were appended.
-    Data(usize),
+    /// This many bytes were appended; `true` if that was less than there was
+    /// room for, so the socket's receive queue is empty now. Edge-triggered
+    /// polling reports the next arrival, so the caller can skip the read that
+    /// would only return `WouldBlock`.
+    Data(usize, bool),
     /// The peer closed its sending side.
     Eof,
     /// Nothing to read now; wait for the next readiness event.
@@ -36,7 +39,7 @@ pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::
             let n = n as usize;
             // SAFETY: the kernel initialised exactly `n` bytes of the spare capacity.
             unsafe { buf.advance_mut(n) };
-            return Ok(ReadOutcome::Data(n));
+            return Ok(ReadOutcome::Data(n, n < len));
         }
         if n == 0 {
             return Ok(ReadOutcome::Eof);

@@ -84,7 +84,10 @@ impl ClientIo {
             return Ok(false);
         }
         match read_into(&self.stream, &mut self.rbuf, chunk)? {
-            ReadOutcome::Data(_) => Ok(true),
+            ReadOutcome::Data(_, drained) => {
+                self.readable &= !drained;
+                Ok(true)
+            }
             ReadOutcome::Eof => {
                 self.eof = true;
                 Ok(true)

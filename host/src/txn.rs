@@ -262,7 +262,8 @@ impl Txn {
             && !matches!(self.resp, Resp::Done)
         {
             match o.fill() {
-                Ok(ReadOutcome::Data(_)) => {
+                Ok(ReadOutcome::Data(_, drained)) => {
+                    o.readable &= !drained;
                     self.got_origin_bytes = true;
                     progress = true;
                 }
