@@ -99,7 +99,12 @@ impl Worker {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {}
-                    Token(t) => self.on_socket(t - FIRST_SOCKET, event.is_readable(), event.is_writable()),
+                    Token(t) => {
+                        // A FIN that came with the last data gives no new edge: remember it.
+                        let readable = event.is_readable() || event.is_read_closed();
+                        let fin = event.is_read_closed();
+                        self.on_socket(t - FIRST_SOCKET, readable, event.is_writable(), fin)
+                    }
                 }
             }
             for index in std::mem::take(&mut self.pending) {
@@ -163,16 +168,16 @@ impl Worker {
         self.drive(index, true, false);
     }
 
-    fn on_socket(&mut self, index: usize, readable: bool, writable: bool) {
+    fn on_socket(&mut self, index: usize, readable: bool, writable: bool, fin: bool) {
         match self.slots.get_mut(index) {
             Some(Slot::Client(s)) => {
-                s.client_ready(readable, writable);
+                s.client_ready(readable, writable, fin);
                 self.drive(index, false, false);
             }
             Some(Slot::OriginOf(owner)) => {
                 let owner = *owner;
                 if let Some(Slot::Client(s)) = self.slots.get_mut(owner) {
-                    s.origin_ready(readable, writable);
+                    s.origin_ready(readable, writable, fin);
                 }
                 self.drive(owner, false, false);
             }

@@ -73,6 +73,8 @@ pub struct ClientIo {
     pub writable: bool,
     /// The client closed its sending side.
     pub eof: bool,
+    /// The poller reported the peer's FIN: read to EOF, a short read proves nothing.
+    pub fin: bool,
     /// Last time a byte moved on this connection or its transaction.
     pub last_activity: Instant,
 }
@@ -85,7 +87,7 @@ impl ClientIo {
         }
         match read_into(&self.stream, &mut self.rbuf, chunk)? {
             ReadOutcome::Data(_, drained) => {
-                self.readable &= !drained;
+                self.readable &= !drained || self.fin;
                 Ok(true)
             }
             ReadOutcome::Eof => {
@@ -135,6 +137,7 @@ impl Session {
                 readable: false,
                 writable: false,
                 eof: false,
+                fin: false,
                 last_activity: now,
             },
             index,
@@ -145,15 +148,16 @@ impl Session {
     }
 
     /// Records readiness of the client socket.
-    pub fn client_ready(&mut self, readable: bool, writable: bool) {
+    pub fn client_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         self.io.readable |= readable;
+        self.io.fin |= fin;
         self.io.writable |= writable;
     }
 
     /// Records readiness of the transaction's origin socket.
-    pub fn origin_ready(&mut self, readable: bool, writable: bool) {
+    pub fn origin_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         if let Some(txn) = self.txn.as_mut() {
-            txn.origin_ready(readable, writable);
+            txn.origin_ready(readable, writable, fin);
         }
     }
 

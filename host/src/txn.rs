@@ -193,9 +193,10 @@ impl Txn {
     }
 
     /// Records readiness of the origin socket.
-    pub fn origin_ready(&mut self, readable: bool, writable: bool) {
+    pub fn origin_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         if let Some(o) = self.origin.as_mut() {
             o.readable |= readable;
+            o.fin |= fin;
             o.writable |= writable;
         }
     }
@@ -263,7 +264,7 @@ impl Txn {
         {
             match o.fill() {
                 Ok(ReadOutcome::Data(_, drained)) => {
-                    o.readable &= !drained;
+                    o.readable &= !drained || o.fin;
                     self.got_origin_bytes = true;
                     progress = true;
                 }
