@@ -54,6 +54,8 @@ pub struct Worker {
     settings: Arc<Settings>,
     shared: Arc<Shared>,
     draining_since: Option<Instant>,
+    /// Sessions whose transform chains have queued events left over.
+    pending: Vec<usize>,
 }
 
 impl Worker {
@@ -72,6 +74,7 @@ impl Worker {
             settings,
             shared,
             draining_since: None,
+            pending: Vec::new(),
         })
     }
 
@@ -80,7 +83,12 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         loop {
-            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            let timeout = if self.pending.is_empty() {
+                next_sweep.saturating_duration_since(Instant::now())
+            } else {
+                // Chains have work queued: look at the sockets, then come straight back.
+                Duration::ZERO
+            };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 // A signal landed on this thread; just poll again.
@@ -91,8 +99,16 @@ impl Worker {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {}
-                    Token(t) => self.on_socket(t - FIRST_SOCKET, event.is_readable(), event.is_writable()),
+                    Token(t) => {
+                        // A FIN that came with the last data gives no new edge: remember it.
+                        let readable = event.is_readable() || event.is_read_closed();
+                        let fin = event.is_read_closed();
+                        self.on_socket(t - FIRST_SOCKET, readable, event.is_writable(), fin)
+                    }
                 }
+            }
+            for index in std::mem::take(&mut self.pending) {
+                self.drive(index, false, false);
             }
             if self.shared.shutting_down.load(Ordering::Acquire) && self.draining_since.is_none() {
                 self.start_drain();
@@ -152,16 +168,16 @@ impl Worker {
         self.drive(index, true, false);
     }
 
-    fn on_socket(&mut self, index: usize, readable: bool, writable: bool) {
+    fn on_socket(&mut self, index: usize, readable: bool, writable: bool, fin: bool) {
         match self.slots.get_mut(index) {
             Some(Slot::Client(s)) => {
-                s.client_ready(readable, writable);
+                s.client_ready(readable, writable, fin);
                 self.drive(index, false, false);
             }
             Some(Slot::OriginOf(owner)) => {
                 let owner = *owner;
                 if let Some(Slot::Client(s)) = self.slots.get_mut(owner) {
-                    s.origin_ready(readable, writable);
+                    s.origin_ready(readable, writable, fin);
                 }
                 self.drive(owner, false, false);
             }
@@ -191,10 +207,17 @@ impl Worker {
             shared: &self.shared,
             now: Instant::now(),
             draining,
+            more_work: false,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
+        let more_work = ctx.more_work;
         match step {
-            Step::Open => self.slots[index] = Slot::Client(session),
+            Step::Open => {
+                self.slots[index] = Slot::Client(session);
+                if more_work && !self.pending.contains(&index) {
+                    self.pending.push(index);
+                }
+            }
             Step::Close => {
                 session.close(&mut ctx);
                 self.slots.remove(index);

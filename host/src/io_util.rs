@@ -4,10 +4,16 @@ use bytes::{BufMut, BytesMut};
 use std::io;
 use std::os::fd::AsRawFd;
 
+/// Below this much spare capacity a read first reserves a new chunk.
+const MIN_SPARE: usize = 4096;
+
 /// The result of one non-blocking read.
 pub enum ReadOutcome {
-    /// This many bytes were appended.
-    Data(usize),
+    /// This many bytes were appended; `true` if that was less than there was
+    /// room for, so the socket's receive queue is empty now. Edge-triggered
+    /// polling reports the next arrival, so the caller can skip the read that
+    /// would only return `WouldBlock`.
+    Data(usize, bool),
     /// The peer closed its sending side.
     Eof,
     /// Nothing to read now; wait for the next readiness event.
@@ -19,7 +25,11 @@ pub enum ReadOutcome {
 /// `read(2)` into uninitialised capacity is sound where a `&mut [u8]` over
 /// it would not be, and it spares zeroing every buffer before each read.
 pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::Result<ReadOutcome> {
-    buf.reserve(chunk);
+    // Reuse the spare tail of the current block while it is worth a read: reserving a whole
+    // chunk every time would allocate a new block whenever body bytes split off it are in flight.
+    if buf.capacity() - buf.len() < MIN_SPARE.min(chunk) {
+        buf.reserve(chunk);
+    }
     loop {
         let spare = buf.chunk_mut();
         let len = spare.len();
@@ -29,7 +39,7 @@ pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::
             let n = n as usize;
             // SAFETY: the kernel initialised exactly `n` bytes of the spare capacity.
             unsafe { buf.advance_mut(n) };
-            return Ok(ReadOutcome::Data(n));
+            return Ok(ReadOutcome::Data(n, n < len));
         }
         if n == 0 {
             return Ok(ReadOutcome::Eof);

@@ -9,9 +9,12 @@
 //! - [`plugins`]: plugin.config, loading, generations, transaction hooks.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
 
+pub mod admin;
+pub mod body;
 pub mod error_page;
 pub mod event_loop;
 pub mod h1;
+pub mod heads;
 pub mod io_util;
 pub mod origin;
 pub mod plugins;

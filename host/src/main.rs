@@ -7,12 +7,14 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use host::{event_loop, h1, settings, shared, signals, static_origin};
+use host::plugins::runtime_dir::RuntimeDir;
+use host::plugins::{load_generation, Generation};
+use host::{admin, event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +37,9 @@ enum Command {
         /// Folder that relative plugin paths are resolved against (default: the config file's folder).
         #[arg(long)]
         plugin_dir: Option<PathBuf>,
+        /// Where private copies of plugins are loaded from; must not be noexec.
+        #[arg(long)]
+        runtime_dir: Option<PathBuf>,
     },
 }
 
@@ -52,6 +57,12 @@ struct RunArgs {
     /// Folder that relative plugin paths are resolved against (default: the config file's folder).
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
+    /// Where private copies of plugins are loaded from (default: $XDG_RUNTIME_DIR or the temp dir); must not be noexec.
+    #[arg(long)]
+    runtime_dir: Option<PathBuf>,
+    /// Serve GET /stats (JSON counters) on this address; keep it on loopback.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
     /// Worker threads, each with its own event loop and listener (default: number of cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -91,7 +102,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => run(args),
-        Some(Command::Check { config, plugin_dir }) => check(config, plugin_dir),
+        Some(Command::Check { config, plugin_dir, runtime_dir }) => check(&config, plugin_dir, runtime_dir),
         None => run(RunArgs::parse_default()),
     };
     if let Err(e) = result {
@@ -117,12 +128,43 @@ fn init_logging(level: &str) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-fn check(config: PathBuf, _plugin_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    if !config.exists() {
-        bail!("{}: no such file; pass --config PATH", config.display());
+fn check(config: &Path, plugin_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let rt = RuntimeDir::create(runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match load_generation(config, &plugin_dir_for(config, plugin_dir), &rt) {
+        Ok(generation) => {
+            println!("{}: ok, {} plugin(s)", config.display(), generation.modules().len());
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                println!("{e}");
+            }
+            bail!("{}: {} error(s)", config.display(), errors.len())
+        }
     }
-    println!("{}: ok", config.display());
-    Ok(())
+}
+
+/// Relative plugin paths resolve against `--plugin-dir`, else the config file's folder.
+fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
+    plugin_dir.unwrap_or_else(|| match config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    })
+}
+
+/// Loads the plugins of `config`; a missing default config means no plugins.
+fn load_plugins(args: &RunArgs, rt: &RuntimeDir) -> anyhow::Result<Arc<Generation>> {
+    let explicit = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
+    if !args.config.exists() && !explicit {
+        tracing::warn!(config = %args.config.display(), "no plugin.config here; running without plugins");
+        return Ok(Arc::new(Generation::from_modules(Vec::new())));
+    }
+    let generation = load_generation(&args.config, &plugin_dir_for(&args.config, args.plugin_dir.clone()), rt)
+        .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
+    for m in generation.modules() {
+        tracing::info!(plugin = m.name(), path = %m.path().display(), "plugin loaded");
+    }
+    Ok(generation)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -148,7 +190,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         buffer_bytes: args.buffer_bytes.max(16 * 1024),
         max_idle_origin: 256,
     });
-    let shared = Arc::new(Shared::default());
+    let rt = RuntimeDir::create(args.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let generation = load_plugins(&args, &rt)?;
+    let shared = Arc::new(Shared::new(generation));
     signals::spawn(shared.clone())?;
 
     let first = bind_reuseport(args.listen)?;
@@ -159,11 +203,18 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let mut handles = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let worker = event_loop::Worker::new(listener, settings.clone(), shared.clone())?;
-        handles.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || worker.run())?);
+        let (settings, shared) = (settings.clone(), shared.clone());
+        // A worker is built on its own thread: its sessions hold plugin state that never crosses threads.
+        let run = move || event_loop::Worker::new(listener, settings, shared)?.run();
+        handles.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(run)?);
     }
     tracing::info!(%local, threads, origin = %settings.origin, "plugin-host started");
     println!("listening on {local}");
+    if let Some(addr) = args.admin_listen {
+        let admin = admin::start(addr, shared.clone()).with_context(|| format!("binding the admin endpoint {addr}"))?;
+        tracing::info!(%admin, "admin endpoint: GET /stats");
+        println!("admin on {admin}");
+    }
     std::io::stdout().flush()?;
     let mut failed = false;
     for h in handles {

@@ -23,6 +23,8 @@ pub struct OriginConn {
     pub readable: bool,
     /// Edge-triggered readiness, cleared on `WouldBlock`.
     pub writable: bool,
+    /// The poller reported the origin's FIN: read to EOF, a short read proves nothing.
+    pub fin: bool,
     /// True once the TCP handshake is known to have finished.
     pub connected: bool,
     /// True when taken from the pool rather than freshly connected.
@@ -45,6 +47,7 @@ impl OriginConn {
             wbuf: WriteQueue::default(),
             readable: false,
             writable: false,
+            fin: false,
             connected: false,
             reused: false,
         })

@@ -24,6 +24,8 @@ use std::time::Instant;
 
 /// Bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 64 * 1024;
+/// Bytes asked of the kernel per read when nothing is buffered (a new head).
+const HEAD_CHUNK: usize = 8 * 1024;
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {
@@ -41,6 +43,9 @@ pub struct Ctx<'a> {
     pub now: Instant,
     /// True once SIGTERM asked us to finish up.
     pub draining: bool,
+    /// Set by a transform chain that hit its per-run event bound: drive the
+    /// session again from the event loop before sleeping.
+    pub more_work: bool,
 }
 
 /// What the event loop should do with the session after a drive.
@@ -68,18 +73,23 @@ pub struct ClientIo {
     pub writable: bool,
     /// The client closed its sending side.
     pub eof: bool,
+    /// The poller reported the peer's FIN: read to EOF, a short read proves nothing.
+    pub fin: bool,
     /// Last time a byte moved on this connection or its transaction.
     pub last_activity: Instant,
 }
 
 impl ClientIo {
     /// Reads once if readable and under `cap`; true if anything happened.
-    pub fn fill(&mut self, cap: usize) -> std::io::Result<bool> {
+    pub fn fill(&mut self, cap: usize, chunk: usize) -> std::io::Result<bool> {
         if !self.readable || self.eof || self.rbuf.len() >= cap {
             return Ok(false);
         }
-        match read_into(&self.stream, &mut self.rbuf, READ_CHUNK)? {
-            ReadOutcome::Data(_) => Ok(true),
+        match read_into(&self.stream, &mut self.rbuf, chunk)? {
+            ReadOutcome::Data(_, drained) => {
+                self.readable &= !drained || self.fin;
+                Ok(true)
+            }
             ReadOutcome::Eof => {
                 self.eof = true;
                 Ok(true)
@@ -127,6 +137,7 @@ impl Session {
                 readable: false,
                 writable: false,
                 eof: false,
+                fin: false,
                 last_activity: now,
             },
             index,
@@ -137,15 +148,16 @@ impl Session {
     }
 
     /// Records readiness of the client socket.
-    pub fn client_ready(&mut self, readable: bool, writable: bool) {
+    pub fn client_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         self.io.readable |= readable;
+        self.io.fin |= fin;
         self.io.writable |= writable;
     }
 
     /// Records readiness of the transaction's origin socket.
-    pub fn origin_ready(&mut self, readable: bool, writable: bool) {
+    pub fn origin_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         if let Some(txn) = self.txn.as_mut() {
-            txn.origin_ready(readable, writable);
+            txn.origin_ready(readable, writable, fin);
         }
     }
 
@@ -185,7 +197,9 @@ impl Session {
         loop {
             let mut progress = false;
             let cap = ctx.settings.buffer_bytes.max(ctx.settings.limits.max_head_bytes + 1);
-            match self.io.fill(cap) {
+            // Heads are small: between transactions read into a small block, bodies into large ones.
+            let chunk = if self.txn.is_none() && self.io.rbuf.is_empty() { HEAD_CHUNK } else { READ_CHUNK };
+            match self.io.fill(cap, chunk) {
                 Ok(true) => {
                     progress = true;
                     self.io.last_activity = ctx.now;
@@ -292,6 +306,10 @@ impl Session {
         let Some(txn) = self.txn.take() else { return Step::Open };
         let keep = txn.finish(&step, &mut self.io, ctx);
         self.head_started = None;
+        if self.io.rbuf.is_empty() {
+            // An idle keep-alive connection holds no read buffer: 10,000 of them cost sockets, not blocks.
+            self.io.rbuf = BytesMut::new();
+        }
         self.io.last_activity = ctx.now;
         match step {
             TxnStep::Done if keep && !ctx.draining => Step::Open,

@@ -1,25 +1,39 @@
 //! One transaction: a request forwarded to the origin, its response relayed
-//! back, each body streamed through its decoder and encoder with bounded
-//! buffers.
+//! back, each body streamed through a [`BodyPipe`] (decoder, transform
+//! chain if plugins added one, encoder) with bounded buffers.
 //!
-//! Response states: `AwaitHead` -> `Body` -> `Done`. Request body: `Body` ->
-//! `Done`. `step` returns a [`TxnStep`]: keep going, finished cleanly,
-//! failed with an error page (close after it), or aborted (close now, the
-//! response was cut short).
+//! Hook order (plugins run in plugin.config order at each):
+//!
+//! ```text
+//! request head read  -> read_request_headers  -> request chain? -> upstream head (when its length is known)
+//! response head read -> read_response_headers -> response chain? -> send_response_headers -> client head
+//! end (any outcome)  -> txn_close
+//! ```
+//!
+//! Response states: `AwaitHead` -> `Body` -> `Done`. `step` returns a
+//! [`TxnStep`]: keep going, finished cleanly, failed with an error page
+//! (close after it), or aborted (close now, the response was cut short).
 
+use crate::body::{BodyPipe, PipeError, Pump};
 use crate::error_page;
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
-    keep_alive, parse_response, request_framing, response_framing, strip_hop_by_hop, write_request, write_response,
-    BodyKind, RequestHead, ResponseHead, Version,
+    keep_alive, parse_response, request_framing, response_framing, strip_hop_by_hop, write_response, BodyKind,
+    HeadError, RequestHead, ResponseHead, Version,
 };
+use crate::heads::{frame_response, upstream_request, BodyLen};
 use crate::io_util::ReadOutcome;
 use crate::origin::OriginConn;
+use crate::plugins::{HookResult, TxnPlugins, TxnView};
 use crate::session::{ClientIo, Ctx};
 use crate::settings::Settings;
 use bytes::{Buf, Bytes};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+/// Transactions alive in the process (the admin endpoint reports it).
+pub static LIVE_TRANSACTIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// What a transaction step asks of its session.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,27 +52,22 @@ pub enum TxnStep {
 
 enum Resp {
     AwaitHead,
-    Body { dec: Decoder, enc: Encoder },
+    Body(BodyPipe),
     Done,
-}
-
-struct ReqBody {
-    dec: Decoder,
-    enc: Encoder,
-    done: bool,
 }
 
 /// A transaction in flight.
 pub struct Txn {
     owner: usize,
-    method: String,
-    target: String,
-    client_version: Version,
+    /// The client's request head, as plugins left it.
+    request: RequestHead,
     client_keep_alive: bool,
-    /// The request head as sent upstream, kept to retry on a fresh connection.
-    upstream_head: Bytes,
+    plugins: Option<TxnPlugins>,
+    /// The request head as sent upstream, once its framing is known; kept to retry.
+    upstream_head: Option<Bytes>,
     retry_allowed: bool,
-    req: ReqBody,
+    /// `None`: the request has no body.
+    req: Option<BodyPipe>,
     origin: Option<OriginConn>,
     origin_eof: bool,
     origin_reused: bool,
@@ -66,6 +75,8 @@ pub struct Txn {
     got_origin_bytes: bool,
     origin_reusable: bool,
     resp: Resp,
+    /// A response head waiting for its chain's output length.
+    pending_head: Option<ResponseHead>,
     resp_head_sent: bool,
     status: u16,
     started: Instant,
@@ -78,7 +89,7 @@ const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"
 impl Txn {
     /// Starts a transaction for a parsed request head; `Err` is an error page to send before closing.
     pub fn start(
-        head: RequestHead,
+        mut head: RequestHead,
         head_len: usize,
         owner: usize,
         io: &mut ClientIo,
@@ -88,7 +99,7 @@ impl Txn {
             Ok(k) => k,
             Err(e) => {
                 let why = match e {
-                    crate::h1::head::HeadError::Malformed(w) => w,
+                    HeadError::Malformed(w) => w,
                     _ => "bad request framing",
                 };
                 tracing::info!(peer = %io.peer, reason = why, "refused request");
@@ -98,27 +109,46 @@ impl Txn {
         if head.method == "CONNECT" {
             return Err(error_page::render(501, "CONNECT is not supported by this reverse proxy", true));
         }
-        let expects_continue = head.headers.has_token("expect", "100-continue");
-        let client_keep_alive = keep_alive(head.version, &head.headers);
-        let upstream_head = upstream_request(&head, framing, io);
+        let generation = ctx.shared.generation();
+        let mut plugins = (!generation.is_empty()).then(|| generation.begin_txn());
+        let mut request_chain = None;
+        if let Some(p) = plugins.as_mut() {
+            let mut view = TxnView { request: &mut head, response: None };
+            if let HookResult::Fail { status, message } = p.read_request_headers(&mut view) {
+                tracing::warn!(peer = %io.peer, status, "{message}");
+                p.txn_close(&mut view);
+                return Err(error_page::render(status, "the request was refused by a plugin", true));
+            }
+            request_chain = p.take_request_chain();
+        }
         let has_body = framing != BodyKind::Empty;
-        if expects_continue && has_body && io.rbuf.is_empty() {
+        if head.headers.has_token("expect", "100-continue") && has_body && io.rbuf.is_empty() {
             io.wbuf.push(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
         }
-        let up_kind = match framing {
-            BodyKind::Length(n) => BodyKind::Length(n),
-            BodyKind::Empty => BodyKind::Empty,
-            _ => BodyKind::Chunked,
+        let (req, upstream_head) = match (has_body, request_chain) {
+            (false, _) => (None, Some(upstream_request(&head, framing, io))),
+            (true, Some(chain)) => {
+                let len = match framing {
+                    BodyKind::Length(n) => Some(n),
+                    _ => None,
+                };
+                (Some(BodyPipe::through(Decoder::new(framing), chain, len)), None)
+            }
+            (true, None) => {
+                let up = if let BodyKind::Length(n) = framing { BodyKind::Length(n) } else { BodyKind::Chunked };
+                let pipe = BodyPipe::direct(Decoder::new(framing), Encoder::new(up));
+                (Some(pipe), Some(upstream_request(&head, up, io)))
+            }
         };
+        let retry_allowed = !has_body && IDEMPOTENT.contains(&head.method.as_str());
         let mut txn = Txn {
             owner,
-            method: head.method,
-            target: head.target,
-            client_version: head.version,
-            client_keep_alive,
+            client_keep_alive: keep_alive(head.version, &head.headers),
+            request: head,
+            plugins,
             upstream_head,
-            retry_allowed: false,
-            req: ReqBody { dec: Decoder::new(framing), enc: Encoder::new(up_kind), done: !has_body },
+            retry_allowed,
+            req,
             origin: None,
             origin_eof: false,
             origin_reused: false,
@@ -126,19 +156,22 @@ impl Txn {
             got_origin_bytes: false,
             origin_reusable: false,
             resp: Resp::AwaitHead,
+            pending_head: None,
             resp_head_sent: false,
             status: 0,
             started: ctx.now,
             bytes_in: head_len as u64,
             bytes_out: 0,
         };
-        txn.retry_allowed = !has_body && IDEMPOTENT.contains(&txn.method.as_str());
+        LIVE_TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
         let origin = match OriginConn::from_pool(ctx, owner) {
             Some(o) => o,
             None => match OriginConn::connect(ctx, owner) {
                 Ok(o) => o,
                 Err(e) => {
                     tracing::warn!(origin = %ctx.settings.origin, error = %e, "origin connect failed");
+                    txn.status = 502;
+                    txn.finish(&TxnStep::Failed, io, ctx);
                     return Err(error_page::render(502, "the origin server could not be reached", true));
                 }
             },
@@ -149,14 +182,21 @@ impl Txn {
 
     fn attach(&mut self, mut origin: OriginConn) {
         self.origin_reused = origin.reused;
-        origin.wbuf.push(self.upstream_head.clone());
+        if let Some(head) = &self.upstream_head {
+            origin.wbuf.push(head.clone());
+        }
         self.origin = Some(origin);
     }
 
+    fn req_done(&self) -> bool {
+        self.req.as_ref().is_none_or(BodyPipe::is_done)
+    }
+
     /// Records readiness of the origin socket.
-    pub fn origin_ready(&mut self, readable: bool, writable: bool) {
+    pub fn origin_ready(&mut self, readable: bool, writable: bool, fin: bool) {
         if let Some(o) = self.origin.as_mut() {
             o.readable |= readable;
+            o.fin |= fin;
             o.writable |= writable;
         }
     }
@@ -175,15 +215,21 @@ impl Txn {
         if ctx.now < self.deadline(ctx.settings, io.last_activity) {
             return TxnStep::Continue;
         }
+        let stalled = self.req.as_ref().and_then(BodyPipe::charge_stall).or_else(|| match &self.resp {
+            Resp::Body(pipe) => pipe.charge_stall(),
+            _ => None,
+        });
+        if let Some(fault) = stalled {
+            return self.plugin_failed(&fault.to_string(), io);
+        }
         let connecting = self.origin.as_ref().is_some_and(|o| !o.connected);
         let what = if connecting { "origin connect timed out" } else { "transaction inactivity timeout" };
-        tracing::warn!(peer = %io.peer, target = %self.target, "{what}");
+        tracing::warn!(peer = %io.peer, target = %self.request.target, "{what}");
         self.fail(504, "the origin server did not answer in time", io)
     }
 
     /// Moves every byte that can move now.
     pub fn step(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
-        let cap = ctx.settings.buffer_bytes;
         let mut progress = false;
         let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
         if !o.connected {
@@ -196,35 +242,12 @@ impl Txn {
                 Err(e) => return self.origin_failed(&e.to_string(), io, ctx),
             }
         }
-        // Request body: client read buffer -> origin write queue, bounded by `cap`.
-        while !self.req.done && o.wbuf.len() < cap {
-            let before = io.rbuf.len();
-            match self.req.dec.decode(&mut io.rbuf) {
-                Ok(Some(chunk)) => {
-                    self.bytes_in += (before - io.rbuf.len()) as u64;
-                    if self.req.enc.encode(chunk, &mut o.wbuf).is_err() {
-                        return self.fail(400, "the request body is longer than declared", io);
-                    }
-                    progress = true;
-                }
-                Ok(None) => {
-                    self.bytes_in += (before - io.rbuf.len()) as u64;
-                    if self.req.dec.is_done() {
-                        self.req.done = true;
-                        let _ = self.req.enc.finish(&mut o.wbuf);
-                        progress = true;
-                    } else if io.eof {
-                        tracing::info!(peer = %io.peer, "client closed during the request body");
-                        return TxnStep::Aborted;
-                    }
-                    break;
-                }
-                Err(e) => {
-                    tracing::info!(peer = %io.peer, error = ?e, "bad request body framing");
-                    return self.fail(400, "the request body framing is invalid", io);
-                }
-            }
+        match self.send_request_body(io, ctx) {
+            TxnStep::Continue => {}
+            TxnStep::Progress => progress = true,
+            other => return other,
         }
+        let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
         if o.writable && !o.wbuf.is_empty() {
             match o.flush() {
                 Ok(n) => progress |= n > 0,
@@ -232,6 +255,7 @@ impl Txn {
             }
         }
         // Origin reads stop while the client is behind: that is the backpressure.
+        let cap = ctx.settings.buffer_bytes;
         if o.readable
             && !self.origin_eof
             && io.wbuf.len() < cap
@@ -239,7 +263,8 @@ impl Txn {
             && !matches!(self.resp, Resp::Done)
         {
             match o.fill() {
-                Ok(ReadOutcome::Data(_)) => {
+                Ok(ReadOutcome::Data(_, drained)) => {
+                    o.readable &= !drained || o.fin;
                     self.got_origin_bytes = true;
                     progress = true;
                 }
@@ -258,6 +283,55 @@ impl Txn {
         }
         if matches!(self.resp, Resp::Done) {
             return TxnStep::Done;
+        }
+        if progress {
+            TxnStep::Progress
+        } else {
+            TxnStep::Continue
+        }
+    }
+
+    /// Request body: client read buffer -> [request chain] -> origin write queue.
+    fn send_request_body(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
+        let cap = ctx.settings.buffer_bytes;
+        let (Some(pipe), Some(o)) = (self.req.as_mut(), self.origin.as_mut()) else { return TxnStep::Continue };
+        if pipe.is_done() {
+            return TxnStep::Continue;
+        }
+        let mut progress = false;
+        loop {
+            let before = io.rbuf.len();
+            let pumped = pipe.pump(&mut io.rbuf, io.eof, &mut o.wbuf, cap);
+            self.bytes_in += (before - io.rbuf.len()) as u64;
+            match pumped {
+                Ok(Pump::NeedHead(len)) => {
+                    let kind = len.map_or(BodyKind::Chunked, BodyKind::Length);
+                    let head = upstream_request(&self.request, kind, io);
+                    o.wbuf.push(head.clone());
+                    self.upstream_head = Some(head);
+                    pipe.set_encoder(Encoder::new(kind));
+                    progress = true;
+                }
+                Ok(Pump::Done | Pump::Progress) => return TxnStep::Progress,
+                Ok(Pump::MoreWork) => {
+                    ctx.more_work = true;
+                    break;
+                }
+                Ok(Pump::Idle) => break,
+                Err(PipeError::Truncated) => {
+                    tracing::info!(peer = %io.peer, "client closed during the request body");
+                    return TxnStep::Aborted;
+                }
+                Err(PipeError::Decode(e)) => {
+                    tracing::info!(peer = %io.peer, error = %e, "bad request body framing");
+                    return self.fail(400, "the request body framing is invalid", io);
+                }
+                Err(PipeError::Encode(e)) => {
+                    tracing::warn!(peer = %io.peer, error = %e, "request body length mismatch");
+                    return self.fail(400, "the request body is longer than declared", io);
+                }
+                Err(PipeError::Plugin(fault)) => return self.plugin_failed(&fault.to_string(), io),
+            }
         }
         if progress {
             TxnStep::Progress
@@ -287,7 +361,7 @@ impl Txn {
                                 )
                             }
                             _ => {
-                                if let Some(step) = self.begin_response(head, io, ctx) {
+                                if let Some(step) = self.begin_response(head, io) {
                                     return step;
                                 }
                             }
@@ -298,49 +372,41 @@ impl Txn {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!(error = ?e, "malformed response head from the origin");
+                        tracing::warn!(error = %e, "malformed response head from the origin");
                         return self.fail(502, "the origin sent a malformed response", io);
                     }
                 },
-                Resp::Body { dec, enc } => {
-                    if io.wbuf.len() >= cap {
-                        break;
-                    }
-                    match dec.decode(&mut o.rbuf) {
-                        Ok(Some(chunk)) => {
-                            let n = chunk.len();
-                            let before = io.wbuf.len();
-                            if enc.encode(chunk, &mut io.wbuf).is_err() {
-                                return TxnStep::Aborted;
+                Resp::Body(pipe) => {
+                    let before = io.wbuf.len();
+                    let pumped = pipe.pump(&mut o.rbuf, self.origin_eof, &mut io.wbuf, cap);
+                    self.bytes_out += io.wbuf.len().saturating_sub(before) as u64;
+                    match pumped {
+                        Ok(Pump::NeedHead(len)) => {
+                            let len = len.map_or(BodyLen::Unknown, BodyLen::Known);
+                            match self.send_response_head(len, None, io) {
+                                Ok(kind) => {
+                                    if let Resp::Body(pipe) = &mut self.resp {
+                                        pipe.set_encoder(Encoder::new(kind));
+                                    }
+                                    progress = true;
+                                }
+                                Err(step) => return step,
                             }
-                            self.bytes_out += (io.wbuf.len() - before).max(n) as u64;
-                            progress = true;
                         }
-                        Ok(None) if dec.is_done() => {
-                            let before = io.wbuf.len();
-                            if enc.finish(&mut io.wbuf).is_err() {
-                                return TxnStep::Aborted;
-                            }
-                            self.bytes_out += (io.wbuf.len() - before) as u64;
+                        Ok(Pump::Done) => {
                             self.resp = Resp::Done;
                             return TxnStep::Progress;
                         }
-                        Ok(None) if self.origin_eof => match dec.on_eof() {
-                            Ok(()) => {
-                                self.origin_reusable = false;
-                                let _ = enc.finish(&mut io.wbuf);
-                                self.resp = Resp::Done;
-                                return TxnStep::Progress;
-                            }
-                            Err(_) => {
-                                tracing::warn!(target = %self.target, "origin closed mid-body; cutting the client connection");
-                                return TxnStep::Aborted;
-                            }
-                        },
-                        Ok(None) => break,
+                        Ok(Pump::Progress) => return TxnStep::Progress,
+                        Ok(Pump::MoreWork) => {
+                            ctx.more_work = true;
+                            break;
+                        }
+                        Ok(Pump::Idle) => break,
+                        Err(PipeError::Plugin(fault)) => return self.plugin_failed(&fault.to_string(), io),
                         Err(e) => {
-                            tracing::warn!(error = ?e, "bad response body framing from the origin");
-                            return TxnStep::Aborted;
+                            tracing::warn!(target = %self.request.target, error = ?e, "response body failed; cutting the client connection");
+                            return self.fail(502, "the origin sent an incomplete response", io);
                         }
                     }
                 }
@@ -354,50 +420,76 @@ impl Txn {
         }
     }
 
-    /// Sends the client the response head; `Some` ends the transaction early.
-    fn begin_response(&mut self, head: ResponseHead, io: &mut ClientIo, ctx: &mut Ctx) -> Option<TxnStep> {
-        let kind = match response_framing(&self.method, &head) {
+    /// Runs the response hooks and starts the body; `Some` ends the transaction early.
+    fn begin_response(&mut self, mut head: ResponseHead, io: &mut ClientIo) -> Option<TxnStep> {
+        let kind = match response_framing(&self.request.method, &head) {
             Ok(k) => k,
             Err(_) => return Some(self.fail(502, "the origin sent an ambiguous response framing", io)),
         };
         self.status = head.status;
         self.origin_reusable = keep_alive(head.version, &head.headers) && kind != BodyKind::CloseDelimited;
+        let mut chain = None;
+        if let Some(p) = self.plugins.as_mut() {
+            let mut view = TxnView { request: &mut self.request, response: Some(&mut head) };
+            if let HookResult::Fail { status, message } = p.read_response_headers(&mut view) {
+                tracing::warn!(peer = %io.peer, status, "{message}");
+                return Some(self.fail(status, "the response was refused by a plugin", io));
+            }
+            // Responses without a body have nothing to transform.
+            chain = p.take_response_chain().filter(|_| kind != BodyKind::Empty);
+        }
         let original_length = head.headers.get("content-length").map(<[u8]>::to_vec);
-        let mut out = head;
-        let via = if out.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
-        out.version = Version::Http11;
-        strip_hop_by_hop(&mut out.headers);
-        out.headers.append("Via", via);
-        let client_kind = match kind {
-            BodyKind::Empty => {
-                if self.method == "HEAD" || out.status == 304 {
-                    // HEAD and 304 keep the length of the representation they describe.
-                    if let Some(cl) = original_length {
-                        out.headers.set("Content-Length", cl);
-                    }
-                } else if out.status != 204 {
-                    // An empty body still needs its end marked on a keep-alive connection.
-                    out.headers.set("Content-Length", "0");
-                }
-                BodyKind::Empty
-            }
-            BodyKind::Length(n) => {
-                out.headers.set("Content-Length", n.to_string());
-                BodyKind::Length(n)
-            }
-            BodyKind::Chunked | BodyKind::CloseDelimited if self.client_version == Version::Http11 => {
-                out.headers.set("Transfer-Encoding", "chunked");
-                BodyKind::Chunked
-            }
-            BodyKind::Chunked | BodyKind::CloseDelimited => {
-                self.client_keep_alive = false;
-                BodyKind::CloseDelimited
-            }
+        let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
+        head.version = Version::Http11;
+        strip_hop_by_hop(&mut head.headers);
+        head.headers.append("Via", via);
+        let input_len = match kind {
+            BodyKind::Length(n) => Some(n),
+            _ => None,
         };
-        if !self.client_keep_alive || ctx.draining {
+        self.pending_head = Some(head);
+        if let Some(chain) = chain {
+            self.resp = Resp::Body(BodyPipe::through(Decoder::new(kind), chain, input_len));
+            return None;
+        }
+        let len = match kind {
+            BodyKind::Empty => BodyLen::None,
+            BodyKind::Length(n) => BodyLen::Known(n),
+            _ => BodyLen::Unknown,
+        };
+        match self.send_response_head(len, original_length, io) {
+            Ok(client_kind) => {
+                self.resp = Resp::Body(BodyPipe::direct(Decoder::new(kind), Encoder::new(client_kind)));
+                None
+            }
+            Err(step) => Some(step),
+        }
+    }
+
+    /// Runs send_response_headers, declares framing, queues the head; returns the client encoder kind.
+    fn send_response_head(
+        &mut self,
+        len: BodyLen,
+        original_length: Option<Vec<u8>>,
+        io: &mut ClientIo,
+    ) -> Result<BodyKind, TxnStep> {
+        let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
+        if let Some(p) = self.plugins.as_mut() {
+            let mut view = TxnView { request: &mut self.request, response: Some(&mut out) };
+            if let HookResult::Fail { status, message } = p.send_response_headers(&mut view) {
+                tracing::warn!(peer = %io.peer, status, "{message}");
+                return Err(self.fail(status, "the response was refused by a plugin", io));
+            }
+        }
+        self.status = out.status;
+        let kind = frame_response(&mut out, len, &self.request.method, original_length, self.request.version);
+        if kind == BodyKind::CloseDelimited {
             self.client_keep_alive = false;
+        }
+        out.headers.remove("connection");
+        if !self.client_keep_alive {
             out.headers.set("Connection", "close");
-        } else if self.client_version == Version::Http10 {
+        } else if self.request.version == Version::Http10 {
             out.headers.set("Connection", "keep-alive");
         }
         let mut bytes = Vec::with_capacity(256);
@@ -405,8 +497,12 @@ impl Txn {
         self.bytes_out += bytes.len() as u64;
         io.wbuf.push_vec(bytes);
         self.resp_head_sent = true;
-        self.resp = Resp::Body { dec: Decoder::new(kind), enc: Encoder::new(client_kind) };
-        None
+        Ok(kind)
+    }
+
+    fn plugin_failed(&mut self, fault: &str, io: &mut ClientIo) -> TxnStep {
+        tracing::warn!(peer = %io.peer, target = %self.request.target, "{fault}; aborting this transaction");
+        self.fail(500, "a plugin failed while handling this transaction", io)
     }
 
     fn origin_failed(&mut self, why: &str, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
@@ -428,7 +524,7 @@ impl Txn {
                 }
             }
         }
-        tracing::warn!(origin = %ctx.settings.origin, target = %self.target, why, "origin failed");
+        tracing::warn!(origin = %ctx.settings.origin, target = %self.request.target, why, "origin failed");
         self.fail(502, "the origin server failed before completing the response", io)
     }
 
@@ -444,18 +540,20 @@ impl Txn {
         TxnStep::Failed
     }
 
-    /// Ends the transaction: pools or closes the origin connection, writes the access log line,
-    /// and says whether the client connection may carry another request.
+    /// Ends the transaction: runs txn_close, pools or closes the origin
+    /// connection, writes the access log line, and says whether the client
+    /// connection may carry another request.
     pub fn finish(mut self, step: &TxnStep, io: &mut ClientIo, ctx: &mut Ctx) -> bool {
         let clean = *step == TxnStep::Done;
+        let req_done = self.req_done();
+        // Chains go first: a transform must not outlive its transaction's hooks.
+        self.req = None;
+        self.resp = Resp::Done;
+        if let Some(p) = self.plugins.as_mut() {
+            p.txn_close(&mut TxnView { request: &mut self.request, response: None });
+        }
         if let Some(o) = self.origin.take() {
-            if clean
-                && self.req.done
-                && self.origin_reusable
-                && !self.origin_eof
-                && o.rbuf.is_empty()
-                && o.wbuf.is_empty()
-            {
+            if clean && req_done && self.origin_reusable && !self.origin_eof && o.rbuf.is_empty() && o.wbuf.is_empty() {
                 o.release(ctx);
             } else {
                 o.close(ctx);
@@ -465,8 +563,8 @@ impl Txn {
             target: "access",
             "access peer={} method={} target={} status={} bytes_in={} bytes_out={} duration_ms={} origin={} outcome={:?}",
             io.peer.ip(),
-            self.method,
-            self.target,
+            self.request.method,
+            self.request.target,
             self.status,
             self.bytes_in,
             self.bytes_out,
@@ -474,44 +572,12 @@ impl Txn {
             if self.origin_reused { "reused" } else { "new" },
             step,
         );
-        clean && self.req.done && self.client_keep_alive
+        clean && req_done && self.client_keep_alive
     }
 }
 
-/// The request head as the origin sees it: origin-form target, hop-by-hop
-/// fields removed, Via and X-Forwarded-For added, framing re-declared.
-fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Bytes {
-    let mut up = RequestHead {
-        method: head.method.clone(),
-        target: head.target.clone(),
-        version: Version::Http11,
-        headers: head.headers.clone(),
-    };
-    if let Some(rest) = up.target.strip_prefix("http://").or_else(|| up.target.strip_prefix("https://")) {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        up.headers.set("Host", authority.as_bytes().to_vec());
-        up.target = if path.is_empty() { "/".to_string() } else { path.to_string() };
+impl Drop for Txn {
+    fn drop(&mut self) {
+        LIVE_TRANSACTIONS.fetch_sub(1, Ordering::Relaxed);
     }
-    let had_length = up.headers.get("content-length").is_some();
-    strip_hop_by_hop(&mut up.headers);
-    up.headers.remove("expect");
-    if up.headers.get("host").is_none() {
-        up.headers.set("Host", io.stream.local_addr().map(|a| a.to_string()).unwrap_or_default());
-    }
-    let ip = io.peer.ip().to_string();
-    let xff = match up.headers.get("x-forwarded-for") {
-        Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev)),
-        None => ip,
-    };
-    up.headers.set("X-Forwarded-For", xff);
-    up.headers.append("Via", if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" });
-    match framing {
-        BodyKind::Length(n) => up.headers.set("Content-Length", n.to_string()),
-        BodyKind::Empty if had_length => up.headers.set("Content-Length", "0"),
-        BodyKind::Empty => {}
-        BodyKind::Chunked | BodyKind::CloseDelimited => up.headers.set("Transfer-Encoding", "chunked"),
-    }
-    let mut out = Vec::with_capacity(512);
-    write_request(&up, &mut out);
-    Bytes::from(out)
 }

@@ -11,8 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::event::Event;
 use crate::ffi::{
-    hook_id, ByteSlice, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx, STATUS_BAD_ARG,
-    STATUS_ERROR, STATUS_OK, STATUS_PANIC,
+    hook_id, ByteSlice, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR,
+    STATUS_OK, STATUS_PANIC,
 };
 use crate::io::Io;
 use crate::plugin::Plugin;
@@ -53,15 +53,9 @@ unsafe extern "C" fn init<P: Plugin>(
             return STATUS_BAD_ARG;
         }
         // SAFETY: the host passes `nargs` valid slices, read during this call.
-        let raw = if nargs == 0 {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(args, nargs) }
-        };
-        let args: Vec<String> = raw
-            .iter()
-            .map(|a| String::from_utf8_lossy(unsafe { a.as_slice() }).into_owned())
-            .collect();
+        let raw = if nargs == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(args, nargs) } };
+        let args: Vec<String> =
+            raw.iter().map(|a| String::from_utf8_lossy(unsafe { a.as_slice() }).into_owned()).collect();
         // SAFETY: host table is static in the host.
         match init_impl::<P>(unsafe { &*host }, &args) {
             Ok(state) => {
@@ -116,12 +110,7 @@ unsafe extern "C" fn fini<P: Plugin>(state: *mut c_void) -> i32 {
     })
 }
 
-unsafe extern "C" fn hook<P: Plugin>(
-    host: *const HostTable,
-    state: *mut c_void,
-    hook: u32,
-    txn: *mut TxnCtx,
-) -> i32 {
+unsafe extern "C" fn hook<P: Plugin>(host: *const HostTable, state: *mut c_void, hook: u32, txn: *mut TxnCtx) -> i32 {
     guard(|| {
         if host.is_null() || state.is_null() || txn.is_null() {
             return STATUS_BAD_ARG;
@@ -158,12 +147,7 @@ pub(crate) unsafe extern "C" fn transform_event(
         // SAFETY: `instance` came from Txn::add_transform (a boxed
         // Box<dyn Transform>) and the host never calls it concurrently; host
         // and io are valid for this call.
-        let (transform, io) = unsafe {
-            (
-                &mut *(instance as *mut Box<dyn Transform>),
-                Io::new(&*host, io),
-            )
-        };
+        let (transform, io) = unsafe { (&mut *(instance as *mut Box<dyn Transform>), Io::new(&*host, io)) };
         transform_event_impl(transform.as_mut(), io, event, vio)
     })
 }

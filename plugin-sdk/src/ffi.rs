@@ -135,17 +135,11 @@ pub struct ByteSlice {
 
 impl ByteSlice {
     /// An empty slice.
-    pub const EMPTY: ByteSlice = ByteSlice {
-        ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
-        len: 0,
-    };
+    pub const EMPTY: ByteSlice = ByteSlice { ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(), len: 0 };
 
     /// Borrows `bytes` for the duration of a call.
     pub fn new(bytes: &[u8]) -> Self {
-        ByteSlice {
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
-        }
+        ByteSlice { ptr: bytes.as_ptr(), len: bytes.len() }
     }
 
     /// # Safety
@@ -175,10 +169,7 @@ unsafe impl Sync for StaticStr {}
 impl StaticStr {
     /// Wraps a `'static` string.
     pub const fn new(s: &'static str) -> Self {
-        StaticStr {
-            ptr: s.as_ptr(),
-            len: s.len(),
-        }
+        StaticStr { ptr: s.as_ptr(), len: s.len() }
     }
 }
 
@@ -227,18 +218,15 @@ pub struct HostTable {
     /// The output vconnection of the current transform.
     pub transform_output_vconn: unsafe extern "C" fn(io: *mut IoCtx) -> Handle,
     /// Starts a write of `nbytes` (`i64::MAX`: unknown) from `reader` into `vconn`.
-    pub vconn_write:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, reader: Handle, nbytes: i64) -> Handle,
+    pub vconn_write: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, reader: Handle, nbytes: i64) -> Handle,
     /// Starts a read into `buffer`; transforms do not support it (returns 0).
-    pub vconn_read:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, buffer: Handle, nbytes: i64) -> Handle,
+    pub vconn_read: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, buffer: Handle, nbytes: i64) -> Handle,
     /// Closes `vconn` normally (propagates down the chain).
     pub vconn_close: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle) -> i32,
     /// Aborts `vconn` with `error` (propagates down the chain).
     pub vconn_abort: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, error: i32) -> i32,
     /// Shuts down the read and/or write side of `vconn` (non-zero = yes).
-    pub vconn_shutdown:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, read: u8, write: u8) -> i32,
+    pub vconn_shutdown: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, read: u8, write: u8) -> i32,
     /// One of [`closed`]'s values.
     pub vconn_closed: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle) -> i32,
     /// The read VIO of `vconn` (0 if none).
@@ -276,23 +264,14 @@ pub struct HostTable {
     /// The buffer's water mark in bytes.
     pub buffer_water_mark_get: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle) -> i64,
     /// Sets the water mark.
-    pub buffer_water_mark_set:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, mark: i64) -> i32,
+    pub buffer_water_mark_set: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, mark: i64) -> i32,
     /// Appends a copy of `bytes`.
-    pub buffer_append_copy:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: ByteSlice) -> i32,
+    pub buffer_append_copy: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: ByteSlice) -> i32,
     /// Appends plugin-owned bytes without copying; ownership moves to the host
     /// even when the call fails (the host then releases them at once).
-    pub buffer_append_owned:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: OwnedBytes) -> i32,
+    pub buffer_append_owned: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: OwnedBytes) -> i32,
     /// Appends `n` bytes of `reader` starting `offset` bytes in, sharing blocks. Returns bytes copied.
-    pub buffer_copy: unsafe extern "C" fn(
-        io: *mut IoCtx,
-        dst: Handle,
-        reader: Handle,
-        n: i64,
-        offset: i64,
-    ) -> i64,
+    pub buffer_copy: unsafe extern "C" fn(io: *mut IoCtx, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64,
     /// Allocates a reader at the buffer's current start.
     pub reader_alloc: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle) -> Handle,
     /// Frees a reader.
@@ -300,23 +279,13 @@ pub struct HostTable {
     /// Bytes readable.
     pub reader_avail: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle) -> i64,
     /// Block `index` of the readable bytes into `out`; returns 1, or 0 past the last block.
-    pub reader_block: unsafe extern "C" fn(
-        io: *mut IoCtx,
-        reader: Handle,
-        index: usize,
-        out: *mut ByteSlice,
-    ) -> i32,
+    pub reader_block: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle, index: usize, out: *mut ByteSlice) -> i32,
     /// Consumes `n` bytes (at most `avail`).
     pub reader_consume: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle, n: i64) -> i32,
 
     /// Value `index` of header `name` of [`message`] `msg` into `out`; 1 found, 0 not.
-    pub txn_header_get: unsafe extern "C" fn(
-        txn: *mut TxnCtx,
-        msg: u32,
-        name: ByteSlice,
-        index: usize,
-        out: *mut ByteSlice,
-    ) -> i32,
+    pub txn_header_get:
+        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, index: usize, out: *mut ByteSlice) -> i32,
     /// Field `index` (name, value); 1 found, 0 past the end.
     pub txn_header_at: unsafe extern "C" fn(
         txn: *mut TxnCtx,
@@ -326,11 +295,9 @@ pub struct HostTable {
         value: *mut ByteSlice,
     ) -> i32,
     /// Replaces every value of `name` with `value`.
-    pub txn_header_set:
-        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
+    pub txn_header_set: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
     /// Adds a value of `name`.
-    pub txn_header_append:
-        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
+    pub txn_header_append: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
     /// Removes every value of `name`; 1 if any was there.
     pub txn_header_remove: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice) -> i32,
     /// The request method into `out`.
@@ -346,8 +313,7 @@ pub struct HostTable {
     /// Adds a transform instance in [`direction`] `dir`. On [`STATUS_OK`] the
     /// host owns `instance` and will call `transform_destroy` on it exactly
     /// once; otherwise ownership stays with the plugin.
-    pub txn_add_transform:
-        unsafe extern "C" fn(txn: *mut TxnCtx, dir: u32, instance: *mut c_void) -> i32,
+    pub txn_add_transform: unsafe extern "C" fn(txn: *mut TxnCtx, dir: u32, instance: *mut c_void) -> i32,
 }
 
 /// The plugin's entry points. Lives in the plugin's static memory.
@@ -368,12 +334,7 @@ pub struct PluginTable {
     /// Drops the plugin-global state. Called once, after every instance is destroyed.
     pub fini: unsafe extern "C" fn(state: *mut c_void) -> i32,
     /// Runs hook [`hook_id`] `hook` for one transaction.
-    pub hook: unsafe extern "C" fn(
-        host: *const HostTable,
-        state: *mut c_void,
-        hook: u32,
-        txn: *mut TxnCtx,
-    ) -> i32,
+    pub hook: unsafe extern "C" fn(host: *const HostTable, state: *mut c_void, hook: u32, txn: *mut TxnCtx) -> i32,
     /// Delivers `event` about `vio` (0 if none) to a transform instance.
     pub transform_event: unsafe extern "C" fn(
         host: *const HostTable,

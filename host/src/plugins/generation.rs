@@ -22,11 +22,7 @@ pub struct Generation {
 
 /// Parses `config`, loads every plugin from a unique copy in `rt` and
 /// initialises it. Returns every error (config and plugin), one line each.
-pub fn load_generation(
-    config: &Path,
-    plugin_dir: &Path,
-    rt: &RuntimeDir,
-) -> Result<Arc<Generation>, Vec<String>> {
+pub fn load_generation(config: &Path, plugin_dir: &Path, rt: &RuntimeDir) -> Result<Arc<Generation>, Vec<String>> {
     let lines = config::parse_file(config, plugin_dir)
         .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let mut modules = Vec::new();
@@ -48,10 +44,7 @@ pub fn load_generation(
 impl Generation {
     /// A generation of already loaded modules, in chain order.
     pub fn from_modules(modules: Vec<Arc<Module>>) -> Self {
-        Generation {
-            modules,
-            water_mark: DEFAULT_WATER_MARK,
-        }
+        Generation { modules, water_mark: DEFAULT_WATER_MARK }
     }
 
     /// Sets the water mark of every buffer in this generation's chains.

@@ -54,11 +54,7 @@ impl TxnPlugins {
         for m in generation.modules() {
             m.stats.transactions.fetch_add(1, Ordering::Relaxed);
         }
-        TxnPlugins {
-            generation,
-            request: Vec::new(),
-            response: Vec::new(),
-        }
+        TxnPlugins { generation, request: Vec::new(), response: Vec::new() }
     }
 
     /// The client request head was read.
@@ -117,18 +113,14 @@ impl TxnPlugins {
             };
             // SAFETY: the table and state belong to this live module; the
             // context points at `cell`, alive until after the call.
-            let status =
-                unsafe { (module.table().hook)(&HOST_TABLE, module.state(), id, cell.ctx()) };
+            let status = unsafe { (module.table().hook)(&HOST_TABLE, module.state(), id, cell.ctx()) };
             let state = cell.state.into_inner();
             self.request.extend(state.request_added);
             self.response.extend(state.response_added);
             let name = module.name();
             let this = if status == STATUS_PANIC {
                 module.count_panic(hook_name);
-                HookResult::Fail {
-                    status: 500,
-                    message: format!("plugin {name} panicked in {hook_name}"),
-                }
+                HookResult::Fail { status: 500, message: format!("plugin {name} panicked in {hook_name}") }
             } else if status != STATUS_OK {
                 module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
                 HookResult::Fail {

@@ -77,10 +77,7 @@ unsafe impl Sync for Module {}
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module")
-            .field("name", &self.name)
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("Module").field("name", &self.name).field("path", &self.path).finish()
     }
 }
 
@@ -99,7 +96,9 @@ impl Module {
         // name only: the descriptor's versions and layout are checked next).
         let desc = unsafe { entry() };
         if desc.is_null() {
-            return Err(format!("{shown}: its entry symbol returned no descriptor; rebuild it with plugin-sdk's declare_plugin!"));
+            return Err(format!(
+                "{shown}: its entry symbol returned no descriptor; rebuild it with plugin-sdk's declare_plugin!"
+            ));
         }
         // SAFETY: the first fields of PluginModule never change across ABI
         // versions; the rest is read only after the checks below.
@@ -107,60 +106,26 @@ impl Module {
         check_descriptor(path, desc)?;
         let table: &PluginTable = desc.table;
         // SAFETY: StaticStr points at the plugin's 'static data.
-        let name = String::from_utf8_lossy(unsafe {
-            ByteSlice {
-                ptr: desc.name.ptr,
-                len: desc.name.len,
-            }
-            .as_slice()
-        })
-        .into_owned();
+        let name = String::from_utf8_lossy(unsafe { ByteSlice { ptr: desc.name.ptr, len: desc.name.len }.as_slice() })
+            .into_owned();
 
-        let arg_slices: Vec<ByteSlice> =
-            args.iter().map(|a| ByteSlice::new(a.as_bytes())).collect();
+        let arg_slices: Vec<ByteSlice> = args.iter().map(|a| ByteSlice::new(a.as_bytes())).collect();
         let mut state: *mut c_void = std::ptr::null_mut();
         let mut err = vec![0u8; INIT_ERROR_CAP];
         let mut err_len = 0usize;
-        let err_buf = ErrorBuf {
-            ptr: err.as_mut_ptr(),
-            cap: err.len(),
-            len: &mut err_len,
-        };
+        let err_buf = ErrorBuf { ptr: err.as_mut_ptr(), cap: err.len(), len: &mut err_len };
         // SAFETY: all pointers are live for the call; the SDK shim catches panics.
-        let status = unsafe {
-            (table.init)(
-                &HOST_TABLE,
-                arg_slices.as_ptr(),
-                arg_slices.len(),
-                &mut state,
-                err_buf,
-            )
-        };
+        let status = unsafe { (table.init)(&HOST_TABLE, arg_slices.as_ptr(), arg_slices.len(), &mut state, err_buf) };
         match status {
             ffi::STATUS_OK if !state.is_null() => {}
-            ffi::STATUS_OK => {
-                return Err(format!(
-                    "{shown}: init returned no state; this is a bug in the plugin"
-                ))
-            }
-            ffi::STATUS_PANIC => {
-                return Err(format!(
-                    "{shown}: init panicked; see the log above and fix the plugin"
-                ))
-            }
+            ffi::STATUS_OK => return Err(format!("{shown}: init returned no state; this is a bug in the plugin")),
+            ffi::STATUS_PANIC => return Err(format!("{shown}: init panicked; see the log above and fix the plugin")),
             _ => {
                 let msg = String::from_utf8_lossy(&err[..err_len.min(err.len())]);
                 return Err(format!("{shown}: refused its arguments {args:?}: {msg}"));
             }
         }
-        Ok(Module {
-            name,
-            path: path.to_path_buf(),
-            table,
-            state,
-            stats: PluginStats::default(),
-            library,
-        })
+        Ok(Module { name, path: path.to_path_buf(), table, state, stats: PluginStats::default(), library })
     }
 
     /// The plugin's name (its crate name).
@@ -243,7 +208,10 @@ fn check_descriptor(path: &Path, desc: &PluginModule) -> Result<(), String> {
         ));
     }
     if desc.size < std::mem::size_of::<PluginModule>() {
-        return Err(format!("{shown}: its descriptor is truncated ({} bytes); rebuild it against this host's plugin-sdk", desc.size));
+        return Err(format!(
+            "{shown}: its descriptor is truncated ({} bytes); rebuild it against this host's plugin-sdk",
+            desc.size
+        ));
     }
     if desc.panic_unwind != 1 {
         return Err(format!(
@@ -251,10 +219,16 @@ fn check_descriptor(path: &Path, desc: &PluginModule) -> Result<(), String> {
         ));
     }
     if let Err(e) = check_layout_compatibility(<AbiRoot as StableAbi>::LAYOUT, desc.layout) {
-        return Err(format!("{shown}: its ABI types differ from this host's ({}); rebuild it against this host's plugin-sdk", summarize(&e)));
+        return Err(format!(
+            "{shown}: its ABI types differ from this host's ({}); rebuild it against this host's plugin-sdk",
+            summarize(&e)
+        ));
     }
     if desc.table.size < std::mem::size_of::<PluginTable>() {
-        return Err(format!("{shown}: its entry table is truncated ({} bytes); rebuild it against this host's plugin-sdk", desc.table.size));
+        return Err(format!(
+            "{shown}: its entry table is truncated ({} bytes); rebuild it against this host's plugin-sdk",
+            desc.table.size
+        ));
     }
     Ok(())
 }
@@ -265,26 +239,9 @@ pub(crate) fn summarize(e: &AbiInstabilityErrors) -> String {
     let Some(first) = e.errors.iter().next() else {
         return "no details".into();
     };
-    let path: Vec<String> = first
-        .stack_trace
-        .iter()
-        .map(|ef| ef.found.to_string())
-        .collect();
-    let what = first
-        .errs
-        .iter()
-        .next()
-        .map(|a| format!("{a:?}"))
-        .unwrap_or_default();
-    let mut line = format!(
-        "at {}: {}",
-        if path.is_empty() {
-            "the root type".into()
-        } else {
-            path.join(" > ")
-        },
-        what
-    );
+    let path: Vec<String> = first.stack_trace.iter().map(|ef| ef.found.to_string()).collect();
+    let what = first.errs.iter().next().map(|a| format!("{a:?}")).unwrap_or_default();
+    let mut line = format!("at {}: {}", if path.is_empty() { "the root type".into() } else { path.join(" > ") }, what);
     line.retain(|c| c != '\n');
     if line.len() > 200 {
         let mut cut = 200;

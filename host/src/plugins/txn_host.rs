@@ -9,9 +9,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use plugin_sdk::ffi::{
-    direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK,
-};
+use plugin_sdk::ffi::{direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK};
 
 use super::hooks::TxnView;
 use super::module::Module;
@@ -72,12 +70,7 @@ impl TxnState<'_, '_> {
         if !out.is_null() {
             // SAFETY: `out` is a live pointer from the plugin for this call;
             // the copy lives in the arena (a Box does not move) until the hook returns.
-            unsafe {
-                *out = ByteSlice {
-                    ptr: copy.as_ptr(),
-                    len: copy.len(),
-                }
-            };
+            unsafe { *out = ByteSlice { ptr: copy.as_ptr(), len: copy.len() } };
         }
         self.arena.push(copy);
     }
@@ -112,9 +105,7 @@ pub(crate) unsafe extern "C" fn txn_header_get(
 ) -> i32 {
     let Some(name) = name_of(name) else { return 0 };
     with(txn, 0, |s| {
-        let value = s
-            .headers(msg)
-            .and_then(|h| h.get_all(name).nth(index).map(|v| v.to_vec()));
+        let value = s.headers(msg).and_then(|h| h.get_all(name).nth(index).map(|v| v.to_vec()));
         match value {
             Some(v) => {
                 s.lend(&v, out);
@@ -133,11 +124,7 @@ pub(crate) unsafe extern "C" fn txn_header_at(
     value: *mut ByteSlice,
 ) -> i32 {
     with(txn, 0, |s| {
-        let field = s.headers(msg).and_then(|h| {
-            h.iter()
-                .nth(index)
-                .map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec()))
-        });
+        let field = s.headers(msg).and_then(|h| h.iter().nth(index).map(|(n, v)| (n.as_bytes().to_vec(), v.to_vec())));
         match field {
             Some((n, v)) => {
                 s.lend(&n, name);
@@ -149,12 +136,7 @@ pub(crate) unsafe extern "C" fn txn_header_at(
     })
 }
 
-pub(crate) unsafe extern "C" fn txn_header_set(
-    txn: *mut TxnCtx,
-    msg: u32,
-    name: ByteSlice,
-    value: ByteSlice,
-) -> i32 {
+pub(crate) unsafe extern "C" fn txn_header_set(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32 {
     let Some(name) = name_of(name) else {
         return STATUS_BAD_ARG;
     };
@@ -189,15 +171,9 @@ pub(crate) unsafe extern "C" fn txn_header_append(
     })
 }
 
-pub(crate) unsafe extern "C" fn txn_header_remove(
-    txn: *mut TxnCtx,
-    msg: u32,
-    name: ByteSlice,
-) -> i32 {
+pub(crate) unsafe extern "C" fn txn_header_remove(txn: *mut TxnCtx, msg: u32, name: ByteSlice) -> i32 {
     let Some(name) = name_of(name) else { return 0 };
-    with(txn, 0, |s| {
-        s.headers_mut(msg).map_or(0, |h| i32::from(h.remove(name)))
-    })
+    with(txn, 0, |s| s.headers_mut(msg).map_or(0, |h| i32::from(h.remove(name))))
 }
 
 pub(crate) unsafe extern "C" fn txn_method(txn: *mut TxnCtx, out: *mut ByteSlice) -> i32 {
@@ -217,37 +193,26 @@ pub(crate) unsafe extern "C" fn txn_url(txn: *mut TxnCtx, out: *mut ByteSlice) -
 }
 
 pub(crate) unsafe extern "C" fn txn_status_get(txn: *mut TxnCtx) -> i32 {
-    with(txn, 0, |s| {
-        s.view
-            .response
-            .as_deref()
-            .map_or(0, |r| i32::from(r.status))
-    })
+    with(txn, 0, |s| s.view.response.as_deref().map_or(0, |r| i32::from(r.status)))
 }
 
 pub(crate) unsafe extern "C" fn txn_status_set(txn: *mut TxnCtx, status: u16) -> i32 {
     if !(100..=999).contains(&status) {
         return STATUS_BAD_ARG;
     }
-    with(txn, STATUS_ERROR, |s| {
-        match s.view.response.as_deref_mut() {
-            Some(r) if s.phase != Phase::Close => {
-                r.status = status;
-                STATUS_OK
-            }
-            _ => STATUS_ERROR,
+    with(txn, STATUS_ERROR, |s| match s.view.response.as_deref_mut() {
+        Some(r) if s.phase != Phase::Close => {
+            r.status = status;
+            STATUS_OK
         }
+        _ => STATUS_ERROR,
     })
 }
 
 pub(crate) unsafe extern "C" fn txn_fail(txn: *mut TxnCtx, status: u16, msg: ByteSlice) -> i32 {
     // SAFETY: lent for this call.
     let msg = String::from_utf8_lossy(unsafe { msg.as_slice() }).into_owned();
-    let status = if (400..=599).contains(&status) {
-        status
-    } else {
-        500
-    };
+    let status = if (400..=599).contains(&status) { status } else { 500 };
     with(txn, STATUS_ERROR, |s| {
         s.fail.get_or_insert((status, msg));
         STATUS_OK
@@ -255,11 +220,7 @@ pub(crate) unsafe extern "C" fn txn_fail(txn: *mut TxnCtx, status: u16, msg: Byt
 }
 
 /// Accepts a transform instance if its direction is still open in this phase.
-pub(crate) unsafe extern "C" fn txn_add_transform(
-    txn: *mut TxnCtx,
-    dir: u32,
-    instance: *mut std::ffi::c_void,
-) -> i32 {
+pub(crate) unsafe extern "C" fn txn_add_transform(txn: *mut TxnCtx, dir: u32, instance: *mut std::ffi::c_void) -> i32 {
     if instance.is_null() {
         return STATUS_BAD_ARG;
     }

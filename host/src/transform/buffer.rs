@@ -28,21 +28,12 @@ pub(super) struct IoBuffer {
 impl IoBuffer {
     pub fn new(water_mark: usize) -> Self {
         LIVE_BUFFERS.fetch_add(1, Ordering::Relaxed);
-        IoBuffer {
-            blocks: VecDeque::new(),
-            base: 0,
-            end: 0,
-            water_mark,
-        }
+        IoBuffer { blocks: VecDeque::new(), base: 0, end: 0, water_mark }
     }
 
     /// Absolute offset a new reader starts at.
     pub fn start(&self) -> u64 {
         self.base
-    }
-
-    pub fn end(&self) -> u64 {
-        self.end
     }
 
     pub fn append(&mut self, data: Bytes) {
@@ -137,11 +128,7 @@ mod tests {
         b.append(Bytes::from_static(b"hello"));
         b.append(Bytes::from_static(b" world"));
         assert_eq!(b.avail_from(3), 8);
-        let got: Vec<u8> = b
-            .slices_from(3, 5)
-            .iter()
-            .flat_map(|s| s.to_vec())
-            .collect();
+        let got: Vec<u8> = b.slices_from(3, 5).iter().flat_map(|s| s.to_vec()).collect();
         assert_eq!(got, b"lo wo");
         assert_eq!(b.block_from(3, 0).as_deref(), Some(&b"lo"[..]));
         assert_eq!(b.block_from(3, 1).as_deref(), Some(&b" world"[..]));

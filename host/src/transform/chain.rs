@@ -55,9 +55,7 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain")
-            .field("instances", &self.instances)
-            .finish()
+        f.debug_struct("Chain").field("instances", &self.instances).finish()
     }
 }
 
@@ -65,14 +63,9 @@ impl Chain {
     /// A chain of `instances` (at least one), in order, with `water_mark`
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
-        debug_assert!(
-            !instances.is_empty(),
-            "a chain needs at least one transform"
-        );
+        debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
         let modules = instances.iter().map(|i| i.module().clone()).collect();
-        let shared = Box::new(Shared {
-            state: std::cell::RefCell::new(State::new(modules, water_mark)),
-        });
+        let shared = Box::new(Shared { state: std::cell::RefCell::new(State::new(modules, water_mark)) });
         Chain {
             instances,
             shared,
@@ -85,10 +78,7 @@ impl Chain {
 
     /// The plugins of the chain, in order.
     pub fn plugin_names(&self) -> Vec<String> {
-        self.instances
-            .iter()
-            .map(|i| i.module().name().to_string())
-            .collect()
+        self.instances.iter().map(|i| i.module().name().to_string()).collect()
     }
 
     /// Upstream body length if known (None = unknown; set later by end_input).
@@ -99,17 +89,8 @@ impl Chain {
         let st = &mut *self.shared.state.borrow_mut();
         let b = st.new_buffer();
         let Some(r) = st.new_reader(b) else { return };
-        let nbytes = input_nbytes
-            .and_then(|n| i64::try_from(n).ok())
-            .unwrap_or(UNKNOWN);
-        st.vconns[0].write = WriteVio {
-            started: true,
-            shut: false,
-            cont: None,
-            nbytes,
-            ndone: 0,
-            reader: r,
-        };
+        let nbytes = input_nbytes.and_then(|n| i64::try_from(n).ok()).unwrap_or(UNKNOWN);
+        st.vconns[0].write = WriteVio { started: true, shut: false, cont: None, nbytes, ndone: 0, reader: r };
         st.schedule_immediate(0);
         self.input_reader = Some(r);
     }
@@ -189,10 +170,7 @@ impl Chain {
                     module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
                     format!("refused event {event} (status {status})")
                 };
-                st.set_fault(Fault {
-                    plugin: module.name().to_string(),
-                    what,
-                });
+                st.set_fault(Fault { plugin: module.name().to_string(), what });
             }
             let closed_now = st.vconns[i].closed != closed::OPEN && !st.vconns[i].gone;
             if closed_now {
@@ -210,13 +188,7 @@ impl Chain {
     /// yet; `Some(n)`: it has, announcing nbytes `n` (`None` = unknown).
     pub fn output_started(&self) -> Option<Option<u64>> {
         let st = self.shared.state.borrow();
-        st.announced.map(|n| {
-            if n == UNKNOWN {
-                None
-            } else {
-                u64::try_from(n).ok()
-            }
-        })
+        st.announced.map(|n| if n == UNKNOWN { None } else { u64::try_from(n).ok() })
     }
 
     /// Bytes the terminating transform could take now (ignoring downstream space).
@@ -244,10 +216,7 @@ impl Chain {
         };
         let w = &st.vconns[t].write;
         let ntodo = (w.nbytes - w.ndone).max(0) as u64;
-        let n = ntodo
-            .min(st.avail(r))
-            .min(max as u64)
-            .min(self.downstream_space as u64);
+        let n = ntodo.min(st.avail(r)).min(max as u64).min(self.downstream_space as u64);
         let out = st.take(r, n);
         let taken: u64 = out.iter().map(|b| b.len() as u64).sum();
         st.vconns[t].write.ndone += taken as i64;
@@ -277,6 +246,27 @@ impl Chain {
         self.shared.state.borrow().fault.clone()
     }
 
+    /// Called when the transaction has made no progress for the inactivity
+    /// timeout: names the transform holding the chain up, if one is, and
+    /// counts a protocol error against it. A transform is to blame when
+    /// input waits in its buffer unconsumed, or when the upstream has ended
+    /// and its output is still unfinished.
+    pub fn charge_stall(&self) -> Option<Fault> {
+        let st = self.shared.state.borrow();
+        let t = st.terminus();
+        let waiting = (0..t).find(|&i| st.live_reader(i).is_some_and(|r| st.avail(r) > 0));
+        let unfinished = || {
+            (0..t).find(|&i| {
+                let w = &st.vconns[i + 1].write;
+                !w.started || w.nbytes == UNKNOWN || w.ndone < w.nbytes
+            })
+        };
+        let culprit = waiting.or_else(|| if self.input_ended { unfinished() } else { None })?;
+        let module = &st.modules[culprit];
+        module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+        Some(Fault { plugin: module.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
+    }
+
     /// How much the client side can take now; the terminating transform
     /// stops consuming at 0. Unlimited until first set.
     pub fn set_downstream_space(&mut self, n: usize) {
@@ -289,20 +279,11 @@ impl Drop for Chain {
         let faulted = {
             let st = &mut *self.shared.state.borrow_mut();
             let done = st.output_done();
-            let how = if done {
-                closed::CLOSED
-            } else {
-                closed::ABORTED
-            };
+            let how = if done { closed::CLOSED } else { closed::ABORTED };
             for i in 0..self.instances.len() {
                 let m = self.instances[i].module();
-                m.stats
-                    .bytes_in
-                    .fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
-                m.stats.bytes_out.fetch_add(
-                    st.vconns[i + 1].write.ndone.max(0) as u64,
-                    Ordering::Relaxed,
-                );
+                m.stats.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
+                m.stats.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
                 if !done {
                     m.stats.aborts.fetch_add(1, Ordering::Relaxed);
                 }

@@ -29,14 +29,8 @@ impl State {
             match p.target {
                 Target::Host => {
                     if p.event == event_code::ERROR {
-                        let plugin = self
-                            .modules
-                            .first()
-                            .map_or_else(String::new, |m| m.name().to_string());
-                        self.set_fault(Fault {
-                            plugin,
-                            what: "reported an error on its input".into(),
-                        });
+                        let plugin = self.modules.first().map_or_else(String::new, |m| m.name().to_string());
+                        self.set_fault(Fault { plugin, what: "reported an error on its input".into() });
                     }
                 }
                 Target::VConn(i) if i == t => {
@@ -52,8 +46,7 @@ impl State {
                     if self.vconns[i].gone {
                         continue;
                     }
-                    let gated = p.event == event_code::IMMEDIATE
-                        || p.event == event_code::VCONN_WRITE_READY;
+                    let gated = p.event == event_code::IMMEDIATE || p.event == event_code::VCONN_WRITE_READY;
                     if self.vconns[i].closed == 0 && gated && self.input_over_mark(i + 1) {
                         self.vconns[i].deferred = Some((p.event, p.vio));
                         continue;
@@ -88,11 +81,7 @@ impl State {
         if w.nbytes - w.ndone == 0 {
             let cont = w.cont;
             self.vconns[t].complete_sent = true;
-            self.push(
-                cont.map_or(Target::Host, Target::VConn),
-                event_code::VCONN_WRITE_COMPLETE,
-                handle_vio(t),
-            );
+            self.push(cont.map_or(Target::Host, Target::VConn), event_code::VCONN_WRITE_COMPLETE, handle_vio(t));
         }
     }
 

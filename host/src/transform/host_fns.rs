@@ -46,39 +46,20 @@ pub(crate) unsafe extern "C" fn transform_self(io: *mut IoCtx) -> Handle {
 pub(crate) unsafe extern "C" fn transform_output_vconn(io: *mut IoCtx) -> Handle {
     with(io, 0, |s| s.transform_output())
 }
-pub(crate) unsafe extern "C" fn vconn_write(
-    io: *mut IoCtx,
-    vc: Handle,
-    reader: Handle,
-    nbytes: i64,
-) -> Handle {
+pub(crate) unsafe extern "C" fn vconn_write(io: *mut IoCtx, vc: Handle, reader: Handle, nbytes: i64) -> Handle {
     with(io, 0, |s| s.vconn_write(vc, reader, nbytes))
 }
 /// Transforms accept only writes; a read returns no VIO.
-pub(crate) unsafe extern "C" fn vconn_read(
-    _io: *mut IoCtx,
-    _vc: Handle,
-    _b: Handle,
-    _n: i64,
-) -> Handle {
+pub(crate) unsafe extern "C" fn vconn_read(_io: *mut IoCtx, _vc: Handle, _b: Handle, _n: i64) -> Handle {
     0
 }
 pub(crate) unsafe extern "C" fn vconn_close(io: *mut IoCtx, vc: Handle) -> i32 {
-    with(io, 1, |s| {
-        s.vconn_close(vc, plugin_sdk::ffi::closed::CLOSED)
-    })
+    with(io, 1, |s| s.vconn_close(vc, plugin_sdk::ffi::closed::CLOSED))
 }
 pub(crate) unsafe extern "C" fn vconn_abort(io: *mut IoCtx, vc: Handle, _error: i32) -> i32 {
-    with(io, 1, |s| {
-        s.vconn_close(vc, plugin_sdk::ffi::closed::ABORTED)
-    })
+    with(io, 1, |s| s.vconn_close(vc, plugin_sdk::ffi::closed::ABORTED))
 }
-pub(crate) unsafe extern "C" fn vconn_shutdown(
-    io: *mut IoCtx,
-    vc: Handle,
-    _read: u8,
-    write: u8,
-) -> i32 {
+pub(crate) unsafe extern "C" fn vconn_shutdown(io: *mut IoCtx, vc: Handle, _read: u8, write: u8) -> i32 {
     with(io, 1, |s| s.vconn_shutdown(vc, write != 0))
 }
 pub(crate) unsafe extern "C" fn vconn_closed(io: *mut IoCtx, vc: Handle) -> i32 {
@@ -136,11 +117,7 @@ pub(crate) unsafe extern "C" fn buffer_water_mark_get(io: *mut IoCtx, b: Handle)
 pub(crate) unsafe extern "C" fn buffer_water_mark_set(io: *mut IoCtx, b: Handle, mark: i64) -> i32 {
     with(io, 1, |s| s.set_water_mark(b, mark))
 }
-pub(crate) unsafe extern "C" fn buffer_append_copy(
-    io: *mut IoCtx,
-    b: Handle,
-    bytes: ByteSlice,
-) -> i32 {
+pub(crate) unsafe extern "C" fn buffer_append_copy(io: *mut IoCtx, b: Handle, bytes: ByteSlice) -> i32 {
     // SAFETY: the plugin lends `bytes` for this call.
     let data = Bytes::copy_from_slice(unsafe { bytes.as_slice() });
     with(io, 1, |s| s.append_handle(b, data))
@@ -160,13 +137,7 @@ unsafe impl Send for PluginBytes {}
 impl AsRef<[u8]> for PluginBytes {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: the plugin keeps ptr..ptr+len alive until release.
-        unsafe {
-            ByteSlice {
-                ptr: self.bytes.ptr,
-                len: self.bytes.len,
-            }
-            .as_slice()
-        }
+        unsafe { ByteSlice { ptr: self.bytes.ptr, len: self.bytes.len }.as_slice() }
     }
 }
 
@@ -177,28 +148,15 @@ impl Drop for PluginBytes {
     }
 }
 
-pub(crate) unsafe extern "C" fn buffer_append_owned(
-    io: *mut IoCtx,
-    b: Handle,
-    bytes: OwnedBytes,
-) -> i32 {
+pub(crate) unsafe extern "C" fn buffer_append_owned(io: *mut IoCtx, b: Handle, bytes: OwnedBytes) -> i32 {
     // Wrap first: whatever happens next, dropping the wrapper releases them.
-    let mut owned = PluginBytes {
-        bytes,
-        _module: None,
-    };
+    let mut owned = PluginBytes { bytes, _module: None };
     with(io, 1, move |s| {
         owned._module = s.current.and_then(|c| s.modules.get(c).cloned());
         s.append_handle(b, Bytes::from_owner(owned))
     })
 }
-pub(crate) unsafe extern "C" fn buffer_copy(
-    io: *mut IoCtx,
-    dst: Handle,
-    r: Handle,
-    n: i64,
-    off: i64,
-) -> i64 {
+pub(crate) unsafe extern "C" fn buffer_copy(io: *mut IoCtx, dst: Handle, r: Handle, n: i64, off: i64) -> i64 {
     with(io, 0, |s| s.buffer_copy(dst, r, n, off))
 }
 pub(crate) unsafe extern "C" fn reader_alloc(io: *mut IoCtx, b: Handle) -> Handle {
@@ -210,12 +168,7 @@ pub(crate) unsafe extern "C" fn reader_free(io: *mut IoCtx, r: Handle) -> i32 {
 pub(crate) unsafe extern "C" fn reader_avail(io: *mut IoCtx, r: Handle) -> i64 {
     with(io, 0, |s| s.reader_avail(r))
 }
-pub(crate) unsafe extern "C" fn reader_block(
-    io: *mut IoCtx,
-    r: Handle,
-    index: usize,
-    out: *mut ByteSlice,
-) -> i32 {
+pub(crate) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: usize, out: *mut ByteSlice) -> i32 {
     if out.is_null() {
         return 0;
     }
@@ -223,12 +176,7 @@ pub(crate) unsafe extern "C" fn reader_block(
     match with(io, None, |s| s.reader_block(r, index)) {
         Some(block) => {
             // SAFETY: `out` is a live pointer from the plugin for this call.
-            unsafe {
-                *out = ByteSlice {
-                    ptr: block.as_ptr(),
-                    len: block.len(),
-                }
-            };
+            unsafe { *out = ByteSlice { ptr: block.as_ptr(), len: block.len() } };
             1
         }
         None => 0,

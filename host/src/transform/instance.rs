@@ -22,10 +22,7 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance")
-            .field("plugin", &self.module.name())
-            .field("alive", &self.alive)
-            .finish()
+        f.debug_struct("Instance").field("plugin", &self.module.name()).field("alive", &self.alive).finish()
     }
 }
 
@@ -33,11 +30,7 @@ impl Instance {
     /// Takes ownership of `ptr`, an instance `module` handed over in `txn_add_transform`.
     pub(crate) fn new(module: Arc<Module>, ptr: *mut c_void) -> Self {
         LIVE_TRANSFORMS.fetch_add(1, Ordering::Relaxed);
-        Instance {
-            module,
-            ptr,
-            alive: true,
-        }
+        Instance { module, ptr, alive: true }
     }
 
     pub(crate) fn module(&self) -> &Arc<Module> {

@@ -50,8 +50,5 @@ impl std::fmt::Display for Fault {
 
 /// (live transform instances, live IO buffers) in the process.
 pub fn live_counts() -> (usize, usize) {
-    (
-        instance::LIVE_TRANSFORMS.load(Ordering::Relaxed),
-        buffer::LIVE_BUFFERS.load(Ordering::Relaxed),
-    )
+    (instance::LIVE_TRANSFORMS.load(Ordering::Relaxed), buffer::LIVE_BUFFERS.load(Ordering::Relaxed))
 }

@@ -6,8 +6,7 @@ use bytes::Bytes;
 use plugin_sdk::ffi::{event_code, Handle};
 
 use super::state::{
-    handle, index_of, State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO,
-    UNKNOWN,
+    handle, index_of, State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, UNKNOWN,
 };
 
 impl State {
@@ -32,9 +31,7 @@ impl State {
         let c = self.caller()?;
         let vc = self.vconn_idx(h)?;
         if vc != c + 1 {
-            self.violation(format!(
-                "tried to {what} a vconnection other than its output"
-            ));
+            self.violation(format!("tried to {what} a vconnection other than its output"));
             return None;
         }
         Some(vc)
@@ -55,14 +52,8 @@ impl State {
             self.violation("started a second write on its output vconnection");
             return 0;
         }
-        self.vconns[vc].write = WriteVio {
-            started: true,
-            shut: false,
-            cont: self.current,
-            nbytes,
-            ndone: 0,
-            reader: r,
-        };
+        self.vconns[vc].write =
+            WriteVio { started: true, shut: false, cont: self.current, nbytes, ndone: 0, reader: r };
         if vc == self.terminus() {
             self.announced = Some(nbytes);
         }
@@ -124,8 +115,7 @@ impl State {
     }
 
     fn vio_idx(&mut self, h: Handle) -> Option<usize> {
-        let i =
-            index_of(KIND_VIO, h).filter(|i| self.vconns.get(*i).is_some_and(|v| v.write.started));
+        let i = index_of(KIND_VIO, h).filter(|i| self.vconns.get(*i).is_some_and(|v| v.write.started));
         if i.is_none() {
             self.violation(format!("used an invalid VIO handle {h:#x}"));
         }
@@ -134,9 +124,7 @@ impl State {
 
     pub fn vio_buffer(&mut self, vio: Handle) -> Handle {
         let Some(v) = self.vio_idx(vio) else { return 0 };
-        self.live_reader(v)
-            .and_then(|r| self.buffer_of_reader(r))
-            .map_or(0, |b| handle(KIND_BUFFER, b))
+        self.live_reader(v).and_then(|r| self.buffer_of_reader(r)).map_or(0, |b| handle(KIND_BUFFER, b))
     }
 
     pub fn vio_reader(&mut self, vio: Handle) -> Handle {
@@ -149,9 +137,7 @@ impl State {
     }
 
     pub fn vio_cont(&mut self, vio: Handle) -> Handle {
-        self.vio_idx(vio)
-            .and_then(|v| self.vconns[v].write.cont)
-            .map_or(0, |c| handle(KIND_VCONN, c))
+        self.vio_idx(vio).and_then(|v| self.vconns[v].write.cont).map_or(0, |c| handle(KIND_VCONN, c))
     }
 
     pub fn vio_nbytes(&mut self, vio: Handle) -> i64 {
@@ -178,10 +164,7 @@ impl State {
         }
         if v == self.terminus() && w.nbytes != UNKNOWN && nbytes != w.nbytes {
             // The client may already have been promised this length.
-            self.violation(format!(
-                "changed its announced output length from {} to {nbytes}",
-                w.nbytes
-            ));
+            self.violation(format!("changed its announced output length from {} to {nbytes}", w.nbytes));
             return 1;
         }
         self.vconns[v].write.nbytes = nbytes;
@@ -256,9 +239,7 @@ impl State {
     }
 
     pub fn water_mark(&mut self, b: Handle) -> i64 {
-        self.buffer_idx(b)
-            .and_then(|b| self.buffers[b].as_ref())
-            .map_or(0, |s| s.buf.water_mark as i64)
+        self.buffer_idx(b).and_then(|b| self.buffers[b].as_ref()).map_or(0, |s| s.buf.water_mark as i64)
     }
 
     pub fn set_water_mark(&mut self, b: Handle, mark: i64) -> i32 {
@@ -293,14 +274,10 @@ impl State {
         let (n, offset) = (n as u64, offset as u64);
         let avail = self.avail(r);
         if offset.saturating_add(n) > avail {
-            self.violation(format!(
-                "copied {n} bytes at offset {offset} from a reader with {avail} available"
-            ));
+            self.violation(format!("copied {n} bytes at offset {offset} from a reader with {avail} available"));
             return 0;
         }
-        let slices = self.buffers[b]
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.buf.slices_from(pos + offset, n));
+        let slices = self.buffers[b].as_ref().map_or_else(Vec::new, |s| s.buf.slices_from(pos + offset, n));
         let mut copied = 0i64;
         for s in slices {
             copied += s.len() as i64;
@@ -349,9 +326,7 @@ impl State {
         };
         let avail = self.avail(r);
         if n < 0 || n as u64 > avail {
-            self.violation(format!(
-                "consumed {n} bytes from a reader with {avail} available"
-            ));
+            self.violation(format!("consumed {n} bytes from a reader with {avail} available"));
             return 1;
         }
         self.consume(r, n as u64);

@@ -31,8 +31,7 @@ pub(super) fn handle(kind: u64, index: usize) -> Handle {
 }
 
 pub(super) fn index_of(kind: u64, h: Handle) -> Option<usize> {
-    (h >> 56 == kind && h & 0x00ff_ffff_ffff_ffff != 0)
-        .then(|| (h & 0x00ff_ffff_ffff_ffff) as usize - 1)
+    (h >> 56 == kind && h & 0x00ff_ffff_ffff_ffff != 0).then(|| (h & 0x00ff_ffff_ffff_ffff) as usize - 1)
 }
 
 /// Who an event goes to.
@@ -141,10 +140,7 @@ impl State {
             }
             None => "host".to_string(),
         };
-        self.set_fault(Fault {
-            plugin,
-            what: what.into(),
-        });
+        self.set_fault(Fault { plugin, what: what.into() });
     }
 
     pub fn set_fault(&mut self, fault: Fault) {
@@ -182,10 +178,7 @@ impl State {
     // ----- buffers and readers -----
 
     pub fn new_buffer(&mut self) -> usize {
-        self.buffers.push(Some(BufferSlot {
-            buf: IoBuffer::new(self.water_mark),
-            readers: Vec::new(),
-        }));
+        self.buffers.push(Some(BufferSlot { buf: IoBuffer::new(self.water_mark), readers: Vec::new() }));
         self.buffers.len() - 1
     }
 
@@ -230,9 +223,7 @@ impl State {
 
     pub fn avail(&self, r: usize) -> u64 {
         match self.reader_at(r) {
-            Some((b, pos)) => self.buffers[b]
-                .as_ref()
-                .map_or(0, |s| s.buf.avail_from(pos)),
+            Some((b, pos)) => self.buffers[b].as_ref().map_or(0, |s| s.buf.avail_from(pos)),
             None => 0,
         }
     }
@@ -252,9 +243,7 @@ impl State {
         let Some((b, pos)) = self.reader_at(r) else {
             return Vec::new();
         };
-        let out = self.buffers[b]
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.buf.slices_from(pos, n));
+        let out = self.buffers[b].as_ref().map_or_else(Vec::new, |s| s.buf.slices_from(pos, n));
         let taken: u64 = out.iter().map(|s| s.len() as u64).sum();
         self.consume(r, taken);
         out
@@ -274,11 +263,7 @@ impl State {
         let Some(Some(slot)) = self.buffers.get(b) else {
             return;
         };
-        let min = slot
-            .readers
-            .iter()
-            .filter_map(|r| self.readers[*r].as_ref().map(|rs| rs.pos))
-            .min();
+        let min = slot.readers.iter().filter_map(|r| self.readers[*r].as_ref().map(|rs| rs.pos)).min();
         if let Some(Some(slot)) = self.buffers.get_mut(b) {
             match min {
                 Some(min) => slot.buf.trim(min),
@@ -294,17 +279,13 @@ impl State {
             return false;
         }
         match self.reader_at(w.reader) {
-            Some((b, _)) => self.buffers[b]
-                .as_ref()
-                .is_some_and(|s| self.avail(w.reader) > s.buf.water_mark as u64),
+            Some((b, _)) => self.buffers[b].as_ref().is_some_and(|s| self.avail(w.reader) > s.buf.water_mark as u64),
             None => false,
         }
     }
 
     pub fn water_mark_of_reader(&self, r: usize) -> u64 {
-        self.reader_at(r)
-            .and_then(|(b, _)| self.buffers[b].as_ref())
-            .map_or(0, |s| s.buf.water_mark as u64)
+        self.reader_at(r).and_then(|(b, _)| self.buffers[b].as_ref()).map_or(0, |s| s.buf.water_mark as u64)
     }
 
     /// Live write VIO of `vc` (started, not shut, reader valid).

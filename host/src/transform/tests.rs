@@ -19,12 +19,7 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
 }
 
 pub(crate) fn null_module() -> Arc<Module> {
-    let m = Module::init(
-        Path::new("null(static)"),
-        plugin_null::plugin_host_module,
-        None,
-        &[],
-    );
+    let m = Module::init(Path::new("null(static)"), plugin_null::plugin_host_module, None, &[]);
     Arc::new(m.expect("the null plugin initialises with no args"))
 }
 
@@ -37,18 +32,11 @@ fn instance(module: &Arc<Module>, t: impl Transform) -> Instance {
 
 fn null_chain(n: usize, water_mark: usize) -> Chain {
     let m = null_module();
-    Chain::new(
-        (0..n)
-            .map(|_| instance(&m, plugin_null::NullTransform::default()))
-            .collect(),
-        water_mark,
-    )
+    Chain::new((0..n).map(|_| instance(&m, plugin_null::NullTransform::default())).collect(), water_mark)
 }
 
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
-        .collect()
+    (0..len).map(|i| (i % 251) as u8 ^ (i >> 12) as u8).collect()
 }
 
 struct Drive {
@@ -95,12 +83,7 @@ fn drive(chain: &mut Chain, input: &[u8], d: &Drive) -> (Vec<u8>, Option<Option<
         }
         while chain.run() == RunStatus::MoreWork {}
         stalls = if progress { 0 } else { stalls + 1 };
-        assert!(
-            stalls < 10,
-            "chain stalled: pushed {pushed}/{}, out {}",
-            input.len(),
-            out.len()
-        );
+        assert!(stalls < 10, "chain stalled: pushed {pushed}/{}, out {}", input.len(), out.len());
     }
     (out, started)
 }
@@ -111,11 +94,7 @@ fn check(n: usize, len: usize, d: Drive) {
     let mut chain = null_chain(n, 4096);
     let (out, started) = drive(&mut chain, &input, &d);
     assert!(out == input, "{n} transforms, {len} bytes: output differs");
-    let expect = if d.known {
-        Some(Some(len as u64))
-    } else {
-        Some(None)
-    };
+    let expect = if d.known { Some(Some(len as u64)) } else { Some(None) };
     assert_eq!(started, expect);
     drop(chain);
     assert_eq!(live_counts(), (0, 0));
@@ -125,16 +104,7 @@ fn check(n: usize, len: usize, d: Drive) {
 fn null_chains_pass_bytes_unchanged_known_length() {
     for n in [1, 2, 5] {
         for len in [0, 1, 64 * 1024] {
-            check(
-                n,
-                len,
-                Drive {
-                    piece: 1000,
-                    take: 777,
-                    space: None,
-                    known: true,
-                },
-            );
+            check(n, len, Drive { piece: 1000, take: 777, space: None, known: true });
         }
     }
 }
@@ -143,66 +113,21 @@ fn null_chains_pass_bytes_unchanged_known_length() {
 fn null_chains_pass_bytes_unchanged_unknown_length() {
     for n in [1, 2, 5] {
         for len in [0, 1, 64 * 1024] {
-            check(
-                n,
-                len,
-                Drive {
-                    piece: 333,
-                    take: 4096,
-                    space: None,
-                    known: false,
-                },
-            );
+            check(n, len, Drive { piece: 333, take: 4096, space: None, known: false });
         }
     }
 }
 
 #[test]
 fn odd_pieces_and_small_downstream_space() {
-    check(
-        2,
-        64 * 1024 + 7,
-        Drive {
-            piece: 1,
-            take: 3,
-            space: Some(5),
-            known: true,
-        },
-    );
-    check(
-        5,
-        10_000,
-        Drive {
-            piece: 4097,
-            take: 13,
-            space: Some(11),
-            known: false,
-        },
-    );
+    check(2, 64 * 1024 + 7, Drive { piece: 1, take: 3, space: Some(5), known: true });
+    check(5, 10_000, Drive { piece: 4097, take: 13, space: Some(11), known: false });
 }
 
 #[test]
 fn sixteen_mib_through_five_nulls() {
-    check(
-        5,
-        16 << 20,
-        Drive {
-            piece: 65_521,
-            take: 50_000,
-            space: None,
-            known: true,
-        },
-    );
-    check(
-        1,
-        16 << 20,
-        Drive {
-            piece: 100_003,
-            take: 1 << 20,
-            space: Some(30_000),
-            known: false,
-        },
-    );
+    check(5, 16 << 20, Drive { piece: 65_521, take: 50_000, space: None, known: true });
+    check(1, 16 << 20, Drive { piece: 100_003, take: 1 << 20, space: Some(30_000), known: false });
 }
 
 #[test]
@@ -220,16 +145,9 @@ fn backpressure_bounds_buffers_when_downstream_takes_nothing() {
         pushed += room;
         chain.run();
     }
-    assert_eq!(
-        chain.input_space(),
-        0,
-        "the chain must stop accepting input"
-    );
+    assert_eq!(chain.input_space(), 0, "the chain must stop accepting input");
     // Bounded by the buffers of the chain, far from the 1000 pushes allowed.
-    assert!(
-        pushed <= 4 * 1024 * 2,
-        "pushed {pushed} bytes with nobody reading"
-    );
+    assert!(pushed <= 4 * 1024 * 2, "pushed {pushed} bytes with nobody reading");
     assert!(chain.output_avail() > 0);
     drop(chain);
     assert_eq!(live_counts(), (0, 0));
@@ -265,13 +183,7 @@ impl Transform for Panicker {
 fn a_panicking_transform_faults_the_chain_and_is_counted() {
     let _g = serial();
     let m = null_module();
-    let mut chain = Chain::new(
-        vec![
-            instance(&m, plugin_null::NullTransform::default()),
-            instance(&m, Panicker),
-        ],
-        4096,
-    );
+    let mut chain = Chain::new(vec![instance(&m, plugin_null::NullTransform::default()), instance(&m, Panicker)], 4096);
     chain.start(Some(3));
     chain.push_input(Bytes::from_static(b"abc"));
     chain.run();
@@ -329,11 +241,7 @@ fn reenables_coalesce_and_never_recurse() {
     }
     assert_eq!(count.get(), 0, "nothing runs outside run()");
     assert_eq!(chain.run(), RunStatus::Idle);
-    assert_eq!(
-        count.get(),
-        1,
-        "queued reenables coalesce into one Immediate"
-    );
+    assert_eq!(count.get(), 1, "queued reenables coalesce into one Immediate");
     assert_eq!(chain.output_started(), None);
     drop(chain);
     // The closed notification on drop.

@@ -47,10 +47,7 @@ impl Plugin for NullPlugin {
 /// A request has a body when it says so in its framing headers (RFC 9112 6.3).
 fn has_body(txn: &mut Txn<'_>) -> bool {
     let req = txn.request();
-    let length = req
-        .get("content-length")
-        .map(|v| v != b"0")
-        .unwrap_or(false);
+    let length = req.get("content-length").map(|v| v != b"0").unwrap_or(false);
     length || req.get("transfer-encoding").is_some()
 }
 
@@ -159,9 +156,7 @@ mod tests {
 
     #[test]
     fn unknown_length_and_empty_input() {
-        let out = FakeHost::new()
-            .unknown_length()
-            .run(NullTransform::default(), &[b"ab", b"", b"cde"]);
+        let out = FakeHost::new().unknown_length().run(NullTransform::default(), &[b"ab", b"", b"cde"]);
         assert_eq!(out.bytes, b"abcde");
         assert_eq!(out.nbytes, None);
         assert!(out.complete && out.errors.is_empty(), "{out:?}");
@@ -172,21 +167,9 @@ mod tests {
     #[test]
     fn arguments_select_directions() {
         let both = NullPlugin::init(&[]).expect("no args is valid");
-        assert_eq!(
-            both,
-            NullPlugin {
-                request: true,
-                response: true
-            }
-        );
+        assert_eq!(both, NullPlugin { request: true, response: true });
         let resp = NullPlugin::init(&["response".to_string()]).expect("response is valid");
-        assert_eq!(
-            resp,
-            NullPlugin {
-                request: false,
-                response: true
-            }
-        );
+        assert_eq!(resp, NullPlugin { request: false, response: true });
         let err = NullPlugin::init(&["gzip".to_string()]).expect_err("unknown arg is refused");
         assert!(err.contains("\"gzip\""), "{err}");
     }

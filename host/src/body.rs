@@ -1,0 +1,185 @@
+//! A message body in flight: decoder, then the transform chain if the
+//! transaction has one, then the encoder, with bounded buffering.
+//!
+//! Without a chain the encoder exists from the start (the head was sent with
+//! the framing the origin declared). With one, the head waits until the last
+//! transform starts its output: `pump` returns [`Pump::NeedHead`] with the
+//! length the transform announced, the caller sends the head with framing to
+//! match and hands back the encoder with [`BodyPipe::set_encoder`].
+
+use crate::h1::decode::{DecodeError, Decoder};
+use crate::h1::encode::{EncodeError, Encoder};
+use crate::h1::write_queue::WriteQueue;
+use crate::transform::{Chain, Fault, RunStatus};
+use bytes::BytesMut;
+
+/// What one `pump` achieved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pump {
+    /// Nothing could move.
+    Idle,
+    /// Bytes moved; pump again.
+    Progress,
+    /// The chain hit its per-run event bound; pump again from the event loop.
+    MoreWork,
+    /// The chain started its output with this length (`None`: unknown); send the head.
+    NeedHead(Option<u64>),
+    /// The whole body went out.
+    Done,
+}
+
+/// Why a body stopped.
+#[derive(Debug)]
+pub enum PipeError {
+    /// The sender's framing is broken.
+    Decode(DecodeError),
+    /// The sender closed before the body was complete.
+    Truncated,
+    /// More or fewer bytes came out than the head declared.
+    Encode(EncodeError),
+    /// A plugin panicked or broke the VIO protocol.
+    Plugin(Fault),
+}
+
+/// See the module docs.
+pub struct BodyPipe {
+    dec: Decoder,
+    chain: Option<Chain>,
+    enc: Option<Encoder>,
+    input_ended: bool,
+    done: bool,
+}
+
+impl BodyPipe {
+    /// A body relayed as is, its head already sent.
+    pub fn direct(dec: Decoder, enc: Encoder) -> Self {
+        BodyPipe { dec, chain: None, enc: Some(enc), input_ended: false, done: false }
+    }
+
+    /// A body through `chain`, whose input is `input_len` bytes long if known.
+    pub fn through(dec: Decoder, mut chain: Chain, input_len: Option<u64>) -> Self {
+        chain.start(input_len);
+        BodyPipe { dec, chain: Some(chain), enc: None, input_ended: false, done: false }
+    }
+
+    /// The encoder for the head that was sent after [`Pump::NeedHead`].
+    pub fn set_encoder(&mut self, enc: Encoder) {
+        self.enc = Some(enc);
+    }
+
+    /// True once the whole body went out.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// See [`Chain::charge_stall`]; `None` without a chain.
+    pub fn charge_stall(&self) -> Option<Fault> {
+        self.chain.as_ref().and_then(Chain::charge_stall)
+    }
+
+    /// True when the sender's side has been read to its end.
+    pub fn input_complete(&self) -> bool {
+        self.dec.is_done()
+    }
+
+    /// Moves what can move from `src` (the sender's read buffer) to `out`,
+    /// keeping `out` under `cap`.
+    pub fn pump(
+        &mut self,
+        src: &mut BytesMut,
+        src_eof: bool,
+        out: &mut WriteQueue,
+        cap: usize,
+    ) -> Result<Pump, PipeError> {
+        if self.done {
+            return Ok(Pump::Done);
+        }
+        if self.chain.is_some() {
+            return self.pump_chain(src, src_eof, out, cap);
+        }
+        let Some(enc) = self.enc.as_mut() else { return Ok(Pump::Idle) };
+        let mut moved = false;
+        while out.len() < cap {
+            match self.dec.decode(src).map_err(PipeError::Decode)? {
+                Some(chunk) => {
+                    enc.encode(chunk, out).map_err(PipeError::Encode)?;
+                    moved = true;
+                }
+                None if self.dec.is_done() || (src_eof && self.dec.on_eof().is_ok()) => {
+                    enc.finish(out).map_err(PipeError::Encode)?;
+                    self.done = true;
+                    return Ok(Pump::Done);
+                }
+                None if src_eof => return Err(PipeError::Truncated),
+                None => break,
+            }
+        }
+        Ok(if moved { Pump::Progress } else { Pump::Idle })
+    }
+
+    fn pump_chain(
+        &mut self,
+        src: &mut BytesMut,
+        src_eof: bool,
+        out: &mut WriteQueue,
+        cap: usize,
+    ) -> Result<Pump, PipeError> {
+        let Some(chain) = self.chain.as_mut() else { return Ok(Pump::Idle) };
+        let mut moved = false;
+        while !self.input_ended && chain.input_space() > 0 {
+            match self.dec.decode(src).map_err(PipeError::Decode)? {
+                Some(chunk) => {
+                    chain.push_input(chunk);
+                    moved = true;
+                }
+                None if self.dec.is_done() || (src_eof && self.dec.on_eof().is_ok()) => {
+                    chain.end_input();
+                    self.input_ended = true;
+                    moved = true;
+                }
+                None if src_eof => return Err(PipeError::Truncated),
+                None => break,
+            }
+        }
+        chain.set_downstream_space(cap.saturating_sub(out.len()));
+        let mut status = chain.run();
+        if let Some(fault) = chain.fault() {
+            return Err(PipeError::Plugin(fault));
+        }
+        let Some(enc) = self.enc.as_mut() else {
+            return Ok(match chain.output_started() {
+                Some(len) => Pump::NeedHead(len),
+                None if moved => Pump::Progress,
+                None if status == RunStatus::MoreWork => Pump::MoreWork,
+                None => Pump::Idle,
+            });
+        };
+        let space = cap.saturating_sub(out.len());
+        if space > 0 {
+            let blocks = chain.take_output(space);
+            if !blocks.is_empty() {
+                moved = true;
+                // Taking output queues WRITE_READY for the last transform: deliver it now.
+                status = chain.run();
+            }
+            for block in blocks {
+                enc.encode(block, out).map_err(PipeError::Encode)?;
+            }
+            if let Some(fault) = chain.fault() {
+                return Err(PipeError::Plugin(fault));
+            }
+        }
+        if chain.output_done() {
+            enc.finish(out).map_err(PipeError::Encode)?;
+            self.done = true;
+            return Ok(Pump::Done);
+        }
+        Ok(if moved {
+            Pump::Progress
+        } else if status == RunStatus::MoreWork {
+            Pump::MoreWork
+        } else {
+            Pump::Idle
+        })
+    }
+}
