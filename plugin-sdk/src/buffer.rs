@@ -41,10 +41,7 @@ impl<'a> Buffer<'a> {
     /// Allocates a reader positioned at the buffer's current start
     /// (`TSIOBufferReaderAlloc`).
     pub fn alloc_reader(&self) -> Reader<'a> {
-        Reader {
-            io: self.io,
-            h: host_call!(self.io, reader_alloc, self.h),
-        }
+        Reader { io: self.io, h: host_call!(self.io, reader_alloc, self.h) }
     }
 
     /// Appends a copy of `bytes` (`TSIOBufferWrite`).
@@ -58,12 +55,7 @@ impl<'a> Buffer<'a> {
         let boxed = Box::new(bytes);
         let slice: &[u8] = (*boxed).as_ref();
         let (ptr, len) = (slice.as_ptr(), slice.len());
-        let owned = OwnedBytes {
-            ptr,
-            len,
-            owner: Box::into_raw(boxed) as *mut c_void,
-            release: release_box::<T>,
-        };
+        let owned = OwnedBytes { ptr, len, owner: Box::into_raw(boxed) as *mut c_void, release: release_box::<T> };
         host_call!(self.io, buffer_append_owned, self.h, owned);
     }
 
@@ -127,11 +119,7 @@ impl<'a> Reader<'a> {
     /// / `TSIOBlockReadStart`). The slices stay valid until the callback
     /// returns, even if the reader consumes them meanwhile.
     pub fn blocks(&self) -> Blocks<'a> {
-        Blocks {
-            io: self.io,
-            h: self.h,
-            index: 0,
-        }
+        Blocks { io: self.io, h: self.h, index: 0 }
     }
 
     /// Marks `n` bytes as read (`TSIOBufferReaderConsume`); at most `avail`.

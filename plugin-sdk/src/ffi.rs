@@ -21,6 +21,27 @@
 //!   (`Vec`, `String`, `Box<dyn _>`) crosses.
 //! - Tables are size-prefixed: a newer minor version only appends fields, and
 //!   the reader of a table checks `size` before touching a field.
+//!
+//! # Versions
+//!
+//! [`ABI_MAJOR`] changes when anything already published changes; the host
+//! refuses a plugin of any other major. [`ABI_MINOR`] grows when fields are
+//! appended to [`PluginTable`] or [`HostTable`]. The host loads plugins of
+//! its own minor or older: it checks the plugin's layout against the frozen
+//! layout of the plugin's minor ([`v1_0`] and so on), copies only the
+//! `size` bytes of the plugin's table the plugin declared, and fills the
+//! entries a plugin is too old to have with safe defaults. It refuses a
+//! plugin of a newer minor, whose host functions it does not have.
+//!
+//! | ABI | change                                                  |
+//! |-----|---------------------------------------------------------|
+//! | 1.0 | first version                                           |
+//! | 1.1 | [`PluginTable::panic_message`] appended                 |
+//!
+//! To add minor `1.n`: freeze the current tables and [`AbiRoot`] as module
+//! `v1_{n-1}` (same type and field names, so the layout check compares
+//! like with like), append the new fields, bump [`ABI_MINOR`], and give the
+//! host the frozen layout and a default for each new plugin entry.
 //! - Every plugin entry point runs under `catch_unwind` and reports a panic as
 //!   [`STATUS_PANIC`]; host functions do the same in the other direction.
 
@@ -34,7 +55,9 @@ pub const ENTRY_SYMBOL: &str = "plugin_host_module";
 /// ABI major version: the host refuses a plugin whose major differs.
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: a plugin's minor must be <= the host's.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
+
+pub mod v1_0;
 
 /// Signature of the exported entry symbol. Returns a pointer to a static
 /// descriptor that lives as long as the library is loaded.
@@ -135,17 +158,11 @@ pub struct ByteSlice {
 
 impl ByteSlice {
     /// An empty slice.
-    pub const EMPTY: ByteSlice = ByteSlice {
-        ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
-        len: 0,
-    };
+    pub const EMPTY: ByteSlice = ByteSlice { ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(), len: 0 };
 
     /// Borrows `bytes` for the duration of a call.
     pub fn new(bytes: &[u8]) -> Self {
-        ByteSlice {
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
-        }
+        ByteSlice { ptr: bytes.as_ptr(), len: bytes.len() }
     }
 
     /// # Safety
@@ -175,10 +192,7 @@ unsafe impl Sync for StaticStr {}
 impl StaticStr {
     /// Wraps a `'static` string.
     pub const fn new(s: &'static str) -> Self {
-        StaticStr {
-            ptr: s.as_ptr(),
-            len: s.len(),
-        }
+        StaticStr { ptr: s.as_ptr(), len: s.len() }
     }
 }
 
@@ -227,18 +241,15 @@ pub struct HostTable {
     /// The output vconnection of the current transform.
     pub transform_output_vconn: unsafe extern "C" fn(io: *mut IoCtx) -> Handle,
     /// Starts a write of `nbytes` (`i64::MAX`: unknown) from `reader` into `vconn`.
-    pub vconn_write:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, reader: Handle, nbytes: i64) -> Handle,
+    pub vconn_write: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, reader: Handle, nbytes: i64) -> Handle,
     /// Starts a read into `buffer`; transforms do not support it (returns 0).
-    pub vconn_read:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, buffer: Handle, nbytes: i64) -> Handle,
+    pub vconn_read: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, buffer: Handle, nbytes: i64) -> Handle,
     /// Closes `vconn` normally (propagates down the chain).
     pub vconn_close: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle) -> i32,
     /// Aborts `vconn` with `error` (propagates down the chain).
     pub vconn_abort: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, error: i32) -> i32,
     /// Shuts down the read and/or write side of `vconn` (non-zero = yes).
-    pub vconn_shutdown:
-        unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, read: u8, write: u8) -> i32,
+    pub vconn_shutdown: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle, read: u8, write: u8) -> i32,
     /// One of [`closed`]'s values.
     pub vconn_closed: unsafe extern "C" fn(io: *mut IoCtx, vconn: Handle) -> i32,
     /// The read VIO of `vconn` (0 if none).
@@ -276,23 +287,14 @@ pub struct HostTable {
     /// The buffer's water mark in bytes.
     pub buffer_water_mark_get: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle) -> i64,
     /// Sets the water mark.
-    pub buffer_water_mark_set:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, mark: i64) -> i32,
+    pub buffer_water_mark_set: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, mark: i64) -> i32,
     /// Appends a copy of `bytes`.
-    pub buffer_append_copy:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: ByteSlice) -> i32,
+    pub buffer_append_copy: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: ByteSlice) -> i32,
     /// Appends plugin-owned bytes without copying; ownership moves to the host
     /// even when the call fails (the host then releases them at once).
-    pub buffer_append_owned:
-        unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: OwnedBytes) -> i32,
+    pub buffer_append_owned: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle, bytes: OwnedBytes) -> i32,
     /// Appends `n` bytes of `reader` starting `offset` bytes in, sharing blocks. Returns bytes copied.
-    pub buffer_copy: unsafe extern "C" fn(
-        io: *mut IoCtx,
-        dst: Handle,
-        reader: Handle,
-        n: i64,
-        offset: i64,
-    ) -> i64,
+    pub buffer_copy: unsafe extern "C" fn(io: *mut IoCtx, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64,
     /// Allocates a reader at the buffer's current start.
     pub reader_alloc: unsafe extern "C" fn(io: *mut IoCtx, buffer: Handle) -> Handle,
     /// Frees a reader.
@@ -300,23 +302,13 @@ pub struct HostTable {
     /// Bytes readable.
     pub reader_avail: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle) -> i64,
     /// Block `index` of the readable bytes into `out`; returns 1, or 0 past the last block.
-    pub reader_block: unsafe extern "C" fn(
-        io: *mut IoCtx,
-        reader: Handle,
-        index: usize,
-        out: *mut ByteSlice,
-    ) -> i32,
+    pub reader_block: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle, index: usize, out: *mut ByteSlice) -> i32,
     /// Consumes `n` bytes (at most `avail`).
     pub reader_consume: unsafe extern "C" fn(io: *mut IoCtx, reader: Handle, n: i64) -> i32,
 
     /// Value `index` of header `name` of [`message`] `msg` into `out`; 1 found, 0 not.
-    pub txn_header_get: unsafe extern "C" fn(
-        txn: *mut TxnCtx,
-        msg: u32,
-        name: ByteSlice,
-        index: usize,
-        out: *mut ByteSlice,
-    ) -> i32,
+    pub txn_header_get:
+        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, index: usize, out: *mut ByteSlice) -> i32,
     /// Field `index` (name, value); 1 found, 0 past the end.
     pub txn_header_at: unsafe extern "C" fn(
         txn: *mut TxnCtx,
@@ -326,11 +318,9 @@ pub struct HostTable {
         value: *mut ByteSlice,
     ) -> i32,
     /// Replaces every value of `name` with `value`.
-    pub txn_header_set:
-        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
+    pub txn_header_set: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
     /// Adds a value of `name`.
-    pub txn_header_append:
-        unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
+    pub txn_header_append: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice, value: ByteSlice) -> i32,
     /// Removes every value of `name`; 1 if any was there.
     pub txn_header_remove: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, name: ByteSlice) -> i32,
     /// The request method into `out`.
@@ -346,8 +336,7 @@ pub struct HostTable {
     /// Adds a transform instance in [`direction`] `dir`. On [`STATUS_OK`] the
     /// host owns `instance` and will call `transform_destroy` on it exactly
     /// once; otherwise ownership stays with the plugin.
-    pub txn_add_transform:
-        unsafe extern "C" fn(txn: *mut TxnCtx, dir: u32, instance: *mut c_void) -> i32,
+    pub txn_add_transform: unsafe extern "C" fn(txn: *mut TxnCtx, dir: u32, instance: *mut c_void) -> i32,
 }
 
 /// The plugin's entry points. Lives in the plugin's static memory.
@@ -368,12 +357,7 @@ pub struct PluginTable {
     /// Drops the plugin-global state. Called once, after every instance is destroyed.
     pub fini: unsafe extern "C" fn(state: *mut c_void) -> i32,
     /// Runs hook [`hook_id`] `hook` for one transaction.
-    pub hook: unsafe extern "C" fn(
-        host: *const HostTable,
-        state: *mut c_void,
-        hook: u32,
-        txn: *mut TxnCtx,
-    ) -> i32,
+    pub hook: unsafe extern "C" fn(host: *const HostTable, state: *mut c_void, hook: u32, txn: *mut TxnCtx) -> i32,
     /// Delivers `event` about `vio` (0 if none) to a transform instance.
     pub transform_event: unsafe extern "C" fn(
         host: *const HostTable,
@@ -384,12 +368,18 @@ pub struct PluginTable {
     ) -> i32,
     /// Drops a transform instance. Called once per instance the host accepted.
     pub transform_destroy: unsafe extern "C" fn(instance: *mut c_void) -> i32,
+    /// ABI 1.1. Right after another entry of this table returned
+    /// [`STATUS_PANIC`], on the same thread: writes the panic's message
+    /// into `out` and returns 1, or returns 0 if there is none. Absent
+    /// from 1.0 plugins, whose panics the host reports without a message.
+    pub panic_message: unsafe extern "C" fn(out: ErrorBuf) -> i32,
 }
 
 /// Every type whose layout host and plugin must agree on; the host checks
 /// `<AbiRoot as StableAbi>::LAYOUT` against the plugin's copy at load.
 /// A new minor version adds fields at the end of the tables and freezes a
-/// copy of the previous root so the host can check older plugins.
+/// copy of the previous root (see [`v1_0`]) so the host can check older
+/// plugins against the layout they were built with.
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct AbiRoot {
@@ -423,6 +413,12 @@ pub struct PluginModule {
     pub sdk_version: StaticStr,
     /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin.
     pub layout: &'static abi_stable::type_layout::TypeLayout,
-    /// The plugin's entry points.
-    pub table: &'static PluginTable,
+    /// The plugin's entry points: `table.size` bytes of a [`PluginTable`],
+    /// which is shorter than this SDK's when the plugin's minor is older.
+    /// A raw pointer because the host must not assume the whole struct.
+    pub table: *const PluginTable,
 }
+
+// SAFETY: a descriptor is immutable static data: its pointers lead only to
+// other immutable statics of the plugin (table, strings, layout).
+unsafe impl Sync for PluginModule {}

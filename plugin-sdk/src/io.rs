@@ -19,11 +19,7 @@ impl<'a> Io<'a> {
     /// `ctx` must be the IO context the host passed to the current callback,
     /// valid for `'a`.
     pub(crate) unsafe fn new(host: &'a HostTable, ctx: *mut IoCtx) -> Self {
-        Io {
-            host,
-            ctx,
-            _callback: PhantomData,
-        }
+        Io { host, ctx, _callback: PhantomData }
     }
 
     pub(crate) fn host(&self) -> &'a HostTable {

@@ -144,7 +144,7 @@ macro_rules! declare_plugin {
                 name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
                 sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
                 layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
-                table: &TABLE,
+                table: &TABLE as *const $crate::ffi::PluginTable,
             };
             &MODULE
         }

@@ -90,9 +90,7 @@ impl Output<'_> {
 
     /// Passes `chunk` on unchanged, sharing its blocks (no copy).
     pub fn pass(&mut self, chunk: &Chunk<'_>) {
-        *self.written += self
-            .buf
-            .copy_from(&chunk.reader, len_i64(chunk.data.len()), chunk.offset);
+        *self.written += self.buf.copy_from(&chunk.reader, len_i64(chunk.data.len()), chunk.offset);
     }
 
     /// Bytes written so far.
@@ -116,12 +114,7 @@ pub struct StreamAdapter<S> {
 impl<S: StreamTransform> StreamAdapter<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        StreamAdapter {
-            inner,
-            output: None,
-            written: 0,
-            ended: false,
-        }
+        StreamAdapter { inner, output: None, written: 0, ended: false }
     }
 
     /// The output VIO and buffer, created on the first event.
@@ -131,13 +124,8 @@ impl<S: StreamTransform> StreamAdapter<S> {
         }
         let buf = cx.new_buffer();
         let reader = buf.alloc_reader();
-        let nbytes = self
-            .inner
-            .output_len(input.known_nbytes())
-            .and_then(|n| i64::try_from(n).ok());
-        let vio = cx
-            .output_vconn()
-            .write(&reader, nbytes.unwrap_or(UNKNOWN_LEN));
+        let nbytes = self.inner.output_len(input.known_nbytes()).and_then(|n| i64::try_from(n).ok());
+        let vio = cx.output_vconn().write(&reader, nbytes.unwrap_or(UNKNOWN_LEN));
         self.output = Some((vio.id(), buf.id()));
         (vio, buf)
     }
@@ -145,10 +133,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
     fn finish(&mut self, out_vio: &Vio<'_>, buf: Buffer<'_>) {
         if !self.ended {
             self.ended = true;
-            self.inner.on_end(&mut Output {
-                buf,
-                written: &mut self.written,
-            });
+            self.inner.on_end(&mut Output { buf, written: &mut self.written });
         }
         out_vio.set_nbytes(self.written);
         out_vio.reenable();
@@ -174,18 +159,8 @@ impl<S: StreamTransform> StreamAdapter<S> {
                     break;
                 }
                 let take = block.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let chunk = Chunk {
-                    data: &block[..take],
-                    reader,
-                    offset,
-                };
-                self.inner.on_data(
-                    &chunk,
-                    &mut Output {
-                        buf,
-                        written: &mut self.written,
-                    },
-                );
+                let chunk = Chunk { data: &block[..take], reader, offset };
+                self.inner.on_data(&chunk, &mut Output { buf, written: &mut self.written });
                 offset += len_i64(take);
                 left -= len_i64(take);
             }

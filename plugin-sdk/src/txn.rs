@@ -60,11 +60,7 @@ impl<'a> Txn<'a> {
     /// # Safety
     /// `ctx` must be the context the host passed to the current hook call.
     pub(crate) unsafe fn new(host: &'a HostTable, ctx: *mut TxnCtx) -> Self {
-        Txn {
-            host,
-            ctx,
-            _hook: PhantomData,
-        }
+        Txn { host, ctx, _hook: PhantomData }
     }
 
     fn out_str(&self, f: unsafe extern "C" fn(*mut TxnCtx, *mut ByteSlice) -> i32) -> &'a str {
@@ -101,18 +97,12 @@ impl<'a> Txn<'a> {
 
     /// Request headers.
     pub fn request(&mut self) -> Headers<'_, 'a> {
-        Headers {
-            txn: self,
-            msg: ffi::message::REQUEST,
-        }
+        Headers { txn: self, msg: ffi::message::REQUEST }
     }
 
     /// Response headers (empty, and ignoring changes, before a response exists).
     pub fn response(&mut self) -> Headers<'_, 'a> {
-        Headers {
-            txn: self,
-            msg: ffi::message::RESPONSE,
-        }
+        Headers { txn: self, msg: ffi::message::RESPONSE }
     }
 
     /// Fails the transaction: the client gets `status` (if the response has
@@ -174,14 +164,7 @@ impl<'t, 'a> Headers<'t, 'a> {
 
     fn get_nth(&self, name: &str, index: usize) -> Option<&'a [u8]> {
         let mut out = ByteSlice::EMPTY;
-        let found = txn_call!(
-            &*self.txn,
-            txn_header_get,
-            self.msg,
-            ByteSlice::new(name.as_bytes()),
-            index,
-            &mut out
-        );
+        let found = txn_call!(&*self.txn, txn_header_get, self.msg, ByteSlice::new(name.as_bytes()), index, &mut out);
         // SAFETY: the host keeps copies alive until the hook returns ('a).
         (found == 1).then(|| unsafe { out.as_slice() })
     }
@@ -208,29 +191,18 @@ impl<'t, 'a> Headers<'t, 'a> {
 
     /// Replaces every value of `name` with `value`.
     pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
-        let (n, v) = (
-            ByteSlice::new(name.as_bytes()),
-            ByteSlice::new(value.as_ref()),
-        );
+        let (n, v) = (ByteSlice::new(name.as_bytes()), ByteSlice::new(value.as_ref()));
         txn_call!(&*self.txn, txn_header_set, self.msg, n, v);
     }
 
     /// Adds a value of `name`, keeping existing ones.
     pub fn append(&mut self, name: &str, value: impl AsRef<[u8]>) {
-        let (n, v) = (
-            ByteSlice::new(name.as_bytes()),
-            ByteSlice::new(value.as_ref()),
-        );
+        let (n, v) = (ByteSlice::new(name.as_bytes()), ByteSlice::new(value.as_ref()));
         txn_call!(&*self.txn, txn_header_append, self.msg, n, v);
     }
 
     /// Removes every value of `name`; true if any was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        txn_call!(
-            &*self.txn,
-            txn_header_remove,
-            self.msg,
-            ByteSlice::new(name.as_bytes())
-        ) == 1
+        txn_call!(&*self.txn, txn_header_remove, self.msg, ByteSlice::new(name.as_bytes())) == 1
     }
 }

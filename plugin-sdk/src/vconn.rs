@@ -57,10 +57,7 @@ impl<'a> VConn<'a> {
     /// known) from `reader` into this vconnection (`TSVConnWrite`); the
     /// calling transform is the continuation called back about progress.
     pub fn write(&self, reader: &Reader<'_>, nbytes: i64) -> Vio<'a> {
-        Vio {
-            io: self.io,
-            h: host_call!(self.io, vconn_write, self.h, reader.h, nbytes),
-        }
+        Vio { io: self.io, h: host_call!(self.io, vconn_write, self.h, reader.h, nbytes) }
     }
 
     /// Starts reading into `buffer` (`TSVConnRead`). Transforms and the
@@ -85,13 +82,7 @@ impl<'a> VConn<'a> {
     /// Shuts down the read and/or write side (`TSVConnShutdown`): no more
     /// events about that side.
     pub fn shutdown(&self, read: bool, write: bool) {
-        host_call!(
-            self.io,
-            vconn_shutdown,
-            self.h,
-            u8::from(read),
-            u8::from(write)
-        );
+        host_call!(self.io, vconn_shutdown, self.h, u8::from(read), u8::from(write));
     }
 
     /// Whether it was closed.
@@ -133,10 +124,7 @@ pub struct TransformCx<'a> {
 impl<'a> TransformCx<'a> {
     /// This transform as a vconnection (`contp`).
     pub fn this(&self) -> VConn<'a> {
-        VConn {
-            io: self.io,
-            h: host_call!(self.io, transform_self),
-        }
+        VConn { io: self.io, h: host_call!(self.io, transform_self) }
     }
 
     /// Whether this transform was closed (`TSVConnClosedGet(contp)`).
@@ -146,10 +134,7 @@ impl<'a> TransformCx<'a> {
 
     /// The output vconnection (`TSTransformOutputVConnGet`).
     pub fn output_vconn(&self) -> VConn<'a> {
-        VConn {
-            io: self.io,
-            h: host_call!(self.io, transform_output_vconn),
-        }
+        VConn { io: self.io, h: host_call!(self.io, transform_output_vconn) }
     }
 
     /// The input VIO: the write VIO on this transform
@@ -160,50 +145,32 @@ impl<'a> TransformCx<'a> {
 
     /// The VIO the event is about (`edata`), if any.
     pub fn event_vio(&self) -> Option<Vio<'a>> {
-        (self.vio != 0).then_some(Vio {
-            io: self.io,
-            h: self.vio,
-        })
+        (self.vio != 0).then_some(Vio { io: self.io, h: self.vio })
     }
 
     /// Creates an IO buffer (`TSIOBufferCreate`), destroyed with this
     /// transform at the latest.
     pub fn new_buffer(&self) -> Buffer<'a> {
-        Buffer {
-            io: self.io,
-            h: host_call!(self.io, buffer_create),
-        }
+        Buffer { io: self.io, h: host_call!(self.io, buffer_create) }
     }
 
     /// Rebinds a stored VIO id to this callback.
     pub fn vio(&self, id: VioId) -> Vio<'a> {
-        Vio {
-            io: self.io,
-            h: id.0,
-        }
+        Vio { io: self.io, h: id.0 }
     }
 
     /// Rebinds a stored buffer id.
     pub fn buffer(&self, id: BufferId) -> Buffer<'a> {
-        Buffer {
-            io: self.io,
-            h: id.0,
-        }
+        Buffer { io: self.io, h: id.0 }
     }
 
     /// Rebinds a stored reader id.
     pub fn reader(&self, id: ReaderId) -> Reader<'a> {
-        Reader {
-            io: self.io,
-            h: id.0,
-        }
+        Reader { io: self.io, h: id.0 }
     }
 
     /// Rebinds a stored vconnection id.
     pub fn vconn(&self, id: VConnId) -> VConn<'a> {
-        VConn {
-            io: self.io,
-            h: id.0,
-        }
+        VConn { io: self.io, h: id.0 }
     }
 }

@@ -62,10 +62,7 @@ impl<'a> Vio<'a> {
 
     /// The vconnection doing the operation (`TSVIOVConnGet`).
     pub fn vconn(&self) -> VConn<'a> {
-        VConn {
-            io: self.io,
-            h: host_call!(self.io, vio_vconn, self.h),
-        }
+        VConn { io: self.io, h: host_call!(self.io, vio_vconn, self.h) }
     }
 
     /// The continuation called back about progress (`TSVIOContGet`);

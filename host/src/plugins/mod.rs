@@ -3,11 +3,13 @@
 //! - [`config`]: the `plugin.config` parser.
 //! - [`runtime_dir`]: the private directory of unique plugin copies.
 //! - [`loader`]: opens one plugin and checks it.
+//! - `abi`: the descriptor checks (versions, panic strategy, layouts).
 //! - [`module`]: a loaded plugin, its counters, the ABI checks.
 //! - [`generation`]: the plugins of one configuration.
 //! - [`hooks`]: one transaction's hooks and the chains they build.
 //! - `txn_host` and `host_table`: the host functions plugins call.
 
+pub(crate) mod abi;
 pub mod config;
 pub mod generation;
 pub mod hooks;

@@ -3,9 +3,7 @@
 
 use crate::ffi::{event_code, ByteSlice, Handle, IoCtx, OwnedBytes};
 
-use super::state::{
-    vio_handle, Fake, FakeCell, FakeVio, BUFFER_BASE, READER_BASE, TERMINUS, TRANSFORM, VCONN_BASE,
-};
+use super::state::{vio_handle, Fake, FakeCell, FakeVio, BUFFER_BASE, READER_BASE, TERMINUS, TRANSFORM, VCONN_BASE};
 
 fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut Fake) -> T) -> T {
     if io.is_null() {
@@ -21,10 +19,7 @@ fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut Fake) -> T) -> T {
 
 pub(super) unsafe extern "C" fn log(_level: u32, msg: ByteSlice) {
     // SAFETY: lent for this call.
-    eprintln!(
-        "[plugin] {}",
-        String::from_utf8_lossy(unsafe { msg.as_slice() })
-    );
+    eprintln!("[plugin] {}", String::from_utf8_lossy(unsafe { msg.as_slice() }));
 }
 pub(super) unsafe extern "C" fn transform_self(_io: *mut IoCtx) -> Handle {
     VCONN_BASE
@@ -32,38 +27,20 @@ pub(super) unsafe extern "C" fn transform_self(_io: *mut IoCtx) -> Handle {
 pub(super) unsafe extern "C" fn transform_output_vconn(_io: *mut IoCtx) -> Handle {
     VCONN_BASE + 1
 }
-pub(super) unsafe extern "C" fn vconn_write(
-    io: *mut IoCtx,
-    vc: Handle,
-    reader: Handle,
-    nbytes: i64,
-) -> Handle {
+pub(super) unsafe extern "C" fn vconn_write(io: *mut IoCtx, vc: Handle, reader: Handle, nbytes: i64) -> Handle {
     with(io, 0, |f| {
         let Some(r) = f.reader(reader) else { return 0 };
         if vc != VCONN_BASE + 1 || f.vios[TERMINUS].started || nbytes < 0 {
-            f.error(format!(
-                "bad write: vconn {vc}, nbytes {nbytes}, or a second write"
-            ));
+            f.error(format!("bad write: vconn {vc}, nbytes {nbytes}, or a second write"));
             return 0;
         }
-        f.vios[TERMINUS] = FakeVio {
-            started: true,
-            shut: false,
-            nbytes,
-            ndone: 0,
-            reader: r,
-        };
+        f.vios[TERMINUS] = FakeVio { started: true, shut: false, nbytes, ndone: 0, reader: r };
         f.announced = Some(nbytes);
         f.push(Some(TERMINUS), event_code::IMMEDIATE, 0);
         vio_handle(TERMINUS)
     })
 }
-pub(super) unsafe extern "C" fn vconn_read(
-    _io: *mut IoCtx,
-    _vc: Handle,
-    _b: Handle,
-    _n: i64,
-) -> Handle {
+pub(super) unsafe extern "C" fn vconn_read(_io: *mut IoCtx, _vc: Handle, _b: Handle, _n: i64) -> Handle {
     0
 }
 pub(super) unsafe extern "C" fn vconn_close(io: *mut IoCtx, _vc: Handle) -> i32 {
@@ -79,12 +56,7 @@ pub(super) unsafe extern "C" fn vconn_abort(io: *mut IoCtx, _vc: Handle, _e: i32
         0
     })
 }
-pub(super) unsafe extern "C" fn vconn_shutdown(
-    io: *mut IoCtx,
-    vc: Handle,
-    _read: u8,
-    write: u8,
-) -> i32 {
+pub(super) unsafe extern "C" fn vconn_shutdown(io: *mut IoCtx, vc: Handle, _read: u8, write: u8) -> i32 {
     with(io, 1, |f| {
         if vc == VCONN_BASE + 1 && write != 0 {
             let v = f.vios[TERMINUS];
@@ -97,12 +69,7 @@ pub(super) unsafe extern "C" fn vconn_shutdown(
     })
 }
 pub(super) unsafe extern "C" fn vconn_closed(io: *mut IoCtx, vc: Handle) -> i32 {
-    with(io, 0, |f| {
-        f.closed
-            .get((vc.saturating_sub(VCONN_BASE)) as usize)
-            .copied()
-            .unwrap_or(0)
-    })
+    with(io, 0, |f| f.closed.get((vc.saturating_sub(VCONN_BASE)) as usize).copied().unwrap_or(0))
 }
 pub(super) unsafe extern "C" fn vconn_read_vio(_io: *mut IoCtx, _vc: Handle) -> Handle {
     0
@@ -119,9 +86,7 @@ pub(super) unsafe extern "C" fn vconn_write_vio(io: *mut IoCtx, vc: Handle) -> H
 }
 pub(super) unsafe extern "C" fn vio_buffer(io: *mut IoCtx, vio: Handle) -> Handle {
     with(io, 0, |f| match f.vio(vio) {
-        Some(v) if !f.vios[v].shut => {
-            f.readers[f.vios[v].reader].map_or(0, |(b, _)| BUFFER_BASE + b as u64)
-        }
+        Some(v) if !f.vios[v].shut => f.readers[f.vios[v].reader].map_or(0, |(b, _)| BUFFER_BASE + b as u64),
         _ => 0,
     })
 }
@@ -148,10 +113,7 @@ pub(super) unsafe extern "C" fn vio_nbytes_set(io: *mut IoCtx, vio: Handle, n: i
         let Some(v) = f.vio(vio) else { return 1 };
         let old = f.vios[v];
         if n < old.ndone || (v == TERMINUS && old.nbytes != i64::MAX && n != old.nbytes) {
-            f.error(format!(
-                "set nbytes to {n} (was {}, ndone {})",
-                old.nbytes, old.ndone
-            ));
+            f.error(format!("set nbytes to {n} (was {}, ndone {})", old.nbytes, old.ndone));
             return 1;
         }
         f.vios[v].nbytes = n;
@@ -173,9 +135,7 @@ pub(super) unsafe extern "C" fn vio_ndone_set(io: *mut IoCtx, vio: Handle, n: i6
     })
 }
 pub(super) unsafe extern "C" fn vio_ntodo(io: *mut IoCtx, vio: Handle) -> i64 {
-    with(io, 0, |f| {
-        f.vio(vio).map_or(0, |v| f.vios[v].nbytes - f.vios[v].ndone)
-    })
+    with(io, 0, |f| f.vio(vio).map_or(0, |v| f.vios[v].nbytes - f.vios[v].ndone))
 }
 pub(super) unsafe extern "C" fn vio_reenable(io: *mut IoCtx, vio: Handle) -> i32 {
     with(io, 1, |f| {
@@ -210,11 +170,7 @@ pub(super) unsafe extern "C" fn buffer_destroy(io: *mut IoCtx, b: Handle) -> i32
     })
 }
 pub(super) unsafe extern "C" fn buffer_water_mark_get(io: *mut IoCtx, b: Handle) -> i64 {
-    with(io, 0, |f| {
-        f.buffer(b)
-            .and_then(|b| f.buffers[b].as_ref())
-            .map_or(0, |x| x.water_mark as i64)
-    })
+    with(io, 0, |f| f.buffer(b).and_then(|b| f.buffers[b].as_ref()).map_or(0, |x| x.water_mark as i64))
 }
 pub(super) unsafe extern "C" fn buffer_water_mark_set(io: *mut IoCtx, b: Handle, mark: i64) -> i32 {
     with(io, 1, |f| {
@@ -225,11 +181,7 @@ pub(super) unsafe extern "C" fn buffer_water_mark_set(io: *mut IoCtx, b: Handle,
         0
     })
 }
-pub(super) unsafe extern "C" fn buffer_append_copy(
-    io: *mut IoCtx,
-    b: Handle,
-    bytes: ByteSlice,
-) -> i32 {
+pub(super) unsafe extern "C" fn buffer_append_copy(io: *mut IoCtx, b: Handle, bytes: ByteSlice) -> i32 {
     // SAFETY: lent for this call.
     let bytes = unsafe { bytes.as_slice() };
     with(io, 1, |f| {
@@ -238,62 +190,35 @@ pub(super) unsafe extern "C" fn buffer_append_copy(
         0
     })
 }
-pub(super) unsafe extern "C" fn buffer_append_owned(
-    io: *mut IoCtx,
-    b: Handle,
-    bytes: OwnedBytes,
-) -> i32 {
+pub(super) unsafe extern "C" fn buffer_append_owned(io: *mut IoCtx, b: Handle, bytes: OwnedBytes) -> i32 {
     // The fake copies, then releases at once: the contract allows any time.
     // SAFETY: valid until release, which follows.
-    let status = unsafe {
-        buffer_append_copy(
-            io,
-            b,
-            ByteSlice {
-                ptr: bytes.ptr,
-                len: bytes.len,
-            },
-        )
-    };
+    let status = unsafe { buffer_append_copy(io, b, ByteSlice { ptr: bytes.ptr, len: bytes.len }) };
     // SAFETY: released exactly once.
     unsafe { (bytes.release)(bytes.owner) };
     status
 }
-pub(super) unsafe extern "C" fn buffer_copy(
-    io: *mut IoCtx,
-    dst: Handle,
-    reader: Handle,
-    n: i64,
-    offset: i64,
-) -> i64 {
+pub(super) unsafe extern "C" fn buffer_copy(io: *mut IoCtx, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64 {
     with(io, 0, |f| {
         let (Some(d), Some(r)) = (f.buffer(dst), f.reader(reader)) else {
             return 0;
         };
         let avail = f.avail(r) as i64;
         if n < 0 || offset < 0 || n + offset > avail {
-            f.error(format!(
-                "copied {n} bytes at offset {offset} from a reader with {avail}"
-            ));
+            f.error(format!("copied {n} bytes at offset {offset} from a reader with {avail}"));
             return 0;
         }
         let Some((b, pos)) = f.readers[r] else {
             return 0;
         };
         let start = pos + offset as usize;
-        let bytes = f.buffers[b]
-            .as_ref()
-            .map(|x| x.data[start..start + n as usize].to_vec())
-            .unwrap_or_default();
+        let bytes = f.buffers[b].as_ref().map(|x| x.data[start..start + n as usize].to_vec()).unwrap_or_default();
         f.append(d, &bytes);
         n
     })
 }
 pub(super) unsafe extern "C" fn reader_alloc(io: *mut IoCtx, b: Handle) -> Handle {
-    with(io, 0, |f| {
-        f.buffer(b)
-            .map_or(0, |b| READER_BASE + f.new_reader(b) as u64)
-    })
+    with(io, 0, |f| f.buffer(b).map_or(0, |b| READER_BASE + f.new_reader(b) as u64))
 }
 pub(super) unsafe extern "C" fn reader_free(io: *mut IoCtx, r: Handle) -> i32 {
     with(io, 1, |f| {
@@ -305,12 +230,7 @@ pub(super) unsafe extern "C" fn reader_free(io: *mut IoCtx, r: Handle) -> i32 {
 pub(super) unsafe extern "C" fn reader_avail(io: *mut IoCtx, r: Handle) -> i64 {
     with(io, 0, |f| f.reader(r).map_or(0, |r| f.avail(r) as i64))
 }
-pub(super) unsafe extern "C" fn reader_block(
-    io: *mut IoCtx,
-    r: Handle,
-    index: usize,
-    out: *mut ByteSlice,
-) -> i32 {
+pub(super) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: usize, out: *mut ByteSlice) -> i32 {
     with(io, 0, |f| {
         let Some(r) = f.reader(r) else { return 0 };
         let Some((b, pos)) = f.readers[r] else {
@@ -331,12 +251,7 @@ pub(super) unsafe extern "C" fn reader_block(
         let copy: Box<[u8]> = buf.data[s..e].into();
         if !out.is_null() {
             // SAFETY: `out` is live for this call; the copy is pinned until the callback returns.
-            unsafe {
-                *out = ByteSlice {
-                    ptr: copy.as_ptr(),
-                    len: copy.len(),
-                }
-            };
+            unsafe { *out = ByteSlice { ptr: copy.as_ptr(), len: copy.len() } };
         }
         f.pinned.push(copy);
         1

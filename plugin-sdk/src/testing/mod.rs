@@ -52,11 +52,7 @@ pub struct FakeHost {
 
 impl Default for FakeHost {
     fn default() -> Self {
-        FakeHost {
-            water_mark: 8,
-            known_length: true,
-            take: 5,
-        }
+        FakeHost { water_mark: 8, known_length: true, take: 5 }
     }
 }
 
@@ -117,18 +113,8 @@ impl FakeHost {
             let f = &mut *cell.0.borrow_mut();
             let b = f.new_buffer();
             let r = f.new_reader(b);
-            let nbytes = if self.known_length {
-                total as i64
-            } else {
-                i64::MAX
-            };
-            f.vios[TRANSFORM] = FakeVio {
-                started: true,
-                shut: false,
-                nbytes,
-                ndone: 0,
-                reader: r,
-            };
+            let nbytes = if self.known_length { total as i64 } else { i64::MAX };
+            f.vios[TRANSFORM] = FakeVio { started: true, shut: false, nbytes, ndone: 0, reader: r };
             f.push(Some(TRANSFORM), event_code::IMMEDIATE, 0);
             r
         };
@@ -158,10 +144,7 @@ impl FakeHost {
             progress |= deliver(&cell, io, instance, &mut deferred, &mut out);
             let f = cell.0.borrow();
             let t = f.vios[TERMINUS];
-            let done = t.started
-                && t.nbytes != i64::MAX
-                && t.ndone == t.nbytes
-                && next_chunk == chunks.len();
+            let done = t.started && t.nbytes != i64::MAX && t.ndone == t.nbytes && next_chunk == chunks.len();
             if done && f.queue.is_empty() || !out.errors.is_empty() {
                 break;
             }
@@ -171,11 +154,7 @@ impl FakeHost {
                     "stalled: fed {next_chunk}/{} chunks, output {} bytes of {}",
                     chunks.len(),
                     out.bytes.len(),
-                    if t.nbytes == i64::MAX {
-                        "unknown".to_string()
-                    } else {
-                        t.nbytes.to_string()
-                    }
+                    if t.nbytes == i64::MAX { "unknown".to_string() } else { t.nbytes.to_string() }
                 ));
                 break;
             }
@@ -204,27 +183,16 @@ impl FakeHost {
         if !t.started || t.shut {
             return false;
         }
-        let n = self
-            .take
-            .min(f.avail(t.reader))
-            .min((t.nbytes - t.ndone).max(0) as usize);
+        let n = self.take.min(f.avail(t.reader)).min((t.nbytes - t.ndone).max(0) as usize);
         let bytes = f.take(t.reader, n);
         out.bytes.extend_from_slice(&bytes);
         f.vios[TERMINUS].ndone += n as i64;
         let ntodo = f.vios[TERMINUS].nbytes - f.vios[TERMINUS].ndone;
         if ntodo > 0 && n > 0 {
-            f.push(
-                Some(TRANSFORM),
-                event_code::VCONN_WRITE_READY,
-                vio_handle(TERMINUS),
-            );
+            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_READY, vio_handle(TERMINUS));
         } else if ntodo == 0 && !f.complete_sent {
             f.complete_sent = true;
-            f.push(
-                Some(TRANSFORM),
-                event_code::VCONN_WRITE_COMPLETE,
-                vio_handle(TERMINUS),
-            );
+            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, vio_handle(TERMINUS));
         }
         n > 0
     }
@@ -257,8 +225,7 @@ fn deliver(
                     if event == event_code::VCONN_WRITE_COMPLETE {
                         out.complete = true;
                     } else if event == event_code::ERROR {
-                        f.errors
-                            .push("the transform reported an error upstream".into());
+                        f.errors.push("the transform reported an error upstream".into());
                     }
                     continue;
                 }
@@ -266,17 +233,12 @@ fn deliver(
                     let t = f.vios[TERMINUS];
                     if t.started && !t.shut && t.nbytes == t.ndone && !f.complete_sent {
                         f.complete_sent = true;
-                        f.push(
-                            Some(TRANSFORM),
-                            event_code::VCONN_WRITE_COMPLETE,
-                            vio_handle(TERMINUS),
-                        );
+                        f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, vio_handle(TERMINUS));
                     }
                     continue;
                 }
                 Some(_) => {
-                    let gated =
-                        event == event_code::IMMEDIATE || event == event_code::VCONN_WRITE_READY;
+                    let gated = event == event_code::IMMEDIATE || event == event_code::VCONN_WRITE_READY;
                     if gated && f.over_mark(TERMINUS) {
                         *deferred = Some((event, vio));
                         continue;
@@ -294,10 +256,7 @@ fn deliver(
         let f = &mut *cell.0.borrow_mut();
         f.pinned.clear();
         if status != STATUS_OK {
-            f.errors.push(format!(
-                "the transform returned status {status} (2 = panic) on event {}",
-                next.0
-            ));
+            f.errors.push(format!("the transform returned status {status} (2 = panic) on event {}", next.0));
         }
         if !f.errors.is_empty() {
             out.errors.append(&mut f.errors);

@@ -62,11 +62,7 @@ impl Fake {
     }
 
     pub fn new_buffer(&mut self) -> usize {
-        self.buffers.push(Some(FakeBuffer {
-            data: Vec::new(),
-            ends: Vec::new(),
-            water_mark: self.water_mark,
-        }));
+        self.buffers.push(Some(FakeBuffer { data: Vec::new(), ends: Vec::new(), water_mark: self.water_mark }));
         self.buffers.len() - 1
     }
 
@@ -86,9 +82,7 @@ impl Fake {
 
     pub fn avail(&self, r: usize) -> usize {
         match self.readers.get(r) {
-            Some(Some((b, pos))) => self.buffers[*b]
-                .as_ref()
-                .map_or(0, |buf| buf.data.len() - pos),
+            Some(Some((b, pos))) => self.buffers[*b].as_ref().map_or(0, |buf| buf.data.len() - pos),
             _ => 0,
         }
     }
@@ -109,12 +103,7 @@ impl Fake {
 
     pub fn over_mark(&self, vc: usize) -> bool {
         let v = self.vios[vc];
-        v.started
-            && !v.shut
-            && self.avail(v.reader)
-                > self
-                    .reader_buffer(v.reader)
-                    .map_or(usize::MAX, |b| b.water_mark)
+        v.started && !v.shut && self.avail(v.reader) > self.reader_buffer(v.reader).map_or(usize::MAX, |b| b.water_mark)
     }
 
     fn reader_buffer(&self, r: usize) -> Option<&FakeBuffer> {
@@ -127,10 +116,8 @@ impl Fake {
     }
 
     pub(super) fn buffer(&mut self, h: Handle) -> Option<usize> {
-        let i = h
-            .checked_sub(BUFFER_BASE)
-            .map(|i| i as usize)
-            .filter(|i| matches!(self.buffers.get(*i), Some(Some(_))));
+        let i =
+            h.checked_sub(BUFFER_BASE).map(|i| i as usize).filter(|i| matches!(self.buffers.get(*i), Some(Some(_))));
         if i.is_none() {
             self.error(format!("invalid buffer handle {h}"));
         }
@@ -138,10 +125,8 @@ impl Fake {
     }
 
     pub(super) fn reader(&mut self, h: Handle) -> Option<usize> {
-        let i = h
-            .checked_sub(READER_BASE)
-            .map(|i| i as usize)
-            .filter(|i| matches!(self.readers.get(*i), Some(Some(_))));
+        let i =
+            h.checked_sub(READER_BASE).map(|i| i as usize).filter(|i| matches!(self.readers.get(*i), Some(Some(_))));
         if i.is_none() {
             self.error(format!("invalid reader handle {h}"));
         }
@@ -149,10 +134,7 @@ impl Fake {
     }
 
     pub(super) fn vio(&mut self, h: Handle) -> Option<usize> {
-        let i = h
-            .checked_sub(VIO_BASE)
-            .map(|i| i as usize)
-            .filter(|i| *i < 2 && self.vios[*i].started);
+        let i = h.checked_sub(VIO_BASE).map(|i| i as usize).filter(|i| *i < 2 && self.vios[*i].started);
         if i.is_none() {
             self.error(format!("invalid VIO handle {h}"));
         }

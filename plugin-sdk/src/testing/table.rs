@@ -7,22 +7,10 @@ use crate::ffi::{ByteSlice, HostTable, TxnCtx, ABI_MINOR};
 
 use super::io_fns::*;
 
-unsafe extern "C" fn no_header(
-    _t: *mut TxnCtx,
-    _m: u32,
-    _n: ByteSlice,
-    _i: usize,
-    _o: *mut ByteSlice,
-) -> i32 {
+unsafe extern "C" fn no_header(_t: *mut TxnCtx, _m: u32, _n: ByteSlice, _i: usize, _o: *mut ByteSlice) -> i32 {
     0
 }
-unsafe extern "C" fn no_header_at(
-    _t: *mut TxnCtx,
-    _m: u32,
-    _i: usize,
-    _n: *mut ByteSlice,
-    _v: *mut ByteSlice,
-) -> i32 {
+unsafe extern "C" fn no_header_at(_t: *mut TxnCtx, _m: u32, _i: usize, _n: *mut ByteSlice, _v: *mut ByteSlice) -> i32 {
     0
 }
 unsafe extern "C" fn no_set(_t: *mut TxnCtx, _m: u32, _n: ByteSlice, _v: ByteSlice) -> i32 {

@@ -25,15 +25,8 @@ fn stream_null_known_and_unknown_lengths() {
     assert_eq!(out.bytes, data);
     assert_eq!(out.nbytes, Some(1000));
     assert!(out.complete, "{out:?}");
-    assert!(
-        out.write_ready > 10,
-        "small water marks must exercise WRITE_READY: {}",
-        out.write_ready
-    );
-    let out = FakeHost::new()
-        .unknown_length()
-        .take_size(1)
-        .run_stream(Null, &chunks);
+    assert!(out.write_ready > 10, "small water marks must exercise WRITE_READY: {}", out.write_ready);
+    let out = FakeHost::new().unknown_length().take_size(1).run_stream(Null, &chunks);
     assert_eq!(out.bytes, data);
     assert_eq!(out.nbytes, None);
     assert!(out.complete && out.errors.is_empty(), "{out:?}");
@@ -42,10 +35,7 @@ fn stream_null_known_and_unknown_lengths() {
 #[test]
 fn empty_input_completes() {
     let out = FakeHost::new().run_stream(Null, &[]);
-    assert!(
-        out.bytes.is_empty() && out.complete && out.started,
-        "{out:?}"
-    );
+    assert!(out.bytes.is_empty() && out.complete && out.started, "{out:?}");
     assert_eq!(out.nbytes, Some(0));
 }
 
@@ -131,10 +121,7 @@ impl Transform for RawPass {
 fn pass_through_step_moves_every_byte() {
     let data = pattern(300);
     let chunks: Vec<&[u8]> = data.chunks(11).collect();
-    for host in [
-        FakeHost::new(),
-        FakeHost::new().unknown_length().water_mark(1),
-    ] {
+    for host in [FakeHost::new(), FakeHost::new().unknown_length().water_mark(1)] {
         let out = host.run(RawPass::default(), &chunks);
         assert_eq!(out.bytes, data);
         assert!(out.complete && out.errors.is_empty(), "{out:?}");
