@@ -27,4 +27,8 @@ pub use hooks::{HookResult, TxnPlugins, TxnView};
 #[allow(unused_imports)]
 pub use module::{Module, StatsSnapshot};
 #[cfg(test)]
+mod faulty_tests;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;
