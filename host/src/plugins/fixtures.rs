@@ -85,9 +85,14 @@ pub extern "C" fn not_a_plugin_host_module() -> i32 {
 /// as crate `abi_fixture_<case>`. Returns the `.so`.
 pub(crate) fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> PathBuf {
     let dir = fixture_dir(case);
-    copy_sdk(&dir.join("plugin-sdk"), patches);
-    let deps = "plugin-sdk = { path = \"../plugin-sdk\" }\n";
-    write_crate(&dir, case, deps, TINY_PLUGIN, &["plugin-sdk", "plugin"]);
+    // A directory name of its own: cargo names artifacts of path packages by
+    // name, version and path *relative to the workspace root*, so copies of
+    // plugin-sdk at the same relative path would share (and overwrite) one
+    // build in the shared target directory.
+    let sdk = format!("sdk-{case}");
+    copy_sdk(&dir.join(&sdk), patches);
+    let deps = format!("plugin-sdk = {{ path = \"../{sdk}\" }}\n");
+    write_crate(&dir, case, &deps, TINY_PLUGIN, &[&sdk, "plugin"]);
     build(&dir, case, panic_abort)
 }
 

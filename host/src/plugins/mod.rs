@@ -27,6 +27,8 @@ pub use hooks::{HookResult, TxnPlugins, TxnView};
 #[allow(unused_imports)]
 pub use module::{Module, StatsSnapshot};
 #[cfg(test)]
+mod abi_tests;
+#[cfg(test)]
 mod faulty_tests;
 #[cfg(test)]
 mod fixtures;
