@@ -51,9 +51,11 @@ impl Fault {
         let names = || Fault::ALL.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
         match args {
             [] => Ok(Fault::None),
-            [arg] => Fault::ALL.iter().find(|(name, _)| name == arg).map(|(_, f)| *f).ok_or_else(|| {
-                format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())
-            }),
+            [arg] => Fault::ALL
+                .iter()
+                .find(|(name, _)| name == arg)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())),
             _ => Err(format!("faulty takes at most one argument, got {args:?}: keep one of {}", names())),
         }
     }
