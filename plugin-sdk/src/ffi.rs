@@ -211,7 +211,8 @@ pub struct OwnedBytes {
     pub release: unsafe extern "C" fn(owner: *mut c_void),
 }
 
-/// A host-provided buffer for an error message (plugin `init`).
+/// A host-provided buffer for a message from the plugin: why `init` failed
+/// or panicked, or the message of a panic (`panic_message`).
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct ErrorBuf {
