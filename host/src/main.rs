@@ -137,7 +137,7 @@ fn check(config: &Path, plugin_dir: Option<PathBuf>, runtime_dir: Option<PathBuf
         }
         Err(errors) => {
             for e in &errors {
-                println!("{e}");
+                eprintln!("{e}");
             }
             bail!("{}: {} error(s)", config.display(), errors.len())
         }

@@ -3,8 +3,12 @@
 //!
 //! Each shim only rebuilds types from pointers and calls a safe `*_impl`
 //! under `catch_unwind`; a panic becomes [`STATUS_PANIC`], never an unwind
-//! across `extern "C"`.
+//! across `extern "C"`. The panic's message is kept for the host, which
+//! asks for it through `panic_message` (and gets it in `init`'s error
+//! buffer when `init` panicked).
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,9 +25,85 @@ use crate::vconn::{Transform, TransformCx};
 
 pub use abi_stable::StableAbi;
 
-/// Runs `f`, turning a panic into [`STATUS_PANIC`].
+/// Longest panic message kept for the host, in bytes.
+const PANIC_MESSAGE_CAP: usize = 512;
+
+/// The last panic caught on this thread: (bytes, length). A plain array,
+/// not a `String`: a thread-local with a destructor would make glibc pin
+/// this library in memory for as long as the host's worker threads live,
+/// so an old generation could never be unloaded.
+struct LastPanic {
+    text: [u8; PANIC_MESSAGE_CAP],
+    len: usize,
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<LastPanic> =
+        const { RefCell::new(LastPanic { text: [0; PANIC_MESSAGE_CAP], len: 0 }) };
+}
+
+/// Runs `f`, turning a panic into [`STATUS_PANIC`] and keeping its message.
 fn guard(f: impl FnOnce() -> i32) -> i32 {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(STATUS_PANIC)
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(status) => status,
+        Err(payload) => {
+            keep_panic_message(&*payload);
+            // A payload whose drop panics must not unwind out of here either.
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+            STATUS_PANIC
+        }
+    }
+}
+
+/// The text of a panic: what `panic!` was given, when it was a string.
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic without a message"
+    }
+}
+
+fn keep_panic_message(payload: &(dyn Any + Send)) {
+    let text = panic_text(payload);
+    let n = floor_char_boundary(text, PANIC_MESSAGE_CAP);
+    let _ = LAST_PANIC.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            last.text[..n].copy_from_slice(&text.as_bytes()[..n]);
+            last.len = n;
+        }
+    });
+}
+
+/// Takes the kept panic message out into `out`; false if there was none.
+fn take_panic_message(out: &ErrorBuf) -> bool {
+    LAST_PANIC
+        .try_with(|last| {
+            let Ok(mut last) = last.try_borrow_mut() else {
+                return false;
+            };
+            let n = std::mem::take(&mut last.len);
+            if n == 0 {
+                return false;
+            }
+            // Kept bytes were cut on a char boundary of a `str`.
+            write_error(out, std::str::from_utf8(&last.text[..n]).unwrap_or("a panic"));
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// The largest `n <= max` that is a char boundary of `s`.
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
 }
 
 /// The plugin table for plugin type `P`.
@@ -38,7 +118,13 @@ impl<P: Plugin> Tables<P> {
         hook: hook::<P>,
         transform_event,
         transform_destroy,
+        panic_message,
     };
+}
+
+/// [`crate::ffi::PluginTable::panic_message`].
+pub(crate) unsafe extern "C" fn panic_message(out: ErrorBuf) -> i32 {
+    guard(|| i32::from(take_panic_message(&out)))
 }
 
 unsafe extern "C" fn init<P: Plugin>(
@@ -48,7 +134,7 @@ unsafe extern "C" fn init<P: Plugin>(
     state_out: *mut *mut c_void,
     err: ErrorBuf,
 ) -> i32 {
-    guard(|| {
+    let status = guard(|| {
         if host.is_null() || state_out.is_null() || (args.is_null() && nargs != 0) {
             return STATUS_BAD_ARG;
         }
@@ -68,13 +154,21 @@ unsafe extern "C" fn init<P: Plugin>(
                 STATUS_ERROR
             }
         }
-    })
+    });
+    if status == STATUS_PANIC {
+        // The host reads why init panicked where it reads why it failed.
+        take_panic_message(&err);
+    }
+    status
 }
 
 fn init_impl<P: Plugin>(host: &HostTable, args: &[String]) -> Result<*mut c_void, String> {
+    // The host refuses plugins of a newer minor, so this only trips on a
+    // host that lies about its version; never call past its table.
     if host.size < std::mem::size_of::<HostTable>() {
         return Err(format!(
-            "the host's function table is older ({} bytes) than this plugin's SDK needs ({}): rebuild the plugin against the host's SDK",
+            "the host's function table ({} bytes) is older than this plugin's plugin-sdk needs ({} bytes); \
+             rebuild the plugin against the host's plugin-sdk",
             host.size,
             std::mem::size_of::<HostTable>()
         ));
@@ -88,10 +182,7 @@ fn write_error(err: &ErrorBuf, msg: &str) {
         return;
     }
     // Truncate on a char boundary so the host always gets valid UTF-8.
-    let mut n = msg.len().min(err.cap);
-    while !msg.is_char_boundary(n) {
-        n -= 1;
-    }
+    let n = floor_char_boundary(msg, err.cap);
     // SAFETY: the host gave `cap` writable bytes and a writable `len`.
     unsafe {
         std::ptr::copy_nonoverlapping(msg.as_ptr(), err.ptr, n);

@@ -21,6 +21,27 @@
 //!   (`Vec`, `String`, `Box<dyn _>`) crosses.
 //! - Tables are size-prefixed: a newer minor version only appends fields, and
 //!   the reader of a table checks `size` before touching a field.
+//!
+//! # Versions
+//!
+//! [`ABI_MAJOR`] changes when anything already published changes; the host
+//! refuses a plugin of any other major. [`ABI_MINOR`] grows when fields are
+//! appended to [`PluginTable`] or [`HostTable`]. The host loads plugins of
+//! its own minor or older: it checks the plugin's layout against the frozen
+//! layout of the plugin's minor ([`v1_0`] and so on), copies only the
+//! `size` bytes of the plugin's table the plugin declared, and fills the
+//! entries a plugin is too old to have with safe defaults. It refuses a
+//! plugin of a newer minor, whose host functions it does not have.
+//!
+//! | ABI | change                                                  |
+//! |-----|---------------------------------------------------------|
+//! | 1.0 | first version                                           |
+//! | 1.1 | [`PluginTable::panic_message`] appended                 |
+//!
+//! To add minor `1.n`: freeze the current tables and [`AbiRoot`] as module
+//! `v1_{n-1}` (same type and field names, so the layout check compares
+//! like with like), append the new fields, bump [`ABI_MINOR`], and give the
+//! host the frozen layout and a default for each new plugin entry.
 //! - Every plugin entry point runs under `catch_unwind` and reports a panic as
 //!   [`STATUS_PANIC`]; host functions do the same in the other direction.
 
@@ -34,7 +55,9 @@ pub const ENTRY_SYMBOL: &str = "plugin_host_module";
 /// ABI major version: the host refuses a plugin whose major differs.
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: a plugin's minor must be <= the host's.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
+
+pub mod v1_0;
 
 /// Signature of the exported entry symbol. Returns a pointer to a static
 /// descriptor that lives as long as the library is loaded.
@@ -188,7 +211,8 @@ pub struct OwnedBytes {
     pub release: unsafe extern "C" fn(owner: *mut c_void),
 }
 
-/// A host-provided buffer for an error message (plugin `init`).
+/// A host-provided buffer for a message from the plugin: why `init` failed
+/// or panicked, or the message of a panic (`panic_message`).
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct ErrorBuf {
@@ -345,12 +369,18 @@ pub struct PluginTable {
     ) -> i32,
     /// Drops a transform instance. Called once per instance the host accepted.
     pub transform_destroy: unsafe extern "C" fn(instance: *mut c_void) -> i32,
+    /// ABI 1.1. Right after another entry of this table returned
+    /// [`STATUS_PANIC`], on the same thread: writes the panic's message
+    /// into `out` and returns 1, or returns 0 if there is none. Absent
+    /// from 1.0 plugins, whose panics the host reports without a message.
+    pub panic_message: unsafe extern "C" fn(out: ErrorBuf) -> i32,
 }
 
 /// Every type whose layout host and plugin must agree on; the host checks
 /// `<AbiRoot as StableAbi>::LAYOUT` against the plugin's copy at load.
 /// A new minor version adds fields at the end of the tables and freezes a
-/// copy of the previous root so the host can check older plugins.
+/// copy of the previous root (see [`v1_0`]) so the host can check older
+/// plugins against the layout they were built with.
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct AbiRoot {
@@ -384,6 +414,12 @@ pub struct PluginModule {
     pub sdk_version: StaticStr,
     /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin.
     pub layout: &'static abi_stable::type_layout::TypeLayout,
-    /// The plugin's entry points.
-    pub table: &'static PluginTable,
+    /// The plugin's entry points: `table.size` bytes of a [`PluginTable`],
+    /// which is shorter than this SDK's when the plugin's minor is older.
+    /// A raw pointer because the host must not assume the whole struct.
+    pub table: *const PluginTable,
 }
+
+// SAFETY: a descriptor is immutable static data: its pointers lead only to
+// other immutable statics of the plugin (table, strings, layout).
+unsafe impl Sync for PluginModule {}

@@ -84,9 +84,13 @@
 //!
 //! - A panic in any plugin code is caught at the boundary: the transaction is
 //!   aborted (500 before the response head is sent, connection closed after),
-//!   the instance is counted and never called again. Plugins must be built
-//!   with `panic = "unwind"` (the default); `panic = "abort"` builds are
-//!   refused at load.
+//!   the instance is counted and never called again, and the panic's message
+//!   goes to the host's log. Plugins must be built with `panic = "unwind"`
+//!   (the default); `panic = "abort"` builds are refused at load.
+//! - A plugin built against an older minor version of this SDK's ABI keeps
+//!   loading in newer hosts; another major, or a newer minor than the
+//!   host's, is refused at load with a message saying what to rebuild (see
+//!   [`ffi`] for the versioning rules).
 //! - A protocol error (a stale handle, `ndone` past `nbytes`, consuming more
 //!   than available) aborts the transaction the same way.
 //! - `reenable` and `call_cont` never call back synchronously: events are
@@ -144,7 +148,7 @@ macro_rules! declare_plugin {
                 name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
                 sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
                 layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
-                table: &TABLE,
+                table: &TABLE as *const $crate::ffi::PluginTable,
             };
             &MODULE
         }

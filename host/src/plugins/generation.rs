@@ -3,6 +3,7 @@
 //! builds a new generation beside the old one and the old one goes away (its
 //! libraries unloaded) when its last transaction and transform are gone.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,24 +22,50 @@ pub struct Generation {
 }
 
 /// Parses `config`, loads every plugin from a unique copy in `rt` and
-/// initialises it. Returns every error (config and plugin), one line each.
+/// initialises it. On failure returns every refusal in the file, one line
+/// each, in line order: config errors and plugin refusals alike, so that
+/// `plugin-host check` shows an operator everything to fix in one pass.
+/// Plugins on good lines are loaded (and unloaded) even when another line
+/// is bad, so their refusals are found too.
 pub fn load_generation(config: &Path, plugin_dir: &Path, rt: &RuntimeDir) -> Result<Arc<Generation>, Vec<String>> {
-    let lines = config::parse_file(config, plugin_dir)
-        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let (lines, mut errors) = parse_all(config, plugin_dir);
     let mut modules = Vec::new();
-    let mut errors = Vec::new();
     for line in &lines {
         match loader::load(line, rt) {
             Ok(m) => modules.push(Arc::new(m)),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push((line.line, e)),
         }
     }
     if errors.is_empty() {
         Ok(Arc::new(Generation::from_modules(modules)))
     } else {
         // `modules` drop here: the plugins that did load are finalised and unloaded.
-        Err(errors)
+        errors.sort_by_key(|(line, _)| *line);
+        Err(errors.into_iter().map(|(_, e)| e).collect())
     }
+}
+
+/// Every plugin line that parses and every config error, each error with
+/// its line (0: the whole file). The parser reports either lines or errors;
+/// on errors the file is parsed once more with the bad lines blanked, which
+/// keeps the numbering and yields the good lines.
+fn parse_all(config: &Path, plugin_dir: &Path) -> (Vec<config::PluginLine>, Vec<(usize, String)>) {
+    let errors = match config::parse_file(config, plugin_dir) {
+        Ok(lines) => return (lines, Vec::new()),
+        Err(errors) => errors,
+    };
+    let numbered: Vec<(usize, String)> = errors.iter().map(|e| (e.line().unwrap_or(0), e.to_string())).collect();
+    let Ok(bytes) = std::fs::read(config) else {
+        return (Vec::new(), numbered);
+    };
+    let bad: HashSet<usize> = numbered.iter().map(|(line, _)| *line).collect();
+    let text: Vec<String> = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, raw)| if bad.contains(&(i + 1)) { String::new() } else { String::from_utf8_lossy(raw).into_owned() })
+        .collect();
+    let good = config::parse_str(&text.join("\n"), config, plugin_dir).unwrap_or_default();
+    (good, numbered)
 }
 
 impl Generation {

@@ -119,8 +119,8 @@ impl TxnPlugins {
             self.response.extend(state.response_added);
             let name = module.name();
             let this = if status == STATUS_PANIC {
-                module.count_panic(hook_name);
-                HookResult::Fail { status: 500, message: format!("plugin {name} panicked in {hook_name}") }
+                let msg = module.count_panic(hook_name).map(|m| format!(": {m}")).unwrap_or_default();
+                HookResult::Fail { status: 500, message: format!("plugin {name} panicked in {hook_name}{msg}") }
             } else if status != STATUS_OK {
                 module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
                 HookResult::Fail {

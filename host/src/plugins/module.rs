@@ -10,14 +10,16 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use abi_stable::abi_stability::abi_checking::{check_layout_compatibility, AbiInstabilityErrors};
-use abi_stable::StableAbi;
-use plugin_sdk::ffi::{self, AbiRoot, ByteSlice, EntryFn, ErrorBuf, PluginModule, PluginTable};
+use parking_lot::Mutex;
+use plugin_sdk::ffi::{self, ByteSlice, EntryFn, ErrorBuf, PluginTable};
 
+use super::abi::{self, one_line};
 use super::host_table::HOST_TABLE;
 
-/// Longest `init` error message kept.
-const INIT_ERROR_CAP: usize = 1024;
+/// Longest message kept from a plugin (`init` error, panic message), in bytes.
+const MESSAGE_CAP: usize = 1024;
+/// Longest plugin message quoted in a one-line refusal, in bytes.
+const QUOTE_CAP: usize = 300;
 
 /// Per-plugin counters, shared by every worker thread.
 #[derive(Debug, Default)]
@@ -59,18 +61,22 @@ pub struct StatsSnapshot {
 pub struct Module {
     name: String,
     path: PathBuf,
-    /// Points into the library's static data (or the host binary for
-    /// statically linked plugins); valid while `library` is loaded.
-    table: *const PluginTable,
+    /// The ABI minor the plugin was built against.
+    abi_minor: u32,
+    /// The host's copy of the plugin's entry points (its declared prefix,
+    /// defaults after it); the pointers lead into `library`.
+    table: PluginTable,
     /// The plugin-global state returned by `init`; `Send + Sync` by the SDK's contract.
     state: *mut c_void,
     pub(crate) stats: PluginStats,
+    /// The message of the last panic caught in this plugin, if it said one.
+    last_panic: Mutex<Option<String>>,
     /// Declared last: dropped after `Drop::drop` ran `fini`.
     library: Option<libloading::Library>,
 }
 
-// SAFETY: `table` points at immutable static data; `state` is the plugin's
-// `Plugin` value, which the SDK requires to be `Send + Sync`.
+// SAFETY: `table` holds pointers to the plugin's code; `state` is the
+// plugin's `Plugin` value, which the SDK requires to be `Send + Sync`.
 unsafe impl Send for Module {}
 // SAFETY: as above.
 unsafe impl Sync for Module {}
@@ -84,48 +90,56 @@ impl std::fmt::Debug for Module {
 impl Module {
     /// Checks the descriptor `entry` returns and runs the plugin's `init`
     /// with `args`. `library` (if any) is the library `entry` lives in.
-    /// Errors are one line: plugin path, what is wrong, what to do.
+    /// Errors are one line: `plugin PATH: what is wrong; what to do`.
     pub fn init(
         path: &Path,
         entry: EntryFn,
         library: Option<libloading::Library>,
         args: &[String],
     ) -> Result<Module, String> {
-        let shown = path.display();
         // SAFETY: the entry symbol has the declared signature (checked by
-        // name only: the descriptor's versions and layout are checked next).
-        let desc = unsafe { entry() };
-        if desc.is_null() {
-            return Err(format!(
-                "{shown}: its entry symbol returned no descriptor; rebuild it with plugin-sdk's declare_plugin!"
-            ));
-        }
-        // SAFETY: the first fields of PluginModule never change across ABI
-        // versions; the rest is read only after the checks below.
-        let desc: &PluginModule = unsafe { &*desc };
-        check_descriptor(path, desc)?;
-        let table: &PluginTable = desc.table;
-        // SAFETY: StaticStr points at the plugin's 'static data.
-        let name = String::from_utf8_lossy(unsafe { ByteSlice { ptr: desc.name.ptr, len: desc.name.len }.as_slice() })
-            .into_owned();
-
+        // name only: the descriptor's versions and layout are checked in
+        // `abi::check`), and `library` stays loaded while we use it.
+        let checked = unsafe { abi::check(path, entry)? };
+        let shown = path.display();
         let arg_slices: Vec<ByteSlice> = args.iter().map(|a| ByteSlice::new(a.as_bytes())).collect();
         let mut state: *mut c_void = std::ptr::null_mut();
-        let mut err = vec![0u8; INIT_ERROR_CAP];
+        let mut err = vec![0u8; MESSAGE_CAP];
         let mut err_len = 0usize;
         let err_buf = ErrorBuf { ptr: err.as_mut_ptr(), cap: err.len(), len: &mut err_len };
         // SAFETY: all pointers are live for the call; the SDK shim catches panics.
-        let status = unsafe { (table.init)(&HOST_TABLE, arg_slices.as_ptr(), arg_slices.len(), &mut state, err_buf) };
+        let status =
+            unsafe { (checked.table.init)(&HOST_TABLE, arg_slices.as_ptr(), arg_slices.len(), &mut state, err_buf) };
+        let message = one_line(&String::from_utf8_lossy(&err[..err_len.min(err.len())]), QUOTE_CAP);
         match status {
             ffi::STATUS_OK if !state.is_null() => {}
-            ffi::STATUS_OK => return Err(format!("{shown}: init returned no state; this is a bug in the plugin")),
-            ffi::STATUS_PANIC => return Err(format!("{shown}: init panicked; see the log above and fix the plugin")),
-            _ => {
-                let msg = String::from_utf8_lossy(&err[..err_len.min(err.len())]);
-                return Err(format!("{shown}: refused its arguments {args:?}: {msg}"));
+            ffi::STATUS_OK => {
+                return Err(format!("plugin {shown}: init reported success but returned no state; fix the plugin"))
             }
+            ffi::STATUS_PANIC => {
+                let message = if message.is_empty() { "no message".to_string() } else { message };
+                return Err(format!(
+                    "plugin {shown}: init panicked ({message}) with arguments {args:?}; fix the plugin"
+                ));
+            }
+            _ if message.is_empty() => {
+                return Err(format!(
+                    "plugin {shown}: init refused its arguments {args:?} without saying why (status {status}); \
+                     see the plugin's documentation"
+                ))
+            }
+            _ => return Err(format!("plugin {shown}: init refused its arguments {args:?}: {message}")),
         }
-        Ok(Module { name, path: path.to_path_buf(), table, state, stats: PluginStats::default(), library })
+        Ok(Module {
+            name: checked.name,
+            path: path.to_path_buf(),
+            abi_minor: checked.minor,
+            table: checked.table,
+            state,
+            stats: PluginStats::default(),
+            last_panic: Mutex::new(None),
+            library,
+        })
     }
 
     /// The plugin's name (its crate name).
@@ -138,10 +152,15 @@ impl Module {
         &self.path
     }
 
-    /// The plugin's entry points.
+    /// The ABI minor the plugin was built against (at most the host's).
+    pub fn abi_minor(&self) -> u32 {
+        self.abi_minor
+    }
+
+    /// The plugin's entry points (valid while `self` lives: the library
+    /// is unloaded only after `self` is dropped).
     pub(crate) fn table(&self) -> &PluginTable {
-        // SAFETY: valid while the library is loaded, i.e. while self lives.
-        unsafe { &*self.table }
+        &self.table
     }
 
     pub(crate) fn state(&self) -> *mut c_void {
@@ -163,10 +182,37 @@ impl Module {
         }
     }
 
-    /// Counts one panic and says so in the log.
-    pub(crate) fn count_panic(&self, during: &str) {
+    /// Counts one panic and says so in the log, with the panic's message
+    /// when the plugin can give it. Call it right after the entry point
+    /// returned `STATUS_PANIC`, on the same thread (the SDK keeps the
+    /// message per thread). Returns the message.
+    pub(crate) fn count_panic(&self, during: &str) -> Option<String> {
         self.stats.panics.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(plugin = %self.name, "plugin panicked during {during}; transaction aborted");
+        let message = self.take_panic_message();
+        match &message {
+            Some(m) => tracing::error!(plugin = %self.name, "plugin panicked in {during}: {m}"),
+            None => tracing::error!(plugin = %self.name, "plugin panicked in {during} (it gave no message)"),
+        }
+        if message.is_some() {
+            *self.last_panic.lock() = message.clone();
+        }
+        message
+    }
+
+    /// The message of the last panic counted, if the plugin gave one
+    /// (plugins built against ABI 1.0 cannot).
+    pub fn last_panic(&self) -> Option<String> {
+        self.last_panic.lock().clone()
+    }
+
+    /// Asks the plugin why it just panicked (ABI 1.1; the 1.0 default says nothing).
+    fn take_panic_message(&self) -> Option<String> {
+        let mut buf = vec![0u8; MESSAGE_CAP];
+        let mut len = 0usize;
+        let out = ErrorBuf { ptr: buf.as_mut_ptr(), cap: buf.len(), len: &mut len };
+        // SAFETY: `out` is live for the call; the SDK shim catches panics.
+        let found = unsafe { (self.table.panic_message)(out) };
+        (found == 1).then(|| one_line(&String::from_utf8_lossy(&buf[..len.min(buf.len())]), QUOTE_CAP))
     }
 
     /// Whether the plugin lives in a dynamically loaded library.
@@ -181,75 +227,7 @@ impl Drop for Module {
         // the library field is dropped.
         let status = unsafe { (self.table().fini)(self.state) };
         if status == ffi::STATUS_PANIC {
-            tracing::error!(plugin = %self.name, "plugin panicked in fini");
+            self.count_panic("fini");
         }
     }
-}
-
-/// The checks before trusting a descriptor.
-fn check_descriptor(path: &Path, desc: &PluginModule) -> Result<(), String> {
-    let shown = path.display();
-    if desc.abi_major != ffi::ABI_MAJOR {
-        return Err(format!(
-            "{shown}: built for plugin ABI {}.{}, this host speaks {}.{}; rebuild the plugin against this host's plugin-sdk",
-            desc.abi_major,
-            desc.abi_minor,
-            ffi::ABI_MAJOR,
-            ffi::ABI_MINOR
-        ));
-    }
-    if desc.abi_minor > ffi::ABI_MINOR {
-        return Err(format!(
-            "{shown}: built for plugin ABI {}.{}, newer than this host's {}.{}; upgrade the host or rebuild the plugin against its plugin-sdk",
-            desc.abi_major,
-            desc.abi_minor,
-            ffi::ABI_MAJOR,
-            ffi::ABI_MINOR
-        ));
-    }
-    if desc.size < std::mem::size_of::<PluginModule>() {
-        return Err(format!(
-            "{shown}: its descriptor is truncated ({} bytes); rebuild it against this host's plugin-sdk",
-            desc.size
-        ));
-    }
-    if desc.panic_unwind != 1 {
-        return Err(format!(
-            "{shown}: built with panic = \"abort\", so one panic would kill the proxy; build it with panic = \"unwind\" (the default)"
-        ));
-    }
-    if let Err(e) = check_layout_compatibility(<AbiRoot as StableAbi>::LAYOUT, desc.layout) {
-        return Err(format!(
-            "{shown}: its ABI types differ from this host's ({}); rebuild it against this host's plugin-sdk",
-            summarize(&e)
-        ));
-    }
-    if desc.table.size < std::mem::size_of::<PluginTable>() {
-        return Err(format!(
-            "{shown}: its entry table is truncated ({} bytes); rebuild it against this host's plugin-sdk",
-            desc.table.size
-        ));
-    }
-    Ok(())
-}
-
-/// One line out of abi_stable's multi-page layout report: where the first
-/// difference is and what it is.
-pub(crate) fn summarize(e: &AbiInstabilityErrors) -> String {
-    let Some(first) = e.errors.iter().next() else {
-        return "no details".into();
-    };
-    let path: Vec<String> = first.stack_trace.iter().map(|ef| ef.found.to_string()).collect();
-    let what = first.errs.iter().next().map(|a| format!("{a:?}")).unwrap_or_default();
-    let mut line = format!("at {}: {}", if path.is_empty() { "the root type".into() } else { path.join(" > ") }, what);
-    line.retain(|c| c != '\n');
-    if line.len() > 200 {
-        let mut cut = 200;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push('…');
-    }
-    line
 }

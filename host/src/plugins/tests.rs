@@ -31,7 +31,7 @@ macro_rules! test_entry {
                 name: StaticStr::new(stringify!($entry)),
                 sdk_version: StaticStr::new(plugin_sdk::SDK_VERSION),
                 layout: $layout,
-                table: &TABLE,
+                table: &TABLE as *const PluginTable,
             };
             &MODULE
         }
@@ -73,14 +73,33 @@ fn init_err(entry: plugin_sdk::ffi::EntryFn) -> String {
 
 #[test]
 fn descriptors_are_checked_with_one_line_messages() {
-    let e = init_err(major_entry);
-    assert!(e.starts_with("/p/x.so: built for plugin ABI 2.0") && e.contains("rebuild"), "{e}");
-    let e = init_err(minor_entry);
-    assert!(e.contains("newer than this host"), "{e}");
-    let e = init_err(abort_entry);
-    assert!(e.contains("panic = \"abort\""), "{e}");
-    let e = init_err(layout_entry);
-    assert!(e.contains("ABI types differ") && !e.contains('\n') && e.len() < 400, "{e}");
+    assert_eq!(
+        init_err(major_entry),
+        format!(
+            "plugin /p/x.so: built against plugin-sdk ABI 2.0, this host speaks 1.{ABI_MINOR}; \
+             rebuild it against this host's plugin-sdk"
+        )
+    );
+    assert_eq!(
+        init_err(minor_entry),
+        format!(
+            "plugin /p/x.so: built against plugin-sdk ABI 1.{}, newer than this host's 1.{ABI_MINOR}; \
+             upgrade the host, or rebuild the plugin against this host's plugin-sdk",
+            ABI_MINOR + 1
+        )
+    );
+    assert_eq!(
+        init_err(abort_entry),
+        "plugin /p/x.so: built with panic = \"abort\", so a panic in it would kill the whole proxy; \
+         rebuild it with panic = \"unwind\" (the default)"
+    );
+    assert_eq!(
+        init_err(layout_entry),
+        format!(
+            "plugin /p/x.so: its ABI 1.{ABI_MINOR} types differ from this host's (AbiRoot: type ByteSlice in the \
+             plugin where this host has AbiRoot); rebuild it against this host's plugin-sdk"
+        )
+    );
 }
 
 fn request() -> RequestHead {

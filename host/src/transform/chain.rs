@@ -141,15 +141,24 @@ impl Chain {
         for _ in 0..MAX_EVENTS_PER_RUN {
             let next = self.shared.state.borrow_mut().next_delivery();
             let Some((i, event, vio)) = next else {
+                self.check_stall();
                 return RunStatus::Idle;
             };
             self.deliver(i, event, vio);
         }
         if self.shared.state.borrow().queue.is_empty() {
+            self.check_stall();
             RunStatus::Idle
         } else {
             RunStatus::MoreWork
         }
+    }
+
+    /// Plugins have no timers: a chain left with nothing queued, no input
+    /// coming and work undone would hang its transaction, so it faults now.
+    fn check_stall(&mut self) {
+        let open = self.input_space() > 0;
+        self.shared.state.borrow_mut().check_stall(open);
     }
 
     /// Calls transform `i` with no borrow of the state held (the plugin calls
@@ -164,8 +173,10 @@ impl Chain {
             if status != STATUS_OK {
                 let module = self.instances[i].module();
                 let what = if status == STATUS_PANIC {
-                    module.count_panic("a transform event");
-                    format!("panicked handling event {event}")
+                    match module.count_panic("a transform event") {
+                        Some(msg) => format!("panicked handling event {event}: {msg}"),
+                        None => format!("panicked handling event {event}"),
+                    }
                 } else {
                     module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
                     format!("refused event {event} (status {status})")

@@ -3,7 +3,7 @@
 //! and the call returns a neutral value).
 
 use bytes::Bytes;
-use plugin_sdk::ffi::{event_code, Handle};
+use plugin_sdk::ffi::{closed, event_code, Handle};
 
 use super::state::{
     handle, index_of, State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, UNKNOWN,
@@ -41,6 +41,9 @@ impl State {
         let Some(vc) = self.own_output(vc, "write") else {
             return 0;
         };
+        if !self.open_for(vc, "started a write") {
+            return 0;
+        }
         let Some(r) = self.reader_idx(reader) else {
             return 0;
         };
@@ -114,6 +117,28 @@ impl State {
         }
     }
 
+    /// A closed transform may only ask whether it is closed, and a VIO of a
+    /// closed vconnection is dead: `what` on VIO/vconnection `vc` breaks
+    /// the rule if either is closed (Traffic Server would have freed them).
+    fn open_for(&mut self, vc: usize, what: &str) -> bool {
+        let caller_closed = self.current.is_some_and(|c| self.vconns[c].closed != closed::OPEN);
+        if caller_closed {
+            self.violation(format!("{what} after it was closed"));
+            return false;
+        }
+        if self.vconns[vc].closed != closed::OPEN {
+            self.violation(format!("{what} on a VIO of a closed vconnection"));
+            return false;
+        }
+        true
+    }
+
+    /// The VIO of `h`, if it may still be used for `what` (see [`Self::open_for`]).
+    fn open_vio(&mut self, h: Handle, what: &str) -> Option<usize> {
+        let v = self.vio_idx(h)?;
+        self.open_for(v, what).then_some(v)
+    }
+
     fn vio_idx(&mut self, h: Handle) -> Option<usize> {
         let i = index_of(KIND_VIO, h).filter(|i| self.vconns.get(*i).is_some_and(|v| v.write.started));
         if i.is_none() {
@@ -156,7 +181,7 @@ impl State {
     }
 
     pub fn vio_set_nbytes(&mut self, vio: Handle, nbytes: i64) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
+        let Some(v) = self.open_vio(vio, "set nbytes") else { return 1 };
         let w = &self.vconns[v].write;
         if nbytes < w.ndone {
             self.violation(format!("set nbytes to {nbytes}, below ndone {}", w.ndone));
@@ -172,7 +197,7 @@ impl State {
     }
 
     pub fn vio_set_ndone(&mut self, vio: Handle, ndone: i64) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
+        let Some(v) = self.open_vio(vio, "set ndone") else { return 1 };
         if self.current != Some(v) {
             self.violation("set ndone on a VIO it does not implement");
             return 1;
@@ -187,13 +212,23 @@ impl State {
     }
 
     pub fn vio_reenable(&mut self, vio: Handle) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
+        let Some(v) = self.open_vio(vio, "reenabled a VIO") else { return 1 };
+        // The writer reenables after writing: the moment to see that it
+        // wrote past what it announced (bytes nobody will ever read).
+        let w = &self.vconns[v].write;
+        if w.cont.is_some() && w.cont == self.current && w.nbytes != UNKNOWN {
+            let written = w.ndone + self.live_reader(v).map_or(0, |r| self.avail(r) as i64);
+            if written > w.nbytes {
+                self.violation(format!("wrote more than the {} bytes it announced", w.nbytes));
+                return 1;
+            }
+        }
         self.schedule_immediate(v);
         0
     }
 
     pub fn vio_cont_call(&mut self, vio: Handle, event: u32) -> i32 {
-        let Some(v) = self.vio_idx(vio) else { return 1 };
+        let Some(v) = self.open_vio(vio, "called back a VIO's continuation") else { return 1 };
         if self.current != Some(v) {
             self.violation("called back the continuation of a VIO it does not implement");
             return 1;

@@ -131,11 +131,14 @@ impl State {
 
     // ----- faults -----
 
-    /// Records a broken rule against the running transform (first fault wins).
+    /// Records a broken rule against the running transform (first fault wins,
+    /// and only it is counted: one fault per chain, however many calls broke rules).
     pub fn violation(&mut self, what: impl Into<String>) {
         let plugin = match self.current.and_then(|i| self.modules.get(i)) {
             Some(m) => {
-                m.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                if self.fault.is_none() {
+                    m.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                }
                 m.name().to_string()
             }
             None => "host".to_string(),
@@ -301,7 +304,156 @@ impl State {
     }
 }
 
+// ----- stalls -----
+
+impl State {
+    /// Records a fault if the chain can never move again. Call it whenever
+    /// a run of the chain ends with no event queued; `input_open` says the
+    /// host may still push input (not ended, and there is space for it).
+    ///
+    /// Stuck: nothing queued, no input coming, output not done and nothing
+    /// in it for the client to take. Plugins have no timers, so no callback
+    /// will ever run again: waiting would hang the transaction. The fault
+    /// goes to the transform nearest the output that left work undone.
+    pub fn check_stall(&mut self, input_open: bool) -> bool {
+        if self.fault.is_some()
+            || !self.queue.is_empty()
+            || input_open
+            || !self.vconns[0].write.started
+            || self.output_done()
+            || self.output_takeable() > 0
+        {
+            return false;
+        }
+        let culprit = (0..self.terminus()).rev().find_map(|k| self.left_work(k).map(|why| (k, why)));
+        let (blamed, what) = match culprit {
+            Some((k, why)) => (Some(k), why),
+            None => match (0..self.terminus()).find(|k| !self.input_done(*k)) {
+                Some(k) => (Some(k), "stalled: waiting for input that can never come (nothing left to read)".into()),
+                None => (None, "stalled with nothing left to run".into()),
+            },
+        };
+        let running = std::mem::replace(&mut self.current, blamed);
+        self.violation(what);
+        self.current = running;
+        true
+    }
+
+    /// Bytes the terminus could hand the client now.
+    fn output_takeable(&self) -> u64 {
+        let t = self.terminus();
+        let w = &self.vconns[t].write;
+        self.live_reader(t).map_or(0, |r| self.avail(r).min((w.nbytes - w.ndone).max(0) as u64))
+    }
+
+    /// Transform `k`'s input is over: shut down, or every byte done.
+    fn input_done(&self, k: usize) -> bool {
+        let w = &self.vconns[k].write;
+        w.started && (w.shut || w.ndone == w.nbytes)
+    }
+
+    /// Why transform `k` is holding the chain up, if it is: input it could
+    /// take (its output has room) but did not, or an input that ended
+    /// without its output being completed.
+    fn left_work(&self, k: usize) -> Option<String> {
+        let avail = self.live_reader(k).map_or(0, |r| self.avail(r));
+        if avail > 0 && !self.input_over_mark(k + 1) {
+            return Some(format!(
+                "stalled: left {avail} input bytes unconsumed with nothing scheduled (no reenable, no WRITE_READY)"
+            ));
+        }
+        let out = &self.vconns[k + 1].write;
+        let written = out.ndone + self.live_reader(k + 1).map_or(0, |r| self.avail(r) as i64);
+        let output_done = out.started && (out.shut || (out.nbytes != UNKNOWN && written >= out.nbytes));
+        (self.input_done(k) && !output_done)
+            .then(|| "stalled: its input ended but it never completed its output".into())
+    }
+}
+
 /// The handle of vconn `vc`'s write VIO.
 pub(super) fn handle_vio(vc: usize) -> Handle {
     handle(KIND_VIO, vc)
+}
+
+#[cfg(test)]
+mod stall_tests {
+    use super::*;
+    use crate::transform::tests::{null_module, serial};
+
+    /// One transform between the host's write of `input` (known length)
+    /// and the terminus, its events already delivered and ignored.
+    fn one_transform(input: &[u8]) -> State {
+        let mut st = State::new(vec![null_module()], 16);
+        let b = st.new_buffer();
+        let r = st.new_reader(b).expect("a fresh buffer takes a reader");
+        st.vconns[0].write =
+            WriteVio { started: true, shut: false, cont: None, nbytes: input.len() as i64, ndone: 0, reader: r };
+        st.append(b, Bytes::copy_from_slice(input));
+        st
+    }
+
+    /// The transform starts writing `nbytes` into the terminus and passes `n` input bytes.
+    fn pass(st: &mut State, nbytes: i64, n: u64) {
+        let t = st.terminus();
+        if !st.vconns[t].write.started {
+            let b = st.new_buffer();
+            let r = st.new_reader(b).expect("a fresh buffer takes a reader");
+            st.vconns[t].write = WriteVio { started: true, shut: false, cont: Some(0), nbytes, ndone: 0, reader: r };
+        }
+        let r_in = st.vconns[0].write.reader;
+        let data = st.take(r_in, n);
+        st.vconns[0].write.ndone += n as i64;
+        let b_out = st.buffer_of_reader(st.vconns[t].write.reader).expect("live output buffer");
+        for d in data {
+            st.append(b_out, d);
+        }
+    }
+
+    #[test]
+    fn unconsumed_input_with_nothing_queued_is_a_stall_charged_to_the_transform() {
+        let _g = serial(); // buffers count in the process-wide live counters
+        let mut st = one_transform(b"0123456789");
+        assert!(!st.check_stall(true), "more input may come: not stuck");
+        st.schedule_immediate(0);
+        assert!(!st.check_stall(false), "an event is queued: not stuck");
+        st.queue.clear();
+        let before = st.modules[0].stats().protocol_errors;
+        assert!(st.check_stall(false));
+        let fault = st.fault.clone().expect("a fault");
+        assert_eq!(fault.plugin, "plugin-null");
+        assert_eq!(
+            fault.what,
+            "stalled: left 10 input bytes unconsumed with nothing scheduled (no reenable, no WRITE_READY)"
+        );
+        assert_eq!(st.modules[0].stats().protocol_errors, before + 1);
+        assert!(!st.check_stall(false), "a faulted chain is not checked again");
+    }
+
+    #[test]
+    fn output_for_the_client_or_a_finished_body_is_not_a_stall() {
+        let _g = serial(); // buffers count in the process-wide live counters
+        let mut st = one_transform(b"0123456789");
+        pass(&mut st, 10, 10);
+        assert!(!st.check_stall(false), "10 bytes wait for the client");
+        let r = st.vconns[1].write.reader;
+        st.take(r, 10);
+        st.vconns[1].write.ndone = 10;
+        assert!(st.output_done());
+        assert!(!st.check_stall(false));
+        assert!(st.fault.is_none());
+    }
+
+    #[test]
+    fn an_input_that_ended_without_a_completed_output_is_a_stall() {
+        let _g = serial(); // buffers count in the process-wide live counters
+        let mut st = one_transform(b"abc");
+        pass(&mut st, UNKNOWN, 3);
+        let r = st.vconns[1].write.reader;
+        st.take(r, 3);
+        st.vconns[1].write.ndone = 3;
+        // Every byte passed and taken, but the output length was never set.
+        assert!(st.check_stall(false));
+        let fault = st.fault.clone().expect("a fault");
+        assert_eq!(fault.what, "stalled: its input ended but it never completed its output");
+    }
 }

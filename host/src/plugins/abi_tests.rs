@@ -1,0 +1,214 @@
+//! Plugins built against a deliberately different plugin-sdk (a patched
+//! copy, see [`fixtures`]), loaded through the real loader: each refusal is
+//! exactly one line, and every refusal of a file is reported together;
+//! a plugin of an older minor loads and runs.
+
+use std::mem::{align_of, size_of};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::faulty_tests::{body, generation, run_txn};
+use plugin_sdk::ffi::AbiRoot;
+
+use super::fixtures::{self, Patch, Scratch};
+use super::loader;
+use super::runtime_dir::RuntimeDir;
+use super::{load_generation, HookResult};
+use crate::transform::live_counts;
+use crate::transform::tests::serial;
+
+const FFI: &str = "ffi.rs";
+
+fn major_2() -> PathBuf {
+    let p = [Patch::replace(FFI, "pub const ABI_MAJOR: u32 = 1;", "pub const ABI_MAJOR: u32 = 2;")];
+    fixtures::sdk_variant("major_2", &p, false)
+}
+
+fn minor_2() -> PathBuf {
+    let p = [Patch::replace(FFI, "pub const ABI_MINOR: u32 = 1;", "pub const ABI_MINOR: u32 = 2;")];
+    fixtures::sdk_variant("minor_2", &p, false)
+}
+
+/// ABI 1.0 as it was: minor 0 and no `panic_message` entry (a shorter table).
+fn minor_0() -> PathBuf {
+    let p = [
+        Patch::replace(FFI, "pub const ABI_MINOR: u32 = 1;", "pub const ABI_MINOR: u32 = 0;"),
+        Patch {
+            file: FFI,
+            from: "    /// ABI 1.1. Right after another entry",
+            through: "pub panic_message: unsafe extern \"C\" fn(out: ErrorBuf) -> i32,\n",
+            to: "",
+        },
+        Patch::replace("export.rs", "        panic_message,\n", ""),
+    ];
+    fixtures::sdk_variant("minor_0", &p, false)
+}
+
+/// Same version numbers, but a boundary type changed: what a plugin built
+/// against an SDK edited without a version bump looks like.
+fn changed_layout() -> PathBuf {
+    let p = [Patch::replace(
+        FFI,
+        "    /// Static strings.\n    pub name: StaticStr,\n}",
+        "    /// Static strings.\n    pub name: StaticStr,\n    /// Unknown to the host.\n    pub extra: u8,\n}",
+    )];
+    fixtures::sdk_variant("changed_layout", &p, false)
+}
+
+fn panic_abort() -> PathBuf {
+    fixtures::sdk_variant("panic_abort", &[], true)
+}
+
+#[test]
+fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
+    let (major, minor, layout, abort) = (major_2(), minor_2(), changed_layout(), panic_abort());
+    let (no_symbol, faulty) = (fixtures::not_a_plugin(), fixtures::faulty());
+    let _g = serial();
+    let scratch = Scratch::new("abi-refusals");
+    let text = scratch.write("notes.so", "These are notes about a plugin, not a plugin: no ELF header here.\n");
+    let lines = [
+        "# every way a plugin line can be refused".to_string(),
+        major.display().to_string(),
+        minor.display().to_string(),
+        abort.display().to_string(),
+        layout.display().to_string(),
+        no_symbol.display().to_string(),
+        text.display().to_string(),
+        format!("{} panic-init", faulty.display()),
+        format!("{} sideways", faulty.display()),
+        "missing.so".to_string(),
+        format!("{}   # fine: loaded, checked, then unloaded with the rest", faulty.display()),
+    ];
+    let config = scratch.write("plugin.config", &(lines.join("\n") + "\n"));
+    let rt = RuntimeDir::create(Some(&scratch.0)).expect("runtime dir");
+    let errors = load_generation(&config, &scratch.0, &rt).expect_err("refused");
+    let at = |line: usize, so: &Path| format!("{}:{line}: plugin {}", config.display(), so.display());
+    let expected = [
+        format!(
+            "{}: built against plugin-sdk ABI 2.1, this host speaks 1.1; rebuild it against this host's plugin-sdk",
+            at(2, &major)
+        ),
+        format!(
+            "{}: built against plugin-sdk ABI 1.2, newer than this host's 1.1; upgrade the host, or rebuild the plugin \
+             against this host's plugin-sdk",
+            at(3, &minor)
+        ),
+        format!(
+            "{}: built with panic = \"abort\", so a panic in it would kill the whole proxy; rebuild it with \
+             panic = \"unwind\" (the default)",
+            at(4, &abort)
+        ),
+        format!(
+            "{}: its ABI 1.1 types differ from this host's (AbiRoot: {} bytes in the plugin, {} in this host); \
+             rebuild it against this host's plugin-sdk",
+            at(5, &layout),
+            // One more field, of one byte, padded to the alignment.
+            size_of::<AbiRoot>() + align_of::<AbiRoot>(),
+            size_of::<AbiRoot>()
+        ),
+        format!(
+            "{}: has no `plugin_host_module` symbol, so it is not a plugin-host plugin; declare it with plugin-sdk's \
+             declare_plugin!",
+            at(6, &no_symbol)
+        ),
+        format!(
+            "{}: not a shared object for this platform (invalid ELF header); point plugin.config at the plugin's .so",
+            at(7, &text)
+        ),
+        format!(
+            "{}: init panicked (faulty: panic-init, as configured) with arguments [\"panic-init\"]; fix the plugin",
+            at(8, &faulty)
+        ),
+        format!(
+            "{}: init refused its arguments [\"sideways\"]: unknown argument \"sideways\": faulty takes one of \
+             panic-init, panic-hook, panic-data, panic-destroy, never-reenable, early-complete, past-nbytes, \
+             use-after-close, or nothing",
+            at(9, &faulty)
+        ),
+        format!(
+            "{}:10: plugin missing.so not found (looked in {}); check the path or --plugin-dir",
+            config.display(),
+            scratch.0.join("missing.so").display()
+        ),
+    ];
+    for (got, want) in errors.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    assert!(errors.iter().all(|e| !e.contains('\n')));
+    // The good line's plugin was loaded and is gone again, with the rest.
+    assert_eq!(live_counts(), (0, 0));
+}
+
+#[test]
+fn a_plugin_of_an_older_minor_loads_and_runs_without_the_newer_entries() {
+    let so = minor_0();
+    let _g = serial();
+    let scratch = Scratch::new("abi-older-minor");
+    let gen = generation(&scratch, &so, "").expect("an ABI 1.0 plugin loads");
+    assert_eq!(gen.modules()[0].abi_minor(), 0);
+    let o = run_txn(&gen);
+    assert!(o.done && o.fault.is_none() && o.out == body(), "{:?}", o.fault);
+    drop(gen);
+
+    // A 1.0 plugin has no panic_message entry: the host's default stands
+    // in, and the panic is counted without a message.
+    let gen = generation(&scratch, &so, "panic-hook").expect("loads");
+    let o = run_txn(&gen);
+    let message = "plugin abi-fixture-minor-0 panicked in read_response_headers".to_string();
+    assert_eq!(o.hook, HookResult::Fail { status: 500, message });
+    let module = &gen.modules()[0];
+    assert_eq!(module.stats().panics, 1);
+    assert_eq!(module.last_panic(), None);
+    drop(gen);
+    assert_eq!(live_counts(), (0, 0));
+}
+
+/// Root can mount a tmpfs; anyone else skips (the start-up refusal of a
+/// noexec runtime directory is tested in `runtime_dir` on real mounts).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"]).arg(dir).output().ok()?;
+        ok.status.success().then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn remount_noexec(&self) -> bool {
+        let out = Command::new("mount").args(["-o", "remount,noexec"]).arg(&self.0).output();
+        out.is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_runtime_directory_remounted_noexec_is_named_in_the_refusal() {
+    let so = fixtures::faulty();
+    let scratch = Scratch::new("abi-noexec");
+    let Some(mount) = Tmpfs::mount(&scratch.0.join("mnt")) else {
+        eprintln!("note: cannot mount a tmpfs here (not root?); noexec load refusal not exercised");
+        return;
+    };
+    let rt = RuntimeDir::create(Some(&mount.0)).expect("exec allowed at first");
+    assert!(mount.remount_noexec(), "remount noexec");
+    let e = loader::open(&so, &[], &rt).expect_err("cannot be mapped executable");
+    assert_eq!(
+        e,
+        format!(
+            "plugin {}: cannot be mapped executable: runtime directory {} is on a filesystem mounted noexec; \
+             pass --runtime-dir with a directory on a filesystem that allows exec",
+            so.display(),
+            rt.path().display()
+        )
+    );
+    drop(rt);
+    let e = RuntimeDir::create(Some(&mount.0)).expect_err("refused at start-up too").to_string();
+    assert!(e.contains("mounted noexec") && !e.contains('\n'), "{e}");
+}

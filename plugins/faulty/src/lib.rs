@@ -1,0 +1,241 @@
+//! A test-only plugin that breaks the plugin rules on purpose, one way per
+//! `plugin.config` argument (see `README.md`), so tests can check that the
+//! host notices, counts and survives each fault. Without an argument it is
+//! the null transform on responses.
+//!
+//! The transform is `plugins/null`'s, step for step; each fault is one
+//! marked deviation from it.
+
+use plugin_sdk::{declare_plugin, Closed, Event, Plugin, Transform, TransformCx, Txn, VioId};
+
+/// What `past-nbytes` writes after the bytes it announced.
+pub const PAST_NBYTES_EXTRA: &[u8] = b"faulty: past nbytes";
+
+/// The fault a `faulty` plugin commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// None: a well-behaved pass-through.
+    None,
+    /// Panics in `init`.
+    PanicInit,
+    /// Panics in `read_response_headers`.
+    PanicHook,
+    /// Panics on the first data event of its transform.
+    PanicData,
+    /// Panics when its transform is dropped.
+    PanicDestroy,
+    /// Its transform ignores every event.
+    NeverReenable,
+    /// Sends `WRITE_COMPLETE` upstream with `ntodo > 0`.
+    EarlyComplete,
+    /// Writes more than the `nbytes` it announced.
+    PastNbytes,
+    /// Uses its VIOs after it was closed.
+    UseAfterClose,
+}
+
+impl Fault {
+    /// Every fault with its `plugin.config` argument.
+    pub const ALL: [(&'static str, Fault); 8] = [
+        ("panic-init", Fault::PanicInit),
+        ("panic-hook", Fault::PanicHook),
+        ("panic-data", Fault::PanicData),
+        ("panic-destroy", Fault::PanicDestroy),
+        ("never-reenable", Fault::NeverReenable),
+        ("early-complete", Fault::EarlyComplete),
+        ("past-nbytes", Fault::PastNbytes),
+        ("use-after-close", Fault::UseAfterClose),
+    ];
+
+    fn from_args(args: &[String]) -> Result<Fault, String> {
+        let names = || Fault::ALL.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+        match args {
+            [] => Ok(Fault::None),
+            [arg] => Fault::ALL
+                .iter()
+                .find(|(name, _)| name == arg)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())),
+            _ => Err(format!("faulty takes at most one argument, got {args:?}: keep one of {}", names())),
+        }
+    }
+}
+
+/// The plugin: which fault it commits.
+#[derive(Debug)]
+pub struct FaultyPlugin {
+    fault: Fault,
+}
+
+impl Plugin for FaultyPlugin {
+    fn init(args: &[String]) -> Result<Self, String> {
+        let fault = Fault::from_args(args)?;
+        if fault == Fault::PanicInit {
+            panic!("faulty: panic-init, as configured");
+        }
+        Ok(FaultyPlugin { fault })
+    }
+
+    fn read_response_headers(&self, txn: &mut Txn<'_>) {
+        if self.fault == Fault::PanicHook {
+            panic!("faulty: panic-hook in read_response_headers, as configured");
+        }
+        txn.add_response_transform(FaultyTransform::new(self.fault));
+    }
+}
+
+declare_plugin!(FaultyPlugin);
+
+/// One transform instance: `null`'s, with the plugin's fault.
+pub struct FaultyTransform {
+    fault: Fault,
+    /// The write VIO on our output vconnection, once started.
+    output: Option<VioId>,
+}
+
+impl FaultyTransform {
+    /// A transform committing `fault` (those of its transform, if any).
+    pub fn new(fault: Fault) -> Self {
+        FaultyTransform { fault, output: None }
+    }
+}
+
+impl Drop for FaultyTransform {
+    fn drop(&mut self) {
+        // Never while unwinding already: that would abort the process, which
+        // is not the fault under test.
+        if self.fault == Fault::PanicDestroy && !std::thread::panicking() {
+            panic!("faulty: panic-destroy, as configured");
+        }
+    }
+}
+
+impl Transform for FaultyTransform {
+    fn on_event(&mut self, cx: &mut TransformCx<'_>, event: Event) {
+        if cx.this().closed() != Closed::Open {
+            if self.fault == Fault::UseAfterClose {
+                self.use_after_close(cx);
+            }
+            return;
+        }
+        if self.fault == Fault::NeverReenable {
+            return; // FAULT: ignores the event; nothing ever moves.
+        }
+        match event {
+            Event::Error => {
+                if let Some(input) = cx.input_vio() {
+                    input.call_cont(Event::Error);
+                }
+            }
+            Event::VConnWriteComplete => cx.output_vconn().shutdown(false, true),
+            _ => self.handle_transform(cx),
+        }
+    }
+}
+
+impl FaultyTransform {
+    /// FAULT: what a handler that forgot the closed check goes on to do.
+    fn use_after_close(&self, cx: &TransformCx<'_>) {
+        if let Some(input) = cx.input_vio() {
+            input.set_ndone(input.ndone());
+            input.reenable();
+        }
+        if let Some(id) = self.output {
+            cx.vio(id).reenable();
+        }
+    }
+
+    /// `null`'s data step, with the data faults.
+    fn handle_transform(&mut self, cx: &TransformCx<'_>) {
+        let Some(input) = cx.input_vio() else { return };
+        let output = match self.output {
+            Some(id) => cx.vio(id),
+            None => {
+                let buffer = cx.new_buffer();
+                let reader = buffer.alloc_reader();
+                let vio = cx.output_vconn().write(&reader, input.nbytes());
+                self.output = Some(vio.id());
+                vio
+            }
+        };
+        let Some(out_buffer) = output.buffer() else {
+            return;
+        };
+        let Some(in_reader) = input.reader() else {
+            output.set_nbytes(input.ndone());
+            output.reenable();
+            return;
+        };
+
+        let mut towrite = input.ntodo().min(in_reader.avail());
+        if towrite > 0 {
+            match self.fault {
+                Fault::PanicData => panic!("faulty: panic-data on its first data event, as configured"),
+                // FAULT: pass half, then claim to be done: ntodo stays > 0.
+                Fault::EarlyComplete => towrite /= 2,
+                _ => {}
+            }
+            out_buffer.copy_from(&in_reader, towrite, 0);
+            in_reader.consume(towrite);
+            input.set_ndone(input.ndone() + towrite);
+            if self.fault == Fault::EarlyComplete {
+                input.call_cont(Event::VConnWriteComplete);
+                return;
+            }
+        }
+
+        if input.ntodo() > 0 {
+            if towrite > 0 {
+                output.reenable();
+                input.call_cont(Event::VConnWriteReady);
+            }
+        } else {
+            output.set_nbytes(input.ndone());
+            if self.fault == Fault::PastNbytes {
+                // FAULT: bytes past the nbytes just (re)announced.
+                out_buffer.append(PAST_NBYTES_EXTRA);
+            }
+            output.reenable();
+            input.call_cont(Event::VConnWriteComplete);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::testing::FakeHost;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments_choose_one_fault() {
+        for (name, fault) in Fault::ALL {
+            assert_eq!(Fault::from_args(&args(&[name])), Ok(fault));
+        }
+        assert_eq!(Fault::from_args(&[]), Ok(Fault::None));
+        let e = Fault::from_args(&args(&["sideways"])).expect_err("unknown");
+        assert!(e.starts_with("unknown argument \"sideways\": faulty takes one of panic-init, "), "{e}");
+        let e = Fault::from_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
+        assert!(e.starts_with("faulty takes at most one argument"), "{e}");
+    }
+
+    #[test]
+    fn without_a_fault_it_passes_bytes_through() {
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::None), &[b"hello ", b"world"]);
+        assert_eq!(out.bytes, b"hello world");
+        assert!(out.complete && out.errors.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn the_fake_host_sees_the_data_faults() {
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::PanicData), &[b"hello"]);
+        assert!(out.bytes.is_empty() && !out.complete, "{out:?}");
+        assert!(!out.errors.is_empty(), "{out:?}");
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::EarlyComplete), &[b"hello ", b"world"]);
+        assert!(!out.complete, "{out:?}");
+        assert!(!out.errors.is_empty(), "{out:?}");
+    }
+}
