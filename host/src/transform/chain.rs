@@ -290,12 +290,14 @@ impl Drop for Chain {
         let faulted = {
             let st = &mut *self.shared.state.borrow_mut();
             let done = st.output_done();
-            let how = if done { closed::CLOSED } else { closed::ABORTED };
+            // A chain that never started (a response without a body) had nothing to abort.
+            let aborted = !done && self.input_reader.is_some();
+            let how = if aborted { closed::ABORTED } else { closed::CLOSED };
             for i in 0..self.instances.len() {
                 let m = self.instances[i].module();
                 m.stats.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
                 m.stats.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
-                if !done {
+                if aborted {
                     m.stats.aborts.fetch_add(1, Ordering::Relaxed);
                 }
                 if st.vconns[i].closed == closed::OPEN {
