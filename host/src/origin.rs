@@ -4,7 +4,7 @@
 use crate::event_loop::{token_of, Slot};
 use crate::h1::write_queue::WriteQueue;
 use crate::io_util::{read_into, ReadOutcome};
-use crate::session::{Ctx, READ_CHUNK};
+use crate::session::Ctx;
 use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::Interest;
@@ -71,6 +71,8 @@ impl OriginConn {
     /// Returns a healthy connection to the pool.
     pub fn release(mut self, ctx: &mut Ctx) {
         self.readable = false;
+        // A pooled connection holds no read block; the next response head reads into a small one.
+        self.rbuf = BytesMut::new();
         let index = self.index;
         ctx.slots[index] = Slot::Idle(self);
         ctx.pool.push(index);
@@ -94,9 +96,9 @@ impl OriginConn {
         &mut self.stream
     }
 
-    /// Reads once from the origin into `rbuf`.
-    pub fn fill(&mut self) -> io::Result<ReadOutcome> {
-        read_into(&self.stream, &mut self.rbuf, READ_CHUNK)
+    /// Reads once from the origin into `rbuf`, asking for `chunk` bytes of room.
+    pub fn fill(&mut self, chunk: usize) -> io::Result<ReadOutcome> {
+        read_into(&self.stream, &mut self.rbuf, chunk)
     }
 
     /// After a writable event on a connecting socket: did the handshake succeed?

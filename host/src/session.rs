@@ -23,9 +23,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Bytes asked of the kernel per read.
-pub const READ_CHUNK: usize = 64 * 1024;
+pub const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of the kernel per read when nothing is buffered (a new head).
-const HEAD_CHUNK: usize = 8 * 1024;
+pub const HEAD_CHUNK: usize = 8 * 1024;
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {

@@ -26,7 +26,7 @@ use crate::heads::{frame_response, upstream_request, BodyLen};
 use crate::io_util::ReadOutcome;
 use crate::origin::OriginConn;
 use crate::plugins::{HookResult, TxnPlugins, TxnView};
-use crate::session::{ClientIo, Ctx};
+use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
 use crate::settings::Settings;
 use bytes::{Buf, Bytes};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -262,7 +262,9 @@ impl Txn {
             && o.rbuf.len() < cap
             && !matches!(self.resp, Resp::Done)
         {
-            match o.fill() {
+            // A head is small; a body is read in large blocks.
+            let chunk = if matches!(self.resp, Resp::AwaitHead) { HEAD_CHUNK } else { READ_CHUNK };
+            match o.fill(chunk) {
                 Ok(ReadOutcome::Data(_, drained)) => {
                     o.readable &= !drained || o.fin;
                     self.got_origin_bytes = true;
