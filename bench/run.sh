@@ -155,7 +155,7 @@ main() {
     trap 'exit 130' INT TERM
     # 32 client connections need little, but the proxies' own limits are
     # raised alike so none is capped by the shell's default.
-    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     RAW="$WORK_DIR/raw.tsv"
     printf 'round\ttarget\tsize\trps\tp99_ms\tcpu_us_per_req\trequests\terrors\n' >"$RAW"
 
