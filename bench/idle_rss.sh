@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Idle-connection memory: open COUNT keep-alive client connections to each
 # proxy (one request each, then idle), and read the proxy's VmRSS before
 # and while they are held. Prints a markdown table. See bench/README.md.
@@ -7,9 +8,13 @@
 # Targets: ph0 nginx ats (default: all). Env as for run.sh.
 set -euo pipefail
 
+# shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/nginx.sh
 source "$BENCH_DIR/lib/nginx.sh"
+# shellcheck source=lib/ats.sh
 source "$BENCH_DIR/lib/ats.sh"
+# shellcheck source=lib/plugin_host.sh
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 COUNT=10000
@@ -18,14 +23,16 @@ ALL_TARGETS=(ph0 nginx ats)
 while getopts "n:h" opt; do
     case "$opt" in
     n) COUNT="$OPTARG" ;;
-    h) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    h) awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
-[[ "$COUNT" =~ ^[1-9][0-9]*$ ]] && ((COUNT <= 25000)) || die "-n wants 1..25000 connections"
+if ! [[ "$COUNT" =~ ^[1-9][0-9]*$ ]] || ((COUNT > 25000)); then
+    die "-n wants 1..25000 connections"
+fi
 
 # plugin-host must accept more than the default connection cap.
 PH_EXTRA_ARGS="--max-connections 20000"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Side-by-side benchmark: plugin-host (0, 1 and 5 null transforms) against
 # nginx and Apache Traffic Server (plain and with a null transform) as
 # reverse proxies, and against the origin served directly. Prints one
@@ -10,9 +11,13 @@
 #      BENCH_SKIP_BUILD=1, BENCH_KEEP=1 (keep the temp dir with logs).
 set -euo pipefail
 
+# shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/nginx.sh
 source "$BENCH_DIR/lib/nginx.sh"
+# shellcheck source=lib/ats.sh
 source "$BENCH_DIR/lib/ats.sh"
+# shellcheck source=lib/plugin_host.sh
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 ROUNDS=3
@@ -22,7 +27,7 @@ WRK_THREADS=1
 WRK_CONNS=32
 ALL_TARGETS=(origin ph0 ph1 ph5 nginx ats ats-null)
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
 
 while getopts "r:d:o:h" opt; do
     case "$opt" in
@@ -108,12 +113,12 @@ record() {
 
 # measure ROUND TARGET: one cell per size for a started target.
 measure() {
-    local round="$1" target="$2" entry name bytes out t0 t1 rps p99 reqs errs cpu
+    local round="$1" target="$2" entry name out t0 t1 rps p99 reqs errs cpu
     out="$WORK_DIR/wrk.out"
     # Warm-up (not recorded): fills connection pools and page caches.
     run_wrk "http://127.0.0.1:$TARGET_PORT/1k" 2s "$out"
     for entry in "${SIZES[@]}"; do
-        read -r name bytes <<<"$entry"
+        read -r name _ <<<"$entry"
         t0="$(cpu_ticks "${TARGET_PIDS[@]}")"
         run_wrk "http://127.0.0.1:$TARGET_PORT/$name" "$DURATION" "$out"
         t1="$(cpu_ticks "${TARGET_PIDS[@]}")"

@@ -54,10 +54,10 @@ cleanup() {
 # kill_tree PID: TERM the process, wait up to 5 s, then KILL. nginx's
 # master takes its workers down with it; traffic_server is one process.
 kill_tree() {
-    local pid="$1" i
+    local pid="$1"
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
@@ -104,8 +104,8 @@ nginx_bin() { command -v nginx || echo /usr/sbin/nginx; }
 
 # wait_port PORT [SECONDS]: wait until something accepts on 127.0.0.1:PORT.
 wait_port() {
-    local port="$1" secs="${2:-20}" i
-    for i in $(seq $((secs * 10))); do
+    local port="$1" secs="${2:-20}"
+    for _ in $(seq $((secs * 10))); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi

@@ -65,8 +65,8 @@ start_nginx() {
     STARTED_PIDS+=("$TARGET_MAIN_PID")
     wait_port "$port" 10 || die "nginx $role did not listen on $port; see $dir/error.log"
     # The worker is forked after the listener is opened; give it a moment.
-    local i workers=""
-    for i in $(seq 50); do
+    local workers=""
+    for _ in $(seq 50); do
         workers="$(child_pids "$TARGET_MAIN_PID")"
         [[ -n "$workers" ]] && break
         sleep 0.1
@@ -96,7 +96,6 @@ EOF
     } >"$dir/nginx.conf"
     start_nginx origin "$LOAD_CPU" "$dir/nginx.conf"
     ORIGIN_PIDS=("${TARGET_PIDS[@]}")
-    ORIGIN_MAIN_PID="$TARGET_MAIN_PID"
 }
 
 # start_nginx_proxy: the peer proxy on NGINX_PORT with a keep-alive pool

@@ -44,7 +44,7 @@ write_plugin_config() {
 # sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. Extra flags (for the
 # idle-connection test) come from PH_EXTRA_ARGS.
 start_plugin_host() {
-    local name="$1" n="$2" dir="$WORK_DIR/$1" i
+    local name="$1" n="$2" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
     if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
         log "no $PLUGIN_NULL_SO: $name is n/a"
@@ -63,7 +63,7 @@ start_plugin_host() {
     TARGET_PIDS=("$TARGET_MAIN_PID")
     TARGET_PORT="$PH_PORT"
     # Ready means it said so on stdout (its contract) and the port answers.
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         grep -q 'listening on' "$dir/stdout.log" 2>/dev/null && break
         kill -0 "$TARGET_MAIN_PID" 2>/dev/null || break
         sleep 0.1
