@@ -10,7 +10,8 @@ build_plugin_host() {
         return 0
     fi
     if [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]]; then
-        log "BENCH_SKIP_BUILD=1 and no $PLUGIN_HOST_BIN: plugin-host rows will be n/a"
+        [[ -x "$PLUGIN_HOST_BIN" ]] || log "BENCH_SKIP_BUILD=1 and no $PLUGIN_HOST_BIN: plugin-host rows will be n/a"
+        [[ -f "$PLUGIN_NULL_SO" ]] || log "BENCH_SKIP_BUILD=1 and no $PLUGIN_NULL_SO: null-transform rows will be n/a"
         return 0
     fi
     if ! command -v cargo >/dev/null || [[ ! -f "$REPO/Cargo.toml" ]]; then
