@@ -48,6 +48,9 @@ def load(path):
             cell["rps"].append(float(row["rps"]))
             cell["p99"].append(float(row["p99_ms"]))
             cell["cpu"].append(float(row["cpu_us_per_req"]))
+    # Rows in the fixed order of LABELS, whatever order the rounds ran in.
+    known = list(LABELS)
+    order.sort(key=lambda t: known.index(t) if t in known else len(known))
     return cells, order
 
 

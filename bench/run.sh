@@ -169,10 +169,13 @@ main() {
     start_origin
     log "origin up on 127.0.0.1:$ORIGIN_PORT (cpu $LOAD_CPU); proxies on cpu $PROXY_CPU"
 
-    local round target
+    # Each round starts one target later than the last, so a slow drift of
+    # the machine (another job starting, thermal limits) does not always
+    # land on the same targets.
+    local round i n=${#TARGETS[@]}
     for ((round = 1; round <= ROUNDS; round++)); do
-        for target in "${TARGETS[@]}"; do
-            bench_target "$round" "$target"
+        for ((i = 0; i < n; i++)); do
+            bench_target "$round" "${TARGETS[$(((i + round - 1) % n))]}"
         done
     done
 
