@@ -93,6 +93,7 @@ main() {
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     (($(ulimit -n) >= COUNT + 1000)) || die "ulimit -n is $(ulimit -n); $COUNT connections need $((COUNT + 1000))"
     build_plugin_host
+    snapshot_plugin_host
     start_origin
 
     echo "Idle keep-alive connections: $COUNT clients, one GET /1k each, then held idle."

@@ -165,6 +165,7 @@ main() {
     printf 'round\ttarget\tsize\trps\tp99_ms\tcpu_us_per_req\trequests\terrors\n' >"$RAW"
 
     build_plugin_host
+    snapshot_plugin_host
     ATS_NULL_SO="$(build_ats_null)"
     start_origin
     log "origin up on 127.0.0.1:$ORIGIN_PORT (cpu $LOAD_CPU); proxies on cpu $PROXY_CPU"

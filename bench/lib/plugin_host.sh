@@ -25,6 +25,22 @@ build_plugin_host() {
     fi
 }
 
+# snapshot_plugin_host: copy the binary and the null plugin into WORK_DIR
+# so one run measures one build even if the repo is rebuilt meanwhile.
+snapshot_plugin_host() {
+    local snap="$WORK_DIR/plugin-host-build"
+    mkdir -p "$snap"
+    if [[ -x "$PLUGIN_HOST_BIN" ]]; then
+        cp "$PLUGIN_HOST_BIN" "$snap/plugin-host"
+        log "plugin-host: $PLUGIN_HOST_BIN ($(date -r "$PLUGIN_HOST_BIN" '+%F %T'))"
+        PLUGIN_HOST_BIN="$snap/plugin-host"
+    fi
+    if [[ -f "$PLUGIN_NULL_SO" ]]; then
+        cp "$PLUGIN_NULL_SO" "$snap/libplugin_null.so"
+        PLUGIN_NULL_SO="$snap/libplugin_null.so"
+    fi
+}
+
 # plugin_host_available: the binary exists and can run (and, for the
 # null-transform variants, the plugin exists too: checked per variant).
 plugin_host_available() {
