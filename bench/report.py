@@ -34,8 +34,9 @@ COMPARISONS = [
 
 
 def load(path):
-    """Return {(target, size): {metric: [values per round]}} and target order."""
-    cells, order = {}, []
+    """Return {(target, size): {metric: [values per round]}}, the target
+    order, and the noise readings {"other"|"steal": [(pct, cell)]}."""
+    cells, order, noise = {}, [], {"other": [], "steal": []}
     with open(path, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             target, size = row["target"], row["size"]
@@ -45,13 +46,18 @@ def load(path):
             cell["errors"] += int(row["errors"] or 0)
             if row["rps"] == "na":
                 continue
+            # Older raw files have no noise columns.
+            for key in ("other", "steal"):
+                value = row.get(f"{key}_pct")
+                if value not in (None, "", "na"):
+                    noise[key].append((float(value), f"{target} {size} round {row['round']}"))
             cell["rps"].append(float(row["rps"]))
             cell["p99"].append(float(row["p99_ms"]))
             cell["cpu"].append(float(row["cpu_us_per_req"]))
     # Rows in the fixed order of LABELS, whatever order the rounds ran in.
     known = list(LABELS)
     order.sort(key=lambda t: known.index(t) if t in known else len(known))
-    return cells, order
+    return cells, order, noise
 
 
 def median(cells, target, size, metric):
@@ -123,13 +129,29 @@ def throughput_lines(cells):
     return lines
 
 
+def noise_lines(noise):
+    """How much CPU other processes and the hypervisor took during the
+    measured runs: the context a reader needs to trust a gap or not."""
+    if not noise["other"]:
+        return []
+    other = [v for v, _ in noise["other"]]
+    steal = [v for v, _ in noise["steal"]] or [0.0]
+    worst, where = max(noise["other"])
+    return [
+        "",
+        f"Noise: other processes on the machine took a median {statistics.median(other):.0f}% of one core "
+        f"during the measured runs (worst {worst:.0f}%, {where}); hypervisor steal median "
+        f"{statistics.median(steal):.0f}%.",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("raw", help="raw TSV written by run.sh")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", default="10s")
     args = parser.parse_args()
-    cells, order = load(args.raw)
+    cells, order, noise = load(args.raw)
     out = [
         f"Medians of {args.rounds} rounds; each cell is one `wrk -t1 -c32 -d{args.duration} --latency` run "
         "(keep-alive). CPU µs/req is the target's user+system CPU over the run divided by requests "
@@ -141,6 +163,7 @@ def main():
     out += ratio_table(cells)
     out += ["", "1 MiB throughput against the origin served directly:", ""]
     out += throughput_lines(cells)
+    out += noise_lines(noise)
     print("\n".join(out))
     return 0
 

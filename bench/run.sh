@@ -102,11 +102,33 @@ parse_wrk() {
 }
 
 # run_wrk URL DURATION OUT: the load generator, pinned beside the origin.
+# OUT.ticks gets wrk's own CPU (user+system, in clock ticks) from the
+# subshell's `times`, whose second line is its children's.
 run_wrk() {
-    taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2" --latency "$1" >"$3" 2>&1 || true
+    (
+        taskset -c "$LOAD_CPU" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2" --latency "$1" >"$3" 2>&1 || true
+        # Not `times | awk`: a pipeline runs `times` in a fresh subshell
+        # that has no children yet.
+        times >"$3.times"
+        awk -v hz="$CLK_TCK" 'NR == 2 {
+            split($1, u, /[ms]/); split($2, s, /[ms]/)
+            printf "%d\n", ((u[1] + s[1]) * 60 + u[2] + s[2]) * hz }' "$3.times" >"$3.ticks"
+    )
 }
 
-# record ROUND TARGET SIZE RPS P99 CPU REQS ERRS: one raw result line.
+# interference T0 T1 O0 O1 S0 S1 ST0 ST1 NS0 NS1 WRK: "other steal" as %
+# of one core over the run: CPU that neither the target, the origin (O,
+# with ksoftirqd) nor wrk used, and CPU the hypervisor stole. Noise
+# indicators, not results.
+interference() {
+    awk -v t="$(($2 - $1))" -v o="$(($4 - $3))" -v s="$(($6 - $5))" -v st="$(($8 - $7))" \
+        -v ns="$((${10} - $9))" -v w="${11}" -v hz="$CLK_TCK" 'BEGIN {
+        span = ns / 1e9 * hz
+        other = (s - t - o - w) * 100 / span
+        printf "%.0f %.0f\n", (other < 0 ? 0 : other), st * 100 / span }'
+}
+
+# record ROUND TARGET SIZE RPS P99 CPU REQS ERRS OTHER STEAL: one raw line.
 record() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"
 }
@@ -114,23 +136,37 @@ record() {
 # measure ROUND TARGET: one cell per size for a started target.
 measure() {
     local round="$1" target="$2" entry name out t0 t1 rps p99 reqs errs cpu
+    local o0 o1 s0 s1 st0 st1 ns0 ns1 other steal origin_pids=("${ORIGIN_PIDS[@]}") softirqd
+    # For the origin row the target is the origin: do not count it twice.
+    [[ "$target" != origin ]] || origin_pids=()
+    # Loopback packet work deferred to ksoftirqd is our traffic, not noise.
+    softirqd="$(pgrep '^ksoftirqd/' || true)"
+    # shellcheck disable=SC2206 # pids, one per line
+    origin_pids+=($softirqd)
     out="$WORK_DIR/wrk.out"
     # Warm-up (not recorded): fills connection pools and page caches.
     run_wrk "http://127.0.0.1:$TARGET_PORT/1k" 2s "$out"
     for entry in "${SIZES[@]}"; do
         read -r name _ <<<"$entry"
+        read -r s0 st0 < <(sys_ticks)
+        o0="$(cpu_ticks "${origin_pids[@]}")"
         t0="$(cpu_ticks "${TARGET_PIDS[@]}")"
+        ns0="$(date +%s%N)"
         run_wrk "http://127.0.0.1:$TARGET_PORT/$name" "$DURATION" "$out"
+        ns1="$(date +%s%N)"
         t1="$(cpu_ticks "${TARGET_PIDS[@]}")"
+        o1="$(cpu_ticks "${origin_pids[@]}")"
+        read -r s1 st1 < <(sys_ticks)
+        read -r other steal < <(interference "$t0" "$t1" "$o0" "$o1" "$s0" "$s1" "$st0" "$st1" "$ns0" "$ns1" "$(cat "$out.ticks")")
         read -r rps p99 reqs errs < <(parse_wrk "$out")
         if [[ "$rps" == na || "$reqs" -eq 0 ]]; then
             log "$target /$name: wrk gave no result: $(tail -n 3 "$out" | tr '\n' ' ')"
-            record "$round" "$target" "$name" na na na 0 0
+            record "$round" "$target" "$name" na na na 0 0 na na
             continue
         fi
         cpu="$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')"
-        record "$round" "$target" "$name" "$rps" "$p99" "$cpu" "$reqs" "$errs"
-        log "round $round $target /$name: $rps req/s, p99 $p99 ms, $cpu CPU us/req, $errs errors"
+        record "$round" "$target" "$name" "$rps" "$p99" "$cpu" "$reqs" "$errs" "$other" "$steal"
+        log "round $round $target /$name: $rps req/s, p99 $p99 ms, $cpu CPU us/req, $errs errors; others used ${other}% of a core, steal ${steal}%"
     done
 }
 
@@ -145,7 +181,7 @@ bench_target() {
         log "round $round $target: n/a"
         for entry in "${SIZES[@]}"; do
             read -r name _ <<<"$entry"
-            record "$round" "$target" "$name" na na na 0 0
+            record "$round" "$target" "$name" na na na 0 0 na na
         done
     fi
     if [[ -n "$TARGET_MAIN_PID" ]]; then
@@ -162,7 +198,7 @@ main() {
     # raised alike so none is capped by the shell's default.
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     RAW="$WORK_DIR/raw.tsv"
-    printf 'round\ttarget\tsize\trps\tp99_ms\tcpu_us_per_req\trequests\terrors\n' >"$RAW"
+    printf 'round\ttarget\tsize\trps\tp99_ms\tcpu_us_per_req\trequests\terrors\tother_pct\tsteal_pct\n' >"$RAW"
 
     build_plugin_host
     snapshot_plugin_host

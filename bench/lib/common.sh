@@ -134,6 +134,14 @@ cpu_ticks() {
     echo "$total"
 }
 
+# sys_ticks: "TASK STEAL" machine-wide from /proc/stat, in clock ticks.
+# TASK is user+nice+system (time charged to processes; irq and softirq
+# time is left out because it is not charged to any process either), so
+# TASK minus our processes' ticks is what other processes took.
+sys_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4, $9; exit }' /proc/stat
+}
+
 # rss_kib PID...: VmRSS summed over the pids, in KiB.
 rss_kib() {
     local pid total=0 v
