@@ -130,7 +130,7 @@ interference() {
 
 # record ROUND TARGET SIZE RPS P99 CPU REQS ERRS OTHER STEAL: one raw line.
 record() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"
 }
 
 # measure ROUND TARGET: one cell per size for a started target.

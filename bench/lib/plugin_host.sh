@@ -35,10 +35,12 @@ snapshot_plugin_host() {
         log "plugin-host: $PLUGIN_HOST_BIN ($(date -r "$PLUGIN_HOST_BIN" '+%F %T'))"
         PLUGIN_HOST_BIN="$snap/plugin-host"
     fi
+    # Point at the snapshot even when there is nothing to copy: a plugin
+    # built later in the run must not be mixed with an older host.
     if [[ -f "$PLUGIN_NULL_SO" ]]; then
         cp "$PLUGIN_NULL_SO" "$snap/libplugin_null.so"
-        PLUGIN_NULL_SO="$snap/libplugin_null.so"
     fi
+    PLUGIN_NULL_SO="$snap/libplugin_null.so"
 }
 
 # plugin_host_available: the binary exists and can run (and, for the
