@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# nginx in its two roles: the ORIGIN every proxy forwards to (static files,
+# pinned with the load generator on LOAD_CPU) and a PEER proxy (pinned on
+# PROXY_CPU). Each gets its own prefix dir and config under WORK_DIR; the
+# system's /etc/nginx is never read.
+
+# Body sizes the benchmark serves, as "name bytes".
+SIZES=("1k 1024" "64k 65536" "1m 1048576")
+
+# nginx_common_http DIR: the http{} settings both roles share. Temp paths
+# live in DIR so nothing is written under /var/lib/nginx.
+nginx_common_http() {
+    local dir="$1"
+    cat <<EOF
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 120s;
+    # The default (1000) would make wrk reconnect during a run; every
+    # target is measured on long-lived keep-alive connections instead.
+    keepalive_requests 100000000;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+EOF
+}
+
+# nginx_main DIR: the top-level directives both roles share. daemon off
+# keeps the master in the foreground so its pid is the one we started.
+nginx_main() {
+    local dir="$1"
+    cat <<EOF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 30000; }
+EOF
+}
+
+# make_docroot DIR: one file per size, filled with random bytes so a
+# proxy that alters a body is caught by the byte comparison in run.sh.
+make_docroot() {
+    local dir="$1" entry name bytes
+    mkdir -p "$dir"
+    for entry in "${SIZES[@]}"; do
+        read -r name bytes <<<"$entry"
+        head -c "$bytes" /dev/urandom >"$dir/$name"
+    done
+    chmod -R a+rX "$dir"
+}
+
+# start_nginx ROLE CPU CONF: start one nginx master pinned to CPU; sets
+# TARGET_MAIN_PID (the master) and TARGET_PIDS (master and worker).
+start_nginx() {
+    local role="$1" cpu="$2" conf="$3" dir port
+    dir="$(dirname "$conf")"
+    port="$(awk '/listen/ {split($2, a, ":"); sub(";", "", a[2]); print a[2]; exit}' "$conf")"
+    port_free "$port" || die "port $port is taken; is another benchmark running?"
+    taskset -c "$cpu" "$(nginx_bin)" -p "$dir" -c "$conf" >"$dir/stdout.log" 2>&1 &
+    TARGET_MAIN_PID=$!
+    STARTED_PIDS+=("$TARGET_MAIN_PID")
+    wait_port "$port" 10 || die "nginx $role did not listen on $port; see $dir/error.log"
+    # The worker is forked after the listener is opened; give it a moment.
+    local workers=""
+    for _ in $(seq 50); do
+        workers="$(child_pids "$TARGET_MAIN_PID")"
+        [[ -n "$workers" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$workers" ]] || die "nginx $role has no worker process"
+    # shellcheck disable=SC2206 # one pid per line, no globbing possible
+    TARGET_PIDS=("$TARGET_MAIN_PID" $workers)
+}
+
+# start_origin: the origin on ORIGIN_PORT, serving WORK_DIR/docroot.
+start_origin() {
+    local dir="$WORK_DIR/origin"
+    mkdir -p "$dir/tmp"
+    make_docroot "$WORK_DIR/docroot"
+    {
+        nginx_main "$dir"
+        echo "http {"
+        nginx_common_http "$dir"
+        cat <<EOF
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $WORK_DIR/docroot;
+        location / { }
+    }
+}
+EOF
+    } >"$dir/nginx.conf"
+    start_nginx origin "$LOAD_CPU" "$dir/nginx.conf"
+    ORIGIN_PIDS=("${TARGET_PIDS[@]}")
+}
+
+# start_nginx_proxy: the peer proxy on NGINX_PORT with a keep-alive pool
+# of 32 to the origin; proxy_buffering stays at its default (on).
+start_nginx_proxy() {
+    local dir="$WORK_DIR/nginx-proxy"
+    mkdir -p "$dir/tmp"
+    {
+        nginx_main "$dir"
+        echo "http {"
+        nginx_common_http "$dir"
+        cat <<EOF
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    } >"$dir/nginx.conf"
+    start_nginx proxy "$PROXY_CPU" "$dir/nginx.conf"
+    TARGET_PORT="$NGINX_PORT"
+}

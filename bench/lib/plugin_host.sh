@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# plugin-host, the proxy under test: built from the repo if missing, run
+# with one worker thread and a plugin.config of 0, 1 or 5 null transforms.
+
+# build_plugin_host: cargo build --release once; afterwards only if the
+# binary is missing. A failed build is reported, not fatal: its rows then
+# show n/a and the peers are still measured. BENCH_SKIP_BUILD=1 skips it.
+build_plugin_host() {
+    if [[ -x "$PLUGIN_HOST_BIN" && -f "$PLUGIN_NULL_SO" ]]; then
+        return 0
+    fi
+    if [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]]; then
+        [[ -x "$PLUGIN_HOST_BIN" ]] || log "BENCH_SKIP_BUILD=1 and no $PLUGIN_HOST_BIN: plugin-host rows will be n/a"
+        [[ -f "$PLUGIN_NULL_SO" ]] || log "BENCH_SKIP_BUILD=1 and no $PLUGIN_NULL_SO: null-transform rows will be n/a"
+        return 0
+    fi
+    if ! command -v cargo >/dev/null || [[ ! -f "$REPO/Cargo.toml" ]]; then
+        log "no cargo or no workspace at $REPO: plugin-host rows will be n/a"
+        return 0
+    fi
+    log "building plugin-host (cargo build --release --workspace in $REPO)"
+    if ! (cd "$REPO" && cargo build --release --workspace) >"$WORK_DIR/cargo-build.log" 2>&1; then
+        log "cargo build failed (last lines below): plugin-host rows will be n/a"
+        tail -n 15 "$WORK_DIR/cargo-build.log" >&2
+    fi
+}
+
+# snapshot_plugin_host: copy the binary and the null plugin into WORK_DIR
+# so one run measures one build even if the repo is rebuilt meanwhile.
+snapshot_plugin_host() {
+    local snap="$WORK_DIR/plugin-host-build"
+    mkdir -p "$snap"
+    if [[ -x "$PLUGIN_HOST_BIN" ]]; then
+        cp "$PLUGIN_HOST_BIN" "$snap/plugin-host"
+        log "plugin-host: $PLUGIN_HOST_BIN ($(date -r "$PLUGIN_HOST_BIN" '+%F %T'))"
+        PLUGIN_HOST_BIN="$snap/plugin-host"
+    fi
+    # Point at the snapshot even when there is nothing to copy: a plugin
+    # built later in the run must not be mixed with an older host.
+    if [[ -f "$PLUGIN_NULL_SO" ]]; then
+        cp "$PLUGIN_NULL_SO" "$snap/libplugin_null.so"
+    fi
+    PLUGIN_NULL_SO="$snap/libplugin_null.so"
+}
+
+# plugin_host_available: the binary exists and can run (and, for the
+# null-transform variants, the plugin exists too: checked per variant).
+plugin_host_available() {
+    [[ -x "$PLUGIN_HOST_BIN" ]]
+}
+
+# write_plugin_config N FILE: N lines, each the absolute path of the null
+# plugin (plugin.config syntax: one plugin per line, in chain order).
+write_plugin_config() {
+    local n="$1" file="$2" i
+    : >"$file"
+    for ((i = 0; i < n; i++)); do
+        echo "$PLUGIN_NULL_SO" >>"$file"
+    done
+}
+
+# start_plugin_host NAME N_NULL: start plugin-host pinned to PROXY_CPU;
+# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. Extra flags (for the
+# idle-connection test) come from PH_EXTRA_ARGS.
+start_plugin_host() {
+    local name="$1" n="$2" dir="$WORK_DIR/$1"
+    plugin_host_available || return 1
+    if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
+        log "no $PLUGIN_NULL_SO: $name is n/a"
+        return 1
+    fi
+    mkdir -p "$dir"
+    write_plugin_config "$n" "$dir/plugin.config"
+    port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
+    # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
+    taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
+        --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
+        --threads 1 --config "$dir/plugin.config" --log-level warn ${PH_EXTRA_ARGS:-} \
+        >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    TARGET_MAIN_PID=$!
+    STARTED_PIDS+=("$TARGET_MAIN_PID")
+    TARGET_PIDS=("$TARGET_MAIN_PID")
+    TARGET_PORT="$PH_PORT"
+    # Ready means it said so on stdout (its contract) and the port answers.
+    for _ in $(seq 200); do
+        grep -q 'listening on' "$dir/stdout.log" 2>/dev/null && break
+        kill -0 "$TARGET_MAIN_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! kill -0 "$TARGET_MAIN_PID" 2>/dev/null || ! wait_port "$PH_PORT" 5; then
+        log "plugin-host $name did not start; its stderr:"
+        tail -n 20 "$dir/stderr.log" >&2
+        stop_server "$TARGET_MAIN_PID"
+        return 1
+    fi
+}
