@@ -99,7 +99,9 @@ EOF
 }
 
 # start_nginx_proxy: the peer proxy on NGINX_PORT with a keep-alive pool
-# of 32 to the origin; proxy_buffering stays at its default (on).
+# of 32 to the origin; proxy_buffering stays at its default (on), but
+# responses are never spooled to a temp file (proxy_max_temp_file_size 0):
+# plugin-host streams with bounded memory, and so should the peer.
 start_nginx_proxy() {
     local dir="$WORK_DIR/nginx-proxy"
     mkdir -p "$dir/tmp"
@@ -118,6 +120,7 @@ start_nginx_proxy() {
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_max_temp_file_size 0;
         }
     }
 }
