@@ -7,13 +7,14 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use e2e::{assert_fresh_request_served, get_request, null_chain, HostBuilder, Origin, PluginHost, RawConn};
+use e2e::{
+    assert_fresh_request_served, get_request, null_chain, set_linger_zero, HostBuilder, Origin, PluginHost, RawConn,
+};
 
 const DEFAULT_ABORTS: usize = 10_000;
 const CLIENT_THREADS: usize = 4;
@@ -115,21 +116,4 @@ fn abort_one(addr: SocketAddr, i: usize) -> Result<(), String> {
         set_linger_zero(conn.stream());
     }
     Ok(())
-}
-
-/// SO_LINGER with a zero timeout: the close that follows sends RST instead of FIN.
-fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: the fd is open for the lifetime of `stream`, and the pointer and size are
-    // those of a live `linger` value.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", std::io::Error::last_os_error());
 }

@@ -24,7 +24,7 @@ pub mod plugins;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
 pub use host::{Host, HostBuilder};
-pub use origin::{closed_port_addr, Origin};
+pub use origin::{closed_port_addr, set_linger_zero, Origin};
 pub use pattern::{assert_same_bytes, pattern};
 pub use plugins::{null_chain, null_plugin_path, PluginHost};
 

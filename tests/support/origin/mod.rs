@@ -176,7 +176,7 @@ impl Write for CountingWriter<'_> {
 }
 
 /// SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
-fn set_linger_zero(stream: &TcpStream) {
+pub fn set_linger_zero(stream: &TcpStream) {
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: the fd is open for the lifetime of `stream`, and we pass a valid pointer to
     // a properly sized `linger` value.
