@@ -6,7 +6,7 @@
 //! `ABORTS` overrides the count (e.g. for a longer soak by hand).
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
