@@ -108,7 +108,7 @@ impl Worker {
                 }
             }
             for index in std::mem::take(&mut self.pending) {
-                self.drive(index, false, false);
+                self.drive(index, false);
             }
             if self.shared.shutting_down.load(Ordering::Acquire) && self.draining_since.is_none() {
                 self.start_drain();
@@ -165,21 +165,21 @@ impl Worker {
             return;
         }
         entry.insert(Slot::Client(Box::new(Session::new(stream, peer, index, Instant::now()))));
-        self.drive(index, true, false);
+        self.drive(index, false);
     }
 
     fn on_socket(&mut self, index: usize, readable: bool, writable: bool, fin: bool) {
         match self.slots.get_mut(index) {
             Some(Slot::Client(s)) => {
                 s.client_ready(readable, writable, fin);
-                self.drive(index, false, false);
+                self.drive(index, false);
             }
             Some(Slot::OriginOf(owner)) => {
                 let owner = *owner;
                 if let Some(Slot::Client(s)) = self.slots.get_mut(owner) {
                     s.origin_ready(readable, writable, fin);
                 }
-                self.drive(owner, false, false);
+                self.drive(owner, false);
             }
             Some(Slot::Idle(_)) => {
                 // An idle pooled connection has nothing to say: data or EOF both mean it is unusable.
@@ -192,7 +192,7 @@ impl Worker {
     }
 
     /// Takes the session out of its slot, lets it make all the progress it can, and puts it back or closes it.
-    fn drive(&mut self, index: usize, _fresh: bool, timer: bool) {
+    fn drive(&mut self, index: usize, timer: bool) {
         let Some(slot) = self.slots.get_mut(index) else { return };
         if !matches!(slot, Slot::Client(_)) {
             return;
@@ -251,7 +251,7 @@ impl Worker {
             })
             .collect();
         for index in due {
-            self.drive(index, false, true);
+            self.drive(index, true);
         }
     }
 
@@ -264,7 +264,7 @@ impl Worker {
         let clients: Vec<usize> =
             self.slots.iter().filter(|(_, s)| matches!(s, Slot::Client(_))).map(|(i, _)| i).collect();
         for index in clients {
-            self.drive(index, false, false);
+            self.drive(index, false);
         }
     }
 }
