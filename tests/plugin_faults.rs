@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use e2e::faults::process::run_to_exit;
-use e2e::faults::{built_plugin, Exchange, Outcome, PluginHost, ScratchDir, SETTLE};
+use e2e::faults::{built_plugin, Exchange, HoldingOrigin, Outcome, PluginHost, ScratchDir, SETTLE};
 use e2e::{assert_same_bytes, pattern, HostBuilder, Origin};
 
 /// Response bodies: several reads and data events, beyond one buffer's water mark.
@@ -46,7 +46,10 @@ fn chain(mode: &str) -> Vec<String> {
 
 fn run(case: Case) {
     let origin = Origin::start();
-    let host = PluginHost::start(HostBuilder::new(origin.addr()), &chain(case.mode));
+    // Longer than the client's read timeout: a fault the host only noticed when the
+    // transaction timed out would fail the test instead of passing late.
+    let builder = HostBuilder::new(origin.addr()).opt("--inactivity-timeout-ms", 60_000);
+    let host = PluginHost::start(builder, &chain(case.mode));
     let mode = case.mode;
 
     let first = Exchange::get(host.addr(), &url(1));
@@ -135,8 +138,6 @@ fn a_panic_in_destroy_is_counted_and_spares_the_response() {
 
 #[test]
 fn a_transform_that_never_reenables_is_seen_stalled_at_once() {
-    // The default inactivity timeout (30 s) is longer than the client's read timeout
-    // (15 s): only the engine's own stall detection can end this transaction in time.
     run(Case { mode: "never-reenable", client: Client::ErrorPageOrCut, log: aborting("stalled: "), faults: (1, 0, 1) });
 }
 
@@ -168,6 +169,35 @@ fn using_vios_after_close_is_counted_and_spares_the_response() {
         log: vec!["transform chain fault: ".into(), " after it was closed".into(), "plugin=plugin-faulty".into()],
         faults: (0, 0, 1),
     });
+}
+
+#[test]
+fn a_transform_sitting_on_input_while_the_origin_holds_is_named_at_the_inactivity_timeout() {
+    // Part of the body, then nothing: the chain's input stays open, so only the
+    // transaction's inactivity timeout can end it, and it must name the plugin holding
+    // the bytes rather than blame the origin.
+    const SENT: usize = 16 * 1024;
+    let origin = HoldingOrigin::start(BODY, SENT, 3);
+    let builder = HostBuilder::new(origin.addr()).opt("--inactivity-timeout-ms", 500);
+    let host = PluginHost::start(builder, &chain("never-reenable"));
+
+    let first = Exchange::get(host.addr(), "/held");
+    let outcome = first.outcome();
+    eprintln!("held: the transaction ended as {outcome:?}, connection closed: {}", first.closed);
+    let cut = matches!(outcome, Outcome::Cut { status: 200, got: 0 });
+    assert!(outcome == Outcome::ErrorPage(500) || cut, "ended as {outcome:?}; logs:\n{}", host.logs());
+    assert!(first.closed, "the connection stays open after the fault");
+    let wanted = aborting("stopped making progress (inactivity timeout)");
+    let line = host.wait_for_log(SETTLE, |l| l.contains("WARN") && wanted.iter().all(|f| l.contains(f.as_str())));
+    assert!(line.is_some(), "no WARN line with all of {wanted:?}; logs:\n{}", host.logs());
+    assert!(!host.logs().contains("transaction inactivity timeout"), "the origin was blamed:\n{}", host.logs());
+
+    let stats = host.settled_stats();
+    assert_eq!(stats.live(), (0, 0, 0), "{stats:?}");
+    assert_eq!(stats.plugin(1).faults(), (1, 0, 1), "faulty's (aborts, panics, protocol_errors): {stats:?}");
+    for null in [stats.plugin(0), stats.plugin(2)] {
+        assert_eq!((null.panics, null.protocol_errors), (0, 0), "charged to null: {null:?}");
+    }
 }
 
 /// The refusal line of a plugin whose init panics, at `config:line`.

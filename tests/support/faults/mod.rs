@@ -5,10 +5,12 @@
 //! - [`json`]: the `/stats` object, read by a parser of its own.
 //! - [`process`]: bounded runs of `plugin-host check` / a refused `run`; pid and VmRSS.
 //! - [`abi`]: plugins built against a different ABI (the host's loader fixtures, mirrored).
+//! - [`holding_origin`]: an origin that sends the start of a body, then nothing more.
 //!
 //! Self-contained on purpose: it only uses the public API of the other support modules.
 
 pub mod abi;
+pub mod holding_origin;
 pub mod json;
 pub mod process;
 
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use holding_origin::HoldingOrigin;
 pub use json::{PluginStats, Stats};
 
 use crate::client::{get_request, RawConn, RawResponse};
