@@ -4,6 +4,7 @@
 //! - [`origin`]: a real HTTP/1.1 origin (std::net, thread per connection) whose answers
 //!   are chosen by path, and which counts connections and records request heads.
 //! - [`client`]: a ureq agent, a raw-socket client with its own response parser, and curl.
+//! - [`faults`]: a host on a plugin.config of the test's own, its `/stats`, its memory.
 //! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
 //!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
 //!   produced and checked as they stream.
@@ -16,6 +17,7 @@ pub mod admin;
 pub mod chunked;
 pub mod client;
 pub mod cycle;
+pub mod faults;
 pub mod host;
 pub mod memory;
 pub mod origin;

@@ -5,6 +5,13 @@
 //!
 //! The transform is `plugins/null`'s, step for step; each fault is one
 //! marked deviation from it.
+//!
+//! Which transactions commit the fault is the second half of the
+//! configuration ([`When`]): every one, only the first (`once`, so a test
+//! can check that the next transaction is served normally), or every Nth
+//! (`panic-every=N`, for soak tests).
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use plugin_sdk::{declare_plugin, Closed, Event, Plugin, Transform, TransformCx, Txn, VioId};
 
@@ -47,40 +54,103 @@ impl Fault {
         ("use-after-close", Fault::UseAfterClose),
     ];
 
-    fn from_args(args: &[String]) -> Result<Fault, String> {
-        let names = || Fault::ALL.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
-        match args {
-            [] => Ok(Fault::None),
-            [arg] => Fault::ALL
-                .iter()
-                .find(|(name, _)| name == arg)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())),
-            _ => Err(format!("faulty takes at most one argument, got {args:?}: keep one of {}", names())),
+    /// The fault named `arg`, if it names one.
+    fn named(arg: &str) -> Option<Fault> {
+        Fault::ALL.iter().find(|(name, _)| *name == arg).map(|(_, f)| *f)
+    }
+}
+
+/// Which transactions commit the plugin's fault, counted in the order they
+/// reach `read_response_headers` (1, 2, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Every transaction.
+    Always,
+    /// The first transaction only (`once` after the fault).
+    Once,
+    /// Transactions N, 2N, 3N, ... (`panic-every=N`, a `panic-data` fault).
+    Every(u64),
+}
+
+impl When {
+    /// Whether transaction number `n` (from 1) commits the fault.
+    fn applies_to(self, n: u64) -> bool {
+        match self {
+            When::Always => true,
+            When::Once => n == 1,
+            When::Every(every) => n.is_multiple_of(every),
         }
     }
 }
 
-/// The plugin: which fault it commits.
+/// The argument that faults every Nth transaction: `panic-every=N`.
+const PANIC_EVERY: &str = "panic-every=";
+
+/// Parses the `plugin.config` arguments: nothing, a fault, a fault then
+/// `once`, or `panic-every=N`.
+fn parse_args(args: &[String]) -> Result<(Fault, When), String> {
+    let names = || Fault::ALL.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+    match args {
+        [] => Ok((Fault::None, When::Always)),
+        [arg] => match arg.strip_prefix(PANIC_EVERY) {
+            Some(n) => match n.parse::<u64>() {
+                Ok(every) if every > 0 => Ok((Fault::PanicData, When::Every(every))),
+                _ => Err(format!("{arg:?}: panic-every takes a whole number of transactions, 1 or more")),
+            },
+            // This message is quoted whole by the host's refusal tests: keep it in step with them.
+            None => Fault::named(arg)
+                .map(|f| (f, When::Always))
+                .ok_or_else(|| format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())),
+        },
+        [arg, once] if once == "once" => match Fault::named(arg) {
+            Some(f) => Ok((f, When::Once)),
+            None => Err(format!("unknown argument {arg:?} before `once`: it takes one of {}", names())),
+        },
+        _ => Err(format!(
+            "faulty takes one fault, optionally followed by `once`, or `panic-every=N`; got {args:?}: \
+             keep one of {}",
+            names()
+        )),
+    }
+}
+
+/// The plugin: which fault it commits, and in which transactions.
 #[derive(Debug)]
 pub struct FaultyPlugin {
     fault: Fault,
+    when: When,
+    /// Transactions seen so far by `read_response_headers`, across worker
+    /// threads: the number [`When`] is applied to.
+    seen: AtomicU64,
+}
+
+impl FaultyPlugin {
+    /// The fault the next transaction commits ([`Fault::None`] if spared).
+    fn next_fault(&self) -> Fault {
+        let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.when.applies_to(n) {
+            self.fault
+        } else {
+            Fault::None
+        }
+    }
 }
 
 impl Plugin for FaultyPlugin {
     fn init(args: &[String]) -> Result<Self, String> {
-        let fault = Fault::from_args(args)?;
+        let (fault, when) = parse_args(args)?;
         if fault == Fault::PanicInit {
             panic!("faulty: panic-init, as configured");
         }
-        Ok(FaultyPlugin { fault })
+        Ok(FaultyPlugin { fault, when, seen: AtomicU64::new(0) })
     }
 
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
-        if self.fault == Fault::PanicHook {
+        let fault = self.next_fault();
+        if fault == Fault::PanicHook {
             panic!("faulty: panic-hook in read_response_headers, as configured");
         }
-        txn.add_response_transform(FaultyTransform::new(self.fault));
+        txn.add_response_transform(FaultyTransform::new(fault));
     }
 }
 
@@ -213,13 +283,36 @@ mod tests {
     #[test]
     fn arguments_choose_one_fault() {
         for (name, fault) in Fault::ALL {
-            assert_eq!(Fault::from_args(&args(&[name])), Ok(fault));
+            assert_eq!(parse_args(&args(&[name])), Ok((fault, When::Always)));
+            assert_eq!(parse_args(&args(&[name, "once"])), Ok((fault, When::Once)));
         }
-        assert_eq!(Fault::from_args(&[]), Ok(Fault::None));
-        let e = Fault::from_args(&args(&["sideways"])).expect_err("unknown");
-        assert!(e.starts_with("unknown argument \"sideways\": faulty takes one of panic-init, "), "{e}");
-        let e = Fault::from_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
-        assert!(e.starts_with("faulty takes at most one argument"), "{e}");
+        assert_eq!(parse_args(&[]), Ok((Fault::None, When::Always)));
+        assert_eq!(parse_args(&args(&["panic-every=10"])), Ok((Fault::PanicData, When::Every(10))));
+        let e = parse_args(&args(&["sideways"])).expect_err("unknown");
+        assert_eq!(
+            e,
+            "unknown argument \"sideways\": faulty takes one of panic-init, panic-hook, panic-data, panic-destroy, \
+             never-reenable, early-complete, past-nbytes, use-after-close, or nothing"
+        );
+        let e = parse_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
+        assert!(e.starts_with("faulty takes one fault, optionally followed by `once`"), "{e}");
+        let e = parse_args(&args(&["sideways", "once"])).expect_err("unknown before once");
+        assert!(e.starts_with("unknown argument \"sideways\" before `once`"), "{e}");
+        for bad in ["panic-every=0", "panic-every=", "panic-every=x", "panic-every=-3"] {
+            let e = parse_args(&args(&[bad])).expect_err(bad);
+            assert!(e.ends_with("panic-every takes a whole number of transactions, 1 or more"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_fault_is_committed_in_the_chosen_transactions() {
+        let plugin = |a: &[&str]| FaultyPlugin::init(&args(a)).expect("init");
+        let faults = |p: &FaultyPlugin| (0..6).map(|_| p.next_fault()).collect::<Vec<_>>();
+        let (d, n) = (Fault::PanicData, Fault::None);
+        assert_eq!(faults(&plugin(&["panic-data"])), [d; 6]);
+        assert_eq!(faults(&plugin(&["panic-data", "once"])), [d, n, n, n, n, n]);
+        assert_eq!(faults(&plugin(&["panic-every=3"])), [n, n, d, n, n, d]);
+        assert_eq!(faults(&plugin(&[])), [n; 6]);
     }
 
     #[test]
