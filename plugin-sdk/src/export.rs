@@ -42,6 +42,16 @@ thread_local! {
         const { RefCell::new(LastPanic { text: [0; PANIC_MESSAGE_CAP], len: 0 }) };
 }
 
+/// Silences this library's own copy of std's panic output. Every panic in
+/// plugin code is caught at the boundary and its message handed to the host,
+/// which logs it with the plugin's name; the default hook would also print
+/// to the host's stderr (a whole backtrace under `RUST_BACKTRACE`, costing
+/// tens of MiB the first time). The hook belongs to this library's std only.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+}
+
 /// Runs `f`, turning a panic into [`STATUS_PANIC`] and keeping its message.
 fn guard(f: impl FnOnce() -> i32) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -134,6 +144,7 @@ unsafe extern "C" fn init<P: Plugin>(
     state_out: *mut *mut c_void,
     err: ErrorBuf,
 ) -> i32 {
+    quiet_panics();
     let status = guard(|| {
         if host.is_null() || state_out.is_null() || (args.is_null() && nargs != 0) {
             return STATUS_BAD_ARG;
