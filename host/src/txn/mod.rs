@@ -15,20 +15,19 @@
 //! (close after it), or aborted (close now, the response was cut short).
 
 use crate::body::{BodyPipe, PipeError, Pump};
+
+mod response;
 use crate::error_page;
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
-use crate::h1::head::{
-    keep_alive, parse_response, request_framing, response_framing, strip_hop_by_hop, write_response, BodyKind,
-    HeadError, RequestHead, ResponseHead, Version,
-};
-use crate::heads::{frame_response, upstream_request, BodyLen};
+use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, RequestHead, ResponseHead};
+use crate::heads::upstream_request;
 use crate::io_util::ReadOutcome;
 use crate::origin::OriginConn;
 use crate::plugins::{HookResult, TxnPlugins, TxnView};
 use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
 use crate::settings::Settings;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -340,166 +339,6 @@ impl Txn {
         } else {
             TxnStep::Continue
         }
-    }
-
-    fn relay_response(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
-        let cap = ctx.settings.buffer_bytes;
-        let mut progress = false;
-        loop {
-            let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
-            match &mut self.resp {
-                Resp::AwaitHead => match parse_response(&o.rbuf, &ctx.settings.limits) {
-                    Ok(Some((head, len))) => {
-                        o.rbuf.advance(len);
-                        progress = true;
-                        match head.status {
-                            // 100 Continue was answered by us; other interim responses carry nothing a client needs.
-                            100 | 102..=199 => continue,
-                            101 => {
-                                return self.fail(
-                                    502,
-                                    "the origin switched protocols, which this proxy does not relay",
-                                    io,
-                                )
-                            }
-                            _ => {
-                                if let Some(step) = self.begin_response(head, io) {
-                                    return step;
-                                }
-                            }
-                        }
-                    }
-                    Ok(None) if self.origin_eof => {
-                        return self.origin_failed("the origin closed before a response head", io, ctx)
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "malformed response head from the origin");
-                        return self.fail(502, "the origin sent a malformed response", io);
-                    }
-                },
-                Resp::Body(pipe) => {
-                    let before = io.wbuf.len();
-                    let pumped = pipe.pump(&mut o.rbuf, self.origin_eof, &mut io.wbuf, cap);
-                    self.bytes_out += io.wbuf.len().saturating_sub(before) as u64;
-                    match pumped {
-                        Ok(Pump::NeedHead(len)) => {
-                            let len = len.map_or(BodyLen::Unknown, BodyLen::Known);
-                            match self.send_response_head(len, None, io) {
-                                Ok(kind) => {
-                                    if let Resp::Body(pipe) = &mut self.resp {
-                                        pipe.set_encoder(Encoder::new(kind));
-                                    }
-                                    progress = true;
-                                }
-                                Err(step) => return step,
-                            }
-                        }
-                        Ok(Pump::Done) => {
-                            self.resp = Resp::Done;
-                            return TxnStep::Progress;
-                        }
-                        Ok(Pump::Progress) => return TxnStep::Progress,
-                        Ok(Pump::MoreWork) => {
-                            ctx.more_work = true;
-                            break;
-                        }
-                        Ok(Pump::Idle) => break,
-                        Err(PipeError::Plugin(fault)) => return self.plugin_failed(&fault.to_string(), io),
-                        Err(e) => {
-                            tracing::warn!(target = %self.request.target, error = ?e, "response body failed; cutting the client connection");
-                            return self.fail(502, "the origin sent an incomplete response", io);
-                        }
-                    }
-                }
-                Resp::Done => break,
-            }
-        }
-        if progress {
-            TxnStep::Progress
-        } else {
-            TxnStep::Continue
-        }
-    }
-
-    /// Runs the response hooks and starts the body; `Some` ends the transaction early.
-    fn begin_response(&mut self, mut head: ResponseHead, io: &mut ClientIo) -> Option<TxnStep> {
-        let kind = match response_framing(&self.request.method, &head) {
-            Ok(k) => k,
-            Err(_) => return Some(self.fail(502, "the origin sent an ambiguous response framing", io)),
-        };
-        self.status = head.status;
-        self.origin_reusable = keep_alive(head.version, &head.headers) && kind != BodyKind::CloseDelimited;
-        let mut chain = None;
-        if let Some(p) = self.plugins.as_mut() {
-            let mut view = TxnView { request: &mut self.request, response: Some(&mut head) };
-            if let HookResult::Fail { status, message } = p.read_response_headers(&mut view) {
-                tracing::warn!(peer = %io.peer, status, "{message}");
-                return Some(self.fail(status, "the response was refused by a plugin", io));
-            }
-            // Responses without a body have nothing to transform.
-            chain = p.take_response_chain().filter(|_| kind != BodyKind::Empty);
-        }
-        let original_length = head.headers.get("content-length").map(<[u8]>::to_vec);
-        let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
-        head.version = Version::Http11;
-        strip_hop_by_hop(&mut head.headers);
-        head.headers.append("Via", via);
-        let input_len = match kind {
-            BodyKind::Length(n) => Some(n),
-            _ => None,
-        };
-        self.pending_head = Some(head);
-        if let Some(chain) = chain {
-            self.resp = Resp::Body(BodyPipe::through(Decoder::new(kind), chain, input_len));
-            return None;
-        }
-        let len = match kind {
-            BodyKind::Empty => BodyLen::None,
-            BodyKind::Length(n) => BodyLen::Known(n),
-            _ => BodyLen::Unknown,
-        };
-        match self.send_response_head(len, original_length, io) {
-            Ok(client_kind) => {
-                self.resp = Resp::Body(BodyPipe::direct(Decoder::new(kind), Encoder::new(client_kind)));
-                None
-            }
-            Err(step) => Some(step),
-        }
-    }
-
-    /// Runs send_response_headers, declares framing, queues the head; returns the client encoder kind.
-    fn send_response_head(
-        &mut self,
-        len: BodyLen,
-        original_length: Option<Vec<u8>>,
-        io: &mut ClientIo,
-    ) -> Result<BodyKind, TxnStep> {
-        let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
-        if let Some(p) = self.plugins.as_mut() {
-            let mut view = TxnView { request: &mut self.request, response: Some(&mut out) };
-            if let HookResult::Fail { status, message } = p.send_response_headers(&mut view) {
-                tracing::warn!(peer = %io.peer, status, "{message}");
-                return Err(self.fail(status, "the response was refused by a plugin", io));
-            }
-        }
-        self.status = out.status;
-        let kind = frame_response(&mut out, len, &self.request.method, original_length, self.request.version);
-        if kind == BodyKind::CloseDelimited {
-            self.client_keep_alive = false;
-        }
-        out.headers.remove("connection");
-        if !self.client_keep_alive {
-            out.headers.set("Connection", "close");
-        } else if self.request.version == Version::Http10 {
-            out.headers.set("Connection", "keep-alive");
-        }
-        let mut bytes = Vec::with_capacity(256);
-        write_response(&out, &mut bytes);
-        self.bytes_out += bytes.len() as u64;
-        io.wbuf.push_vec(bytes);
-        self.resp_head_sent = true;
-        Ok(kind)
     }
 
     fn plugin_failed(&mut self, fault: &str, io: &mut ClientIo) -> TxnStep {
