@@ -242,6 +242,11 @@ impl Worker {
     }
 
     fn sweep(&mut self, now: Instant) {
+        for (_, slot) in self.slots.iter_mut() {
+            if let Slot::Client(s) = slot {
+                s.shed_idle_buffers(now);
+            }
+        }
         let due: Vec<usize> = self
             .slots
             .iter()

@@ -10,6 +10,9 @@ use mio::net::TcpStream;
 use mio::Interest;
 use std::io;
 
+/// Largest read block a pooled connection keeps.
+const POOLED_BLOCK_MAX: usize = 16 * 1024;
+
 /// One connection to the origin.
 pub struct OriginConn {
     stream: TcpStream,
@@ -71,8 +74,10 @@ impl OriginConn {
     /// Returns a healthy connection to the pool.
     pub fn release(mut self, ctx: &mut Ctx) {
         self.readable = false;
-        // A pooled connection holds no read block; the next response head reads into a small one.
-        self.rbuf = BytesMut::new();
+        // A pooled connection keeps a small read block for the next head, but not a body-sized one.
+        if self.rbuf.capacity() > POOLED_BLOCK_MAX {
+            self.rbuf = BytesMut::new();
+        }
         let index = self.index;
         ctx.slots[index] = Slot::Idle(self);
         ctx.pool.push(index);

@@ -26,6 +26,8 @@ use std::time::Instant;
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of the kernel per read when nothing is buffered (a new head).
 pub const HEAD_CHUNK: usize = 8 * 1024;
+/// Idle time after which a connection gives its read block back.
+const SHED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {
@@ -172,6 +174,19 @@ impl Session {
         }
     }
 
+    /// Called by the timer sweep: a connection idle between requests for a
+    /// while gives its read block back, so 10,000 idle keep-alive clients
+    /// cost sockets, not blocks; a busy one keeps it and allocates nothing.
+    pub fn shed_idle_buffers(&mut self, now: Instant) {
+        if self.txn.is_none()
+            && self.io.rbuf.is_empty()
+            && self.io.rbuf.capacity() > 0
+            && now.duration_since(self.io.last_activity) >= SHED_AFTER
+        {
+            self.io.rbuf = BytesMut::new();
+        }
+    }
+
     /// The timer sweep found this connection due.
     pub fn on_timer(&mut self, ctx: &mut Ctx) -> Step {
         if let Some(txn) = self.txn.as_mut() {
@@ -306,10 +321,6 @@ impl Session {
         let Some(txn) = self.txn.take() else { return Step::Open };
         let keep = txn.finish(&step, &mut self.io, ctx);
         self.head_started = None;
-        if self.io.rbuf.is_empty() {
-            // An idle keep-alive connection holds no read buffer: 10,000 of them cost sockets, not blocks.
-            self.io.rbuf = BytesMut::new();
-        }
         self.io.last_activity = ctx.now;
         match step {
             TxnStep::Done if keep && !ctx.draining => Step::Open,

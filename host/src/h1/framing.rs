@@ -82,12 +82,10 @@ pub(super) fn strip_hop_by_hop(headers: &mut Headers) {
         .filter(|name| !name.is_empty())
         .map(|name| String::from_utf8_lossy(name).into_owned())
         .collect();
-    for name in &named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+    // One pass over the fields: this runs twice per transaction.
+    headers.retain_names(|name| {
+        !HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)).any(|hop| name.eq_ignore_ascii_case(hop))
+    });
 }
 
 /// What the Transfer-Encoding fields, read together as one list, hold.

@@ -85,6 +85,10 @@ impl Headers {
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         self.entries.len() != before
     }
+    /// Keeps only the fields whose name `keep` accepts, in one pass.
+    pub fn retain_names(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.entries.retain(|(n, _)| keep(n));
+    }
     /// True if any value of `name`, read as a comma-separated list, holds `token` (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name).flat_map(list_elements).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
