@@ -2,7 +2,6 @@
 //! the test's own with its admin endpoint on, `/stats` read back, one request classified
 //! by how it ended, and the process seen from outside (pid, resident memory).
 //!
-//! - [`json`]: the `/stats` object, read by a parser of its own.
 //! - [`process`]: bounded runs of `plugin-host check` / a refused `run`; pid and VmRSS.
 //! - [`abi`]: plugins built against a different ABI (the host's loader fixtures, mirrored).
 //! - [`holding_origin`]: an origin that sends the start of a body, then nothing more.
@@ -11,11 +10,9 @@
 
 pub mod abi;
 pub mod holding_origin;
-pub mod json;
 pub mod process;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,15 +20,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub use holding_origin::HoldingOrigin;
-pub use json::{PluginStats, Stats};
 
+use crate::admin::{fetch_stats, Stats};
 use crate::client::{get_request, RawConn, RawResponse};
 use crate::host::{host_binary, Host, HostBuilder};
 
 /// How long the host may take to print its admin line after its listening line.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read/write timeout on the admin connection.
-const ADMIN_IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on a wait for the host to settle (counters reaching their final values).
 pub const SETTLE: Duration = Duration::from_secs(10);
 /// How long to wait for the host to close a connection it should close.
@@ -167,22 +162,6 @@ impl DerefMut for PluginHost {
     fn deref_mut(&mut self) -> &mut Host {
         &mut self.host
     }
-}
-
-fn fetch_stats(admin: SocketAddr) -> Result<Stats, String> {
-    let mut conn = TcpStream::connect(admin).map_err(|e| format!("connect {admin}: {e}"))?;
-    let _ = conn.set_read_timeout(Some(ADMIN_IO_TIMEOUT));
-    let _ = conn.set_write_timeout(Some(ADMIN_IO_TIMEOUT));
-    conn.write_all(b"GET /stats HTTP/1.1\r\nHost: admin\r\n\r\n").map_err(|e| format!("send: {e}"))?;
-    // The admin endpoint answers with `Connection: close`: the body ends at EOF.
-    let mut answer = Vec::new();
-    conn.read_to_end(&mut answer).map_err(|e| format!("read: {e}"))?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n").ok_or(format!("no end of head in {answer:?}"))?;
-    if !head.starts_with("HTTP/1.1 200 ") {
-        return Err(format!("answer was {head:?}"));
-    }
-    Stats::parse(body).map_err(|e| format!("{e} in {body:?}"))
 }
 
 /// One request on a fresh connection, and how it ended.
