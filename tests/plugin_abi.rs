@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use e2e::faults::process::{run_to_exit, Finished};
-use e2e::faults::{abi, Exchange, Outcome, PluginHost, ScratchDir};
+use e2e::faults::{abi, Exchange, Outcome};
+use e2e::plugins::{write_plugin_config, ScratchDir, SETTLE_TIMEOUT};
+use e2e::PluginHost;
 use e2e::{assert_same_bytes, pattern, HostBuilder, Origin};
 
 /// Bound on one `check` or refused `run`: loading a few plugins takes well under a second.
@@ -68,7 +70,7 @@ fn check_lists_every_abi_refusal_on_one_line_and_exits_1() {
     let scratch = ScratchDir::new("abi-check");
     let mut lines = vec!["# plugins built against another plugin-sdk".to_string()];
     lines.extend(fixtures.iter().map(|(so, _)| so.display().to_string()));
-    let config = scratch.write_config(&lines);
+    let config = write_plugin_config(scratch.path(), &lines);
 
     let out = check(&config, &scratch);
     assert_eq!(out.code(), Some(1), "{out:?}");
@@ -92,7 +94,7 @@ fn run_with_any_refused_plugin_exits_non_zero_without_serving() {
     let origin_arg = origin.addr().to_string();
     for (so, refusal) in refused() {
         let scratch = ScratchDir::new("abi-run");
-        let config = scratch.write_config(&[so.display().to_string()]);
+        let config = write_plugin_config(scratch.path(), &[so.display().to_string()]);
         let (config_arg, runtime) = (config.display().to_string(), scratch.path().display().to_string());
         let args = ["run", "--listen", "127.0.0.1:0", "--origin", &origin_arg, "--config", &config_arg];
         let out = run_to_exit(&[&args[..], &["--runtime-dir", &runtime]].concat(), EXIT_WITHIN);
@@ -109,7 +111,7 @@ fn a_plugin_of_an_older_minor_passes_check_loads_and_serves() {
     const BODY: usize = 256 * 1024;
     let so = abi::minor_0();
     let scratch = ScratchDir::new("abi-minor-0");
-    let config = scratch.write_config(&[so.display().to_string()]);
+    let config = write_plugin_config(scratch.path(), &[so.display().to_string()]);
     let out = check(&config, &scratch);
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout, format!("{}: ok, 1 plugin(s)\n", config.display()));
@@ -120,8 +122,7 @@ fn a_plugin_of_an_older_minor_passes_check_loads_and_serves() {
     assert_eq!(served.outcome(), Outcome::Served);
     let body = served.response.as_ref().map(|r| r.body.as_slice()).unwrap_or_default();
     assert_same_bytes(body, &pattern(BODY, 10), "through the ABI 1.0 plugin");
-    let stats = host.settled_stats();
-    assert_eq!(stats.live(), (0, 0, 0), "{stats:?}");
+    let stats = host.wait_idle();
     let plugin = stats.plugin(0);
     assert_eq!(plugin.name, "abi-fixture-minor-0");
     assert_eq!((plugin.transactions, plugin.bytes_in, plugin.bytes_out), (1, BODY as u64, BODY as u64));
@@ -137,11 +138,10 @@ fn a_panic_in_an_older_minor_plugin_is_caught_without_its_message() {
     let failed = Exchange::get(host.addr(), "/bytes?n=1000&seed=11");
     assert_eq!(failed.outcome(), Outcome::ErrorPage(500));
     assert!(failed.closed, "the connection stays open after the error page");
-    let line = host.wait_for_log(e2e::faults::SETTLE, |l| {
+    let line = host.wait_for_log(SETTLE_TIMEOUT, |l| {
         l.contains("WARN") && l.contains("plugin abi-fixture-minor-0 panicked in read_response_headers")
     });
     assert!(line.is_some(), "no WARN line naming the plugin; logs:\n{}", host.logs());
-    let stats = host.settled_stats();
-    assert_eq!(stats.live(), (0, 0, 0), "{stats:?}");
+    let stats = host.wait_idle();
     assert_eq!(stats.plugin(0).faults(), (0, 1, 0), "{stats:?}");
 }

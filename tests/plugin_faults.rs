@@ -8,8 +8,10 @@
 use std::time::Duration;
 
 use e2e::faults::process::run_to_exit;
-use e2e::faults::{built_plugin, Exchange, HoldingOrigin, Outcome, PluginHost, ScratchDir, SETTLE};
+use e2e::faults::{Exchange, HoldingOrigin, Outcome};
+use e2e::plugins::{write_plugin_config, ScratchDir, SETTLE_TIMEOUT};
 use e2e::{assert_same_bytes, pattern, HostBuilder, Origin};
+use e2e::{built_plugin, PluginHost};
 
 /// Response bodies: several reads and data events, beyond one buffer's water mark.
 const BODY: usize = 256 * 1024;
@@ -75,7 +77,7 @@ fn run(case: Case) {
     let wanted = |line: &str| {
         (line.contains("WARN") || line.contains("ERROR")) && case.log.iter().all(|f| line.contains(f.as_str()))
     };
-    let line = host.wait_for_log(SETTLE, wanted);
+    let line = host.wait_for_log(SETTLE_TIMEOUT, wanted);
     assert!(line.is_some(), "{mode}: no WARN/ERROR line with all of {:?}; logs:\n{}", case.log, host.logs());
 
     let second = Exchange::get(host.addr(), &url(2));
@@ -83,8 +85,7 @@ fn run(case: Case) {
     let body = second.response.as_ref().map(|r| r.body.as_slice()).unwrap_or_default();
     assert_same_bytes(body, &pattern(BODY, 2), &format!("{mode}: the next response"));
 
-    let stats = host.settled_stats();
-    assert_eq!(stats.live(), (0, 0, 0), "{mode}: (transactions, transforms, buffers) left live: {stats:?}");
+    let stats = host.wait_idle();
     let names: Vec<&str> = stats.plugins.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["plugin-null", "plugin-faulty", "plugin-null"], "{mode}: plugins in config order");
     let faulty = stats.plugin(1);
@@ -188,12 +189,12 @@ fn a_transform_sitting_on_input_while_the_origin_holds_is_named_at_the_inactivit
     assert!(outcome == Outcome::ErrorPage(500) || cut, "ended as {outcome:?}; logs:\n{}", host.logs());
     assert!(first.closed, "the connection stays open after the fault");
     let wanted = aborting("stopped making progress (inactivity timeout)");
-    let line = host.wait_for_log(SETTLE, |l| l.contains("WARN") && wanted.iter().all(|f| l.contains(f.as_str())));
+    let line =
+        host.wait_for_log(SETTLE_TIMEOUT, |l| l.contains("WARN") && wanted.iter().all(|f| l.contains(f.as_str())));
     assert!(line.is_some(), "no WARN line with all of {wanted:?}; logs:\n{}", host.logs());
     assert!(!host.logs().contains("transaction inactivity timeout"), "the origin was blamed:\n{}", host.logs());
 
-    let stats = host.settled_stats();
-    assert_eq!(stats.live(), (0, 0, 0), "{stats:?}");
+    let stats = host.wait_idle();
     assert_eq!(stats.plugin(1).faults(), (1, 0, 1), "faulty's (aborts, panics, protocol_errors): {stats:?}");
     for null in [stats.plugin(0), stats.plugin(2)] {
         assert_eq!((null.panics, null.protocol_errors), (0, 0), "charged to null: {null:?}");
@@ -216,7 +217,7 @@ fn a_panic_in_init_keeps_the_host_from_starting() {
     let scratch = ScratchDir::new("panic-init");
     let lines =
         [built_plugin("null").display().to_string(), format!("{} panic-init", built_plugin("faulty").display())];
-    let config = scratch.write_config(&lines);
+    let config = write_plugin_config(scratch.path(), &lines);
     let config_arg = config.display().to_string();
     let origin_arg = origin.addr().to_string();
     let runtime = scratch.path().display().to_string();

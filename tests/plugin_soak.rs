@@ -7,8 +7,7 @@
 //! The two memory figures are printed on stderr: run with `--nocapture` to see them.
 
 use e2e::client::{get_request, RawConn};
-use e2e::faults::{built_plugin, PluginHost};
-use e2e::{assert_same_bytes, pattern, HostBuilder, Origin};
+use e2e::{assert_same_bytes, built_plugin, pattern, HostBuilder, Origin, PluginHost};
 use std::time::Duration;
 
 const TRANSACTIONS: u64 = 1_000;
@@ -83,11 +82,11 @@ fn a_thousand_transactions_with_every_tenth_panicking_leave_nothing_behind() {
         }
         ended.push(how);
         if n == WARM {
-            rss_warm = host.rss_kib();
+            rss_warm = host.rss_bytes() / 1024;
         }
     }
     drop(conn);
-    let rss_end = host.rss_kib();
+    let rss_end = host.rss_bytes() / 1024;
     let count = |e: Ended| ended.iter().filter(|&&x| x == e).count();
     eprintln!(
         "{TRANSACTIONS} transactions: {} served kept alive, {} served then closed, {} error pages, {} cut",
@@ -104,8 +103,7 @@ fn a_thousand_transactions_with_every_tenth_panicking_leave_nothing_behind() {
          (RUST_BACKTRACE={backtrace:?})"
     );
 
-    let stats = host.settled_stats();
-    assert_eq!(stats.live(), (0, 0, 0), "(transactions, transforms, buffers) left live: {stats:?}");
+    let stats = host.wait_idle();
     let (faulty, null) = (stats.plugin(0), stats.plugin(1));
     let faulted = TRANSACTIONS / EVERY;
     assert_eq!(faulty.name, "plugin-faulty");

@@ -33,6 +33,13 @@ pub struct PluginStats {
     pub protocol_errors: u64,
 }
 
+impl PluginStats {
+    /// `(aborts, panics, protocol_errors)`: the fault counters, for one comparison.
+    pub fn faults(&self) -> (u64, u64, u64) {
+        (self.aborts, self.panics, self.protocol_errors)
+    }
+}
+
 /// The whole `/stats` document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
@@ -51,7 +58,18 @@ pub struct Stats {
 impl Stats {
     /// Nothing live: no transaction, transform or buffer left over.
     pub fn is_idle(&self) -> bool {
-        self.live_transactions == 0 && self.live_transforms == 0 && self.live_buffers == 0
+        self.live() == (0, 0, 0)
+    }
+
+    /// `(live_transactions, live_transforms, live_buffers)`.
+    pub fn live(&self) -> (u64, u64, u64) {
+        (self.live_transactions, self.live_transforms, self.live_buffers)
+    }
+
+    /// The plugin on config line `index` (0-based, comments and blanks not counted).
+    #[track_caller]
+    pub fn plugin(&self, index: usize) -> &PluginStats {
+        self.plugins.get(index).unwrap_or_else(|| panic!("no plugin #{index} in /stats: {self:#?}"))
     }
 }
 
@@ -145,13 +163,14 @@ mod tests {
     fn parses_the_documented_shape_and_names_missing_fields() {
         let doc = br#"{"connections":2,"live_transactions":1,"live_transforms":5,"live_buffers":6,
             "plugins":[{"name":"plugin-null","path":"/x/libplugin_null.so","transactions":3,
-            "bytes_in":10,"bytes_out":10,"aborts":0,"panics":0,"protocol_errors":0}]}"#;
+            "bytes_in":10,"bytes_out":10,"aborts":7,"panics":8,"protocol_errors":9}]}"#;
         let stats = parse_stats(doc).expect("valid document");
-        assert_eq!(stats.live_transforms, 5);
+        assert_eq!(stats.live(), (1, 5, 6));
         assert!(!stats.is_idle());
         assert_eq!(stats.plugins.len(), 1);
         assert_eq!(stats.plugins[0].bytes_out, 10);
         assert_eq!(stats.plugins[0].path, "/x/libplugin_null.so");
+        assert_eq!(stats.plugin(0).faults(), (7, 8, 9));
         let err = parse_stats(br#"{"connections":0,"live_transactions":0,"live_transforms":0,"plugins":[]}"#)
             .expect_err("live_buffers is missing");
         assert!(err.contains("live_buffers"), "{err}");

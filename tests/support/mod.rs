@@ -4,11 +4,12 @@
 //! - [`origin`]: a real HTTP/1.1 origin (std::net, thread per connection) whose answers
 //!   are chosen by path, and which counts connections and records request heads.
 //! - [`client`]: a ureq agent, a raw-socket client with its own response parser, and curl.
-//! - [`faults`]: a host on a plugin.config of the test's own, its `/stats`, its memory.
+//! - [`faults`]: one request classified by how it ended, bounded runs that must exit, ABI
+//!   fixture plugins, an origin that stops mid-body.
 //! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
 //!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
 //!   produced and checked as they stream.
-//! - [`plugins`]: plugin.config files, the built null plugin, a host with its admin
+//! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
 //!   server; [`admin`]: its `/stats` document; [`memory`]: the host's RSS.
 //!
 //! Every wait in here is bounded in count and time; nothing asserts on durations.
@@ -28,7 +29,7 @@ pub use client::{agent, assert_fresh_request_served, curl, get_request, read_bod
 pub use host::{Host, HostBuilder};
 pub use origin::{closed_port_addr, set_linger_zero, Origin};
 pub use pattern::{assert_same_bytes, pattern};
-pub use plugins::{null_chain, null_plugin_path, PluginHost};
+pub use plugins::{built_plugin, null_chain, null_plugin_path, PluginHost};
 
 /// Sizes every framing is tested with: empty, one byte, 64 KiB, 16 MiB.
 pub const BODY_SIZES: [usize; 4] = [0, 1, 64 * 1024, 16 * 1024 * 1024];

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 
+use crate::plugins::workspace_dir;
+
 /// One edit of the copied SDK: in `file` (relative to `plugin-sdk/src`), replace the text
 /// from `from` through `through` (both included; `through` empty: just `from`) with `to`.
 pub struct Patch {
@@ -90,13 +92,8 @@ impl Plugin for Tiny {
 declare_plugin!(Tiny);
 "#;
 
-fn workspace() -> PathBuf {
-    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
-    tests.parent().map_or_else(|| tests.to_path_buf(), Path::to_path_buf)
-}
-
 fn target_dir() -> PathBuf {
-    workspace().join("target/abi-plugins")
+    workspace_dir().join("target/abi-plugins")
 }
 
 /// Builds the tiny plugin against a patched copy of `plugin-sdk` as crate
@@ -120,7 +117,7 @@ fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> PathBuf {
 /// The fixture's workspace root (the real root's shared sections, so `*.workspace = true`
 /// resolve to the same versions) and its `plugin` crate.
 fn write_crate(dir: &Path, case: &str, deps: &str, members: &[&str]) {
-    let root = std::fs::read_to_string(workspace().join("Cargo.toml")).expect("read the workspace Cargo.toml");
+    let root = std::fs::read_to_string(workspace_dir().join("Cargo.toml")).expect("read the workspace Cargo.toml");
     let members = members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ");
     let root: String = root
         .lines()
@@ -131,7 +128,7 @@ fn write_crate(dir: &Path, case: &str, deps: &str, members: &[&str]) {
     let lock = dir.join("Cargo.lock");
     if !lock.exists() {
         // The workspace's locked versions, so --offline finds every one.
-        std::fs::copy(workspace().join("Cargo.lock"), &lock).expect("copy Cargo.lock");
+        std::fs::copy(workspace_dir().join("Cargo.lock"), &lock).expect("copy Cargo.lock");
     }
     let manifest = format!(
         "[package]\nname = \"abi-fixture-{}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
@@ -144,7 +141,7 @@ fn write_crate(dir: &Path, case: &str, deps: &str, members: &[&str]) {
 
 /// Copies `plugin-sdk` (manifest and sources) to `dest`, applying `patches`.
 fn copy_sdk(dest: &Path, patches: &[Patch]) {
-    let src = workspace().join("plugin-sdk");
+    let src = workspace_dir().join("plugin-sdk");
     for p in patches {
         assert!(src.join("src").join(p.file).exists(), "patch for a missing SDK file {}", p.file);
     }

@@ -1,189 +1,24 @@
-//! Support for the plugin-fault end-to-end tests: a host started on a `plugin.config` of
-//! the test's own with its admin endpoint on, `/stats` read back, one request classified
-//! by how it ended, and the process seen from outside (pid, resident memory).
+//! Support for the plugin-fault and ABI end-to-end tests, on top of
+//! [`crate::plugins::PluginHost`]: one request classified by how it ended, and what only
+//! these tests need besides.
 //!
-//! - [`json`]: the `/stats` object, read by a parser of its own.
-//! - [`process`]: bounded runs of `plugin-host check` / a refused `run`; pid and VmRSS.
+//! - [`process`]: bounded runs of `plugin-host check` / a refused `run`.
 //! - [`abi`]: plugins built against a different ABI (the host's loader fixtures, mirrored).
 //! - [`holding_origin`]: an origin that sends the start of a body, then nothing more.
-//!
-//! Self-contained on purpose: it only uses the public API of the other support modules.
 
 pub mod abi;
 pub mod holding_origin;
-pub mod json;
 pub mod process;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 pub use holding_origin::HoldingOrigin;
-pub use json::{PluginStats, Stats};
 
 use crate::client::{get_request, RawConn, RawResponse};
-use crate::host::{host_binary, Host, HostBuilder};
 
-/// How long the host may take to print its admin line after its listening line.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read/write timeout on the admin connection.
-const ADMIN_IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bound on a wait for the host to settle (counters reaching their final values).
-pub const SETTLE: Duration = Duration::from_secs(10);
 /// How long to wait for the host to close a connection it should close.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
-
-/// A workspace plugin built by `cargo build --workspace`, e.g. `built_plugin("faulty")`
-/// for `libplugin_faulty.so`: it sits next to the `plugin-host` binary.
-#[track_caller]
-pub fn built_plugin(name: &str) -> PathBuf {
-    let bin = host_binary();
-    let so = bin.with_file_name(format!("libplugin_{name}.so"));
-    assert!(so.is_file(), "{} not found: run `cargo build --workspace` first", so.display());
-    so
-}
-
-/// A fresh directory for one test (its plugin.config, the host's runtime directory),
-/// removed on drop.
-pub struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    /// Creates `<tmp>/plugin-host-e2e-faults-<pid>-<n>-<tag>`.
-    pub fn new(tag: &str) -> ScratchDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("plugin-host-e2e-faults-{}-{n}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        ScratchDir(dir)
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `lines` (one plugin line each) as `plugin.config`; returns its path.
-    pub fn write_config(&self, lines: &[String]) -> PathBuf {
-        let path = self.0.join("plugin.config");
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-        path
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A `plugin-host run` on a plugin.config of its own, with `--admin-listen` on loopback.
-/// Dereferences to the [`Host`] (address, logs, exit).
-pub struct PluginHost {
-    host: Host,
-    admin: SocketAddr,
-    config: PathBuf,
-    // Declared after `host`: the runtime directory goes only once the process is gone.
-    _scratch: ScratchDir,
-}
-
-impl PluginHost {
-    /// Starts `builder` (e.g. `HostBuilder::new(origin.addr())`) with `lines` as its
-    /// plugin.config, its runtime directory in a scratch directory, and an admin endpoint.
-    pub fn start(builder: HostBuilder, lines: &[String]) -> PluginHost {
-        let scratch = ScratchDir::new("host");
-        let config = scratch.write_config(lines);
-        let runtime = scratch.path().join("runtime");
-        std::fs::create_dir_all(&runtime).unwrap_or_else(|e| panic!("create {}: {e}", runtime.display()));
-        let host = builder
-            .opt("--config", config.display())
-            .opt("--runtime-dir", runtime.display())
-            .opt("--admin-listen", "127.0.0.1:0")
-            .start();
-        // The admin line is stdout's second line; the Host keeps it with the logs.
-        let line = host.wait_for_log(ADMIN_TIMEOUT, |l| l.starts_with("admin on "));
-        let admin = line.as_deref().and_then(|l| l.trim().strip_prefix("admin on ")?.parse().ok());
-        let admin = admin.unwrap_or_else(|| panic!("no `admin on ADDR` line; logs:\n{}", host.logs()));
-        PluginHost { host, admin, config, _scratch: scratch }
-    }
-
-    /// The plugin.config this host runs.
-    pub fn config(&self) -> &Path {
-        &self.config
-    }
-
-    /// `GET /stats`, parsed.
-    #[track_caller]
-    pub fn stats(&self) -> Stats {
-        fetch_stats(self.admin).unwrap_or_else(|e| panic!("GET /stats: {e}; logs:\n{}", self.logs()))
-    }
-
-    /// Polls `/stats` until `done` holds (bounded by [`SETTLE`]); returns the last answer
-    /// either way, so the caller's assertion shows what it saw.
-    pub fn stats_when(&self, done: impl Fn(&Stats) -> bool) -> Stats {
-        let deadline = Instant::now() + SETTLE;
-        loop {
-            let stats = self.stats();
-            if done(&stats) || Instant::now() >= deadline {
-                return stats;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `/stats` once nothing is live any more (or [`SETTLE`] passed): a response can reach
-    /// the client a moment before its transaction is torn down.
-    pub fn settled_stats(&self) -> Stats {
-        self.stats_when(|s| s.live() == (0, 0, 0))
-    }
-
-    /// The host's process id.
-    #[track_caller]
-    pub fn pid(&self) -> u32 {
-        process::host_pid(&self.config).unwrap_or_else(|| panic!("no plugin-host child runs {}", self.config.display()))
-    }
-
-    /// The host's resident memory (VmRSS), in KiB.
-    #[track_caller]
-    pub fn rss_kib(&self) -> u64 {
-        let pid = self.pid();
-        process::rss_kib(pid).unwrap_or_else(|| panic!("no VmRSS for pid {pid}"))
-    }
-}
-
-impl Deref for PluginHost {
-    type Target = Host;
-    fn deref(&self) -> &Host {
-        &self.host
-    }
-}
-
-impl DerefMut for PluginHost {
-    fn deref_mut(&mut self) -> &mut Host {
-        &mut self.host
-    }
-}
-
-fn fetch_stats(admin: SocketAddr) -> Result<Stats, String> {
-    let mut conn = TcpStream::connect(admin).map_err(|e| format!("connect {admin}: {e}"))?;
-    let _ = conn.set_read_timeout(Some(ADMIN_IO_TIMEOUT));
-    let _ = conn.set_write_timeout(Some(ADMIN_IO_TIMEOUT));
-    conn.write_all(b"GET /stats HTTP/1.1\r\nHost: admin\r\n\r\n").map_err(|e| format!("send: {e}"))?;
-    // The admin endpoint answers with `Connection: close`: the body ends at EOF.
-    let mut answer = Vec::new();
-    conn.read_to_end(&mut answer).map_err(|e| format!("read: {e}"))?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n").ok_or(format!("no end of head in {answer:?}"))?;
-    if !head.starts_with("HTTP/1.1 200 ") {
-        return Err(format!("answer was {head:?}"));
-    }
-    Stats::parse(body).map_err(|e| format!("{e} in {body:?}"))
-}
 
 /// One request on a fresh connection, and how it ended.
 #[derive(Debug)]

@@ -1,9 +1,8 @@
-//! The host as a process: runs of `plugin-host` that must end on their own (`check`, a
-//! `run` that must refuse to start), bounded so a host that serves instead of exiting
-//! fails the test rather than hanging it; and the resident memory of a running host.
+//! Runs of `plugin-host` that must end on their own (`check`, a `run` that must refuse to
+//! start), bounded so a host that serves instead of exiting fails the test rather than
+//! hanging it.
 
 use std::io::Read;
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -87,34 +86,4 @@ fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
         }
         thread::sleep(POLL);
     }
-}
-
-/// The pid of the running `plugin-host` child of this test process whose command line
-/// names `config`. [`crate::Host`] keeps its `Child` to itself; every host these helpers
-/// start has a config file of its own, so the config path identifies the process.
-pub fn host_pid(config: &Path) -> Option<u32> {
-    let me = std::process::id();
-    let config = config.to_str()?;
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        if parent_pid(pid)? != me {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        cmdline.split(|&b| b == 0).any(|arg| arg == config.as_bytes()).then_some(pid)
-    })
-}
-
-/// Field 4 of `/proc/PID/stat`, read after the command name (which may hold spaces).
-fn parent_pid(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// `VmRSS` of `pid` in KiB (Linux `/proc/PID/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
