@@ -56,6 +56,8 @@ pub struct Worker {
     draining_since: Option<Instant>,
     /// Sessions whose transform chains have queued events left over.
     pending: Vec<usize>,
+    /// The shared read block empty connections read into.
+    scratch: bytes::BytesMut,
 }
 
 impl Worker {
@@ -75,6 +77,7 @@ impl Worker {
             shared,
             draining_since: None,
             pending: Vec::new(),
+            scratch: bytes::BytesMut::new(),
         })
     }
 
@@ -208,6 +211,7 @@ impl Worker {
             now: Instant::now(),
             draining,
             more_work: false,
+            scratch: &mut self.scratch,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;
@@ -242,11 +246,6 @@ impl Worker {
     }
 
     fn sweep(&mut self, now: Instant) {
-        for (_, slot) in self.slots.iter_mut() {
-            if let Slot::Client(s) = slot {
-                s.shed_idle_buffers(now);
-            }
-        }
         let due: Vec<usize> = self
             .slots
             .iter()

@@ -20,6 +20,27 @@ pub enum ReadOutcome {
     WouldBlock,
 }
 
+/// Reads once for a connection whose read buffer is `buf`. An empty `buf`
+/// (a new head, or a body whose bytes have all moved on) reads into the
+/// worker's shared `scratch` block and takes the bytes as a zero-copy split
+/// of it: a connection between reads holds no block of its own, and small
+/// heads share one allocation instead of costing one each.
+pub fn read_buffered<S: AsRawFd>(
+    sock: &S,
+    buf: &mut BytesMut,
+    scratch: &mut BytesMut,
+    chunk: usize,
+) -> io::Result<ReadOutcome> {
+    if !buf.is_empty() {
+        return read_into(sock, buf, chunk);
+    }
+    let outcome = read_into(sock, scratch, chunk)?;
+    if let ReadOutcome::Data(..) = outcome {
+        *buf = scratch.split();
+    }
+    Ok(outcome)
+}
+
 /// Reads once into `buf`, reserving `chunk` bytes of room first.
 ///
 /// `read(2)` into uninitialised capacity is sound where a `&mut [u8]` over

@@ -3,15 +3,12 @@
 
 use crate::event_loop::{token_of, Slot};
 use crate::h1::write_queue::WriteQueue;
-use crate::io_util::{read_into, ReadOutcome};
+use crate::io_util::{read_buffered, ReadOutcome};
 use crate::session::Ctx;
 use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::Interest;
 use std::io;
-
-/// Largest read block a pooled connection keeps.
-const POOLED_BLOCK_MAX: usize = 16 * 1024;
 
 /// One connection to the origin.
 pub struct OriginConn {
@@ -74,10 +71,8 @@ impl OriginConn {
     /// Returns a healthy connection to the pool.
     pub fn release(mut self, ctx: &mut Ctx) {
         self.readable = false;
-        // A pooled connection keeps a small read block for the next head, but not a body-sized one.
-        if self.rbuf.capacity() > POOLED_BLOCK_MAX {
-            self.rbuf = BytesMut::new();
-        }
+        // A pooled connection holds no read block (the next read uses the worker's shared one).
+        self.rbuf = BytesMut::new();
         let index = self.index;
         ctx.slots[index] = Slot::Idle(self);
         ctx.pool.push(index);
@@ -102,8 +97,8 @@ impl OriginConn {
     }
 
     /// Reads once from the origin into `rbuf`, asking for `chunk` bytes of room.
-    pub fn fill(&mut self, chunk: usize) -> io::Result<ReadOutcome> {
-        read_into(&self.stream, &mut self.rbuf, chunk)
+    pub fn fill(&mut self, chunk: usize, scratch: &mut BytesMut) -> io::Result<ReadOutcome> {
+        read_buffered(&self.stream, &mut self.rbuf, scratch, chunk)
     }
 
     /// After a writable event on a connecting socket: did the handshake succeed?

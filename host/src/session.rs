@@ -11,7 +11,7 @@ use crate::error_page;
 use crate::event_loop::Slot;
 use crate::h1::head::{parse_request, HeadError};
 use crate::h1::write_queue::WriteQueue;
-use crate::io_util::{read_into, ReadOutcome};
+use crate::io_util::{read_buffered, ReadOutcome};
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::txn::{Txn, TxnStep};
@@ -26,8 +26,6 @@ use std::time::Instant;
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of the kernel per read when nothing is buffered (a new head).
 pub const HEAD_CHUNK: usize = 8 * 1024;
-/// Idle time after which a connection gives its read block back.
-const SHED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {
@@ -45,6 +43,8 @@ pub struct Ctx<'a> {
     pub now: Instant,
     /// True once SIGTERM asked us to finish up.
     pub draining: bool,
+    /// The worker's shared read block (see [`read_buffered`]).
+    pub scratch: &'a mut BytesMut,
     /// Set by a transform chain that hit its per-run event bound: drive the
     /// session again from the event loop before sleeping.
     pub more_work: bool,
@@ -83,11 +83,11 @@ pub struct ClientIo {
 
 impl ClientIo {
     /// Reads once if readable and under `cap`; true if anything happened.
-    pub fn fill(&mut self, cap: usize, chunk: usize) -> std::io::Result<bool> {
+    pub fn fill(&mut self, cap: usize, chunk: usize, scratch: &mut BytesMut) -> std::io::Result<bool> {
         if !self.readable || self.eof || self.rbuf.len() >= cap {
             return Ok(false);
         }
-        match read_into(&self.stream, &mut self.rbuf, chunk)? {
+        match read_buffered(&self.stream, &mut self.rbuf, scratch, chunk)? {
             ReadOutcome::Data(_, drained) => {
                 self.readable &= !drained || self.fin;
                 Ok(true)
@@ -174,19 +174,6 @@ impl Session {
         }
     }
 
-    /// Called by the timer sweep: a connection idle between requests for a
-    /// while gives its read block back, so 10,000 idle keep-alive clients
-    /// cost sockets, not blocks; a busy one keeps it and allocates nothing.
-    pub fn shed_idle_buffers(&mut self, now: Instant) {
-        if self.txn.is_none()
-            && self.io.rbuf.is_empty()
-            && self.io.rbuf.capacity() > 0
-            && now.duration_since(self.io.last_activity) >= SHED_AFTER
-        {
-            self.io.rbuf = BytesMut::new();
-        }
-    }
-
     /// The timer sweep found this connection due.
     pub fn on_timer(&mut self, ctx: &mut Ctx) -> Step {
         if let Some(txn) = self.txn.as_mut() {
@@ -214,7 +201,7 @@ impl Session {
             let cap = ctx.settings.buffer_bytes.max(ctx.settings.limits.max_head_bytes + 1);
             // Heads are small: between transactions read into a small block, bodies into large ones.
             let chunk = if self.txn.is_none() && self.io.rbuf.is_empty() { HEAD_CHUNK } else { READ_CHUNK };
-            match self.io.fill(cap, chunk) {
+            match self.io.fill(cap, chunk, ctx.scratch) {
                 Ok(true) => {
                     progress = true;
                     self.io.last_activity = ctx.now;
@@ -321,6 +308,10 @@ impl Session {
         let Some(txn) = self.txn.take() else { return Step::Open };
         let keep = txn.finish(&step, &mut self.io, ctx);
         self.head_started = None;
+        if self.io.rbuf.is_empty() {
+            // Let go of the shared block the last read came from.
+            self.io.rbuf = BytesMut::new();
+        }
         self.io.last_activity = ctx.now;
         match step {
             TxnStep::Done if keep && !ctx.draining => Step::Open,

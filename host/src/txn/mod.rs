@@ -263,7 +263,7 @@ impl Txn {
         {
             // A head is small; a body is read in large blocks.
             let chunk = if matches!(self.resp, Resp::AwaitHead) { HEAD_CHUNK } else { READ_CHUNK };
-            match o.fill(chunk) {
+            match o.fill(chunk, ctx.scratch) {
                 Ok(ReadOutcome::Data(_, drained)) => {
                     o.readable &= !drained || o.fin;
                     self.got_origin_bytes = true;
