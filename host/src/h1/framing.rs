@@ -51,6 +51,10 @@ pub(super) fn response_framing(method: &str, head: &ResponseHead) -> Result<Body
         let te = TransferCodings::of(headers);
         return if te.chunked > 1 {
             Err(HeadError::Malformed("chunked applied more than once"))
+        } else if te.other > 0 {
+            // The proxy decodes no transfer coding but chunked, and re-frames every body:
+            // relaying `gzip, chunked` as plain bytes would hand the client a corrupt body.
+            Err(HeadError::Malformed("a transfer coding other than chunked"))
         } else if te.final_chunked {
             Ok(BodyKind::Chunked)
         } else {
@@ -238,8 +242,16 @@ mod tests {
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
                 Ok(BodyKind::Chunked),
             ),
-            ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Ok(BodyKind::Chunked)),
-            ("GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", Ok(BodyKind::CloseDelimited)),
+            (
+                "GET",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                Err(m("a transfer coding other than chunked")),
+            ),
+            (
+                "GET",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Err(m("a transfer coding other than chunked")),
+            ),
             (
                 "GET",
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",

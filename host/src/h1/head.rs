@@ -248,17 +248,13 @@ pub fn request_framing(head: &RequestHead) -> Result<BodyKind, HeadError> {
 /// The body framing of a response to a request with `method`.
 ///
 /// In the order of RFC 9112 section 6.3: a response to HEAD and any 1xx, 204
-/// or 304 has no body whatever its fields say; then a Transfer-Encoding
-/// ending in chunked wins over any Content-Length; a Transfer-Encoding not
-/// ending in chunked is read until close; then Content-Length (`Malformed`
+/// or 304 has no body whatever its fields say; then a Transfer-Encoding of
+/// `chunked` wins over any Content-Length; then Content-Length (`Malformed`
 /// if invalid or disagreeing); then until close. `chunked` applied twice is
-/// refused (RFC 9112 section 6.1 forbids it; it is a desync trick).
-///
-/// Other codings are not decoded: with `gzip, chunked` the body comes out
-/// of the decoder de-chunked but still gzip-coded, and with `gzip` alone it
-/// is read raw until close. Since [`strip_hop_by_hop`] removes
-/// Transfer-Encoding, a caller forwarding such a body must either refuse it
-/// (502) or carry the coding over; check `head.headers` for that case.
+/// refused (RFC 9112 section 6.1 forbids it; it is a desync trick), and so is
+/// any other transfer coding (`gzip, chunked`, `gzip`): the proxy decodes
+/// none but chunked and re-frames every body, so relaying it would hand the
+/// client a body still in a coding its new framing no longer declares.
 pub fn response_framing(method: &str, head: &ResponseHead) -> Result<BodyKind, HeadError> {
     framing::response_framing(method, head)
 }
