@@ -98,9 +98,12 @@ fn parse_args(args: &[String]) -> Result<(Fault, When), String> {
                 _ => Err(format!("{arg:?}: panic-every takes a whole number of transactions, 1 or more")),
             },
             // This message is quoted whole by the host's refusal tests: keep it in step with them.
-            None => Fault::named(arg)
-                .map(|f| (f, When::Always))
-                .ok_or_else(|| format!("unknown argument {arg:?}: faulty takes one of {}, or nothing", names())),
+            None => Fault::named(arg).map(|f| (f, When::Always)).ok_or_else(|| {
+                format!(
+                    "unknown argument {arg:?}: faulty takes one of {}, or nothing; then `once`, or panic-every=N",
+                    names()
+                )
+            }),
         },
         [arg, once] if once == "once" => match Fault::named(arg) {
             Some(f) => Ok((f, When::Once)),
@@ -292,7 +295,7 @@ mod tests {
         assert_eq!(
             e,
             "unknown argument \"sideways\": faulty takes one of panic-init, panic-hook, panic-data, panic-destroy, \
-             never-reenable, early-complete, past-nbytes, use-after-close, or nothing"
+             never-reenable, early-complete, past-nbytes, use-after-close, or nothing; then `once`, or panic-every=N"
         );
         let e = parse_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
         assert!(e.starts_with("faulty takes one fault, optionally followed by `once`"), "{e}");
