@@ -4,6 +4,7 @@
 //! - [`origin`]: a real HTTP/1.1 origin (std::net, thread per connection) whose answers
 //!   are chosen by path, and which counts connections and records request heads.
 //! - [`client`]: a ureq agent, a raw-socket client with its own response parser, and curl.
+//! - [`fixtures`]: plugins built with cargo against patched SDK copies (ABI tests).
 //! - [`faults`]: one request classified by how it ended, bounded runs that must exit, ABI
 //!   fixture plugins, an origin that stops mid-body.
 //! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
@@ -19,6 +20,7 @@ pub mod chunked;
 pub mod client;
 pub mod cycle;
 pub mod faults;
+pub mod fixtures;
 pub mod host;
 pub mod memory;
 pub mod origin;

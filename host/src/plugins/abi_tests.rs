@@ -10,12 +10,12 @@ use std::process::Command;
 use super::faulty_tests::{body, generation, run_txn};
 use plugin_sdk::ffi::AbiRoot;
 
-use super::fixtures::{self, Patch, Scratch};
 use super::loader;
 use super::runtime_dir::RuntimeDir;
 use super::{load_generation, HookResult};
 use crate::transform::live_counts;
 use crate::transform::tests::serial;
+use e2e::fixtures::{self, Patch, Scratch};
 
 const FFI: &str = "ffi.rs";
 

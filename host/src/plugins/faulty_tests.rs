@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::fixtures::{self, Scratch};
 use super::runtime_dir::RuntimeDir;
 use super::{load_generation, Generation, HookResult, StatsSnapshot, TxnView};
 use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
 use crate::transform::tests::serial;
 use crate::transform::{live_counts, Chain, Fault, RunStatus};
+use e2e::fixtures::{self, Scratch};
 
 /// The response body every transaction here carries: several pushes, below
 /// the default water mark.

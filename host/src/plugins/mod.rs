@@ -31,6 +31,4 @@ mod abi_tests;
 #[cfg(test)]
 mod faulty_tests;
 #[cfg(test)]
-mod fixtures;
-#[cfg(test)]
 mod tests;

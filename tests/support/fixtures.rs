@@ -1,5 +1,6 @@
 //! Test fixtures: real plugin `.so` files, built with cargo, for the loader
-//! tests. Each is built in its own small workspace under
+//! tests (the host's unit tests use this module too, as a dev-dependency)
+//! and the end-to-end ABI tests. Each is built in its own small workspace under
 //! `<workspace>/target/abi-plugins/fixtures/<case>/` (a copy of `plugin-sdk`,
 //! patched, and a tiny plugin), all sharing the target directory
 //! `<workspace>/target/abi-plugins`, so dependencies build once. Never the
@@ -14,7 +15,7 @@ use std::sync::OnceLock;
 /// One edit of the copied SDK: in `file` (relative to `plugin-sdk/`),
 /// replace the text from `from` through `through` (both included, `from`
 /// must occur exactly once) with `to`.
-pub(crate) struct Patch {
+pub struct Patch {
     pub file: &'static str,
     pub from: &'static str,
     pub through: &'static str,
@@ -23,14 +24,14 @@ pub(crate) struct Patch {
 
 impl Patch {
     /// Replaces exactly the text `from` with `to`.
-    pub(crate) const fn replace(file: &'static str, from: &'static str, to: &'static str) -> Patch {
+    pub const fn replace(file: &'static str, from: &'static str, to: &'static str) -> Patch {
         Patch { file, from, through: "", to }
     }
 }
 
-pub(crate) fn workspace() -> PathBuf {
-    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
-    host.parent().map_or_else(|| host.to_path_buf(), Path::to_path_buf)
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    crate::plugins::workspace_dir()
 }
 
 fn target_dir() -> PathBuf {
@@ -83,7 +84,7 @@ pub extern "C" fn not_a_plugin_host_module() -> i32 {
 /// Builds the tiny plugin against a copy of this workspace's `plugin-sdk`
 /// with `patches` applied (`panic_abort`: with `CARGO_PROFILE_DEV_PANIC=abort`),
 /// as crate `abi_fixture_<case>`. Returns the `.so`.
-pub(crate) fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> PathBuf {
+pub fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> PathBuf {
     let dir = fixture_dir(case);
     // A directory name of its own: cargo names artifacts of path packages by
     // name, version and path *relative to the workspace root*, so copies of
@@ -97,14 +98,14 @@ pub(crate) fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> P
 }
 
 /// Builds a cdylib without `declare_plugin!` (and without the SDK).
-pub(crate) fn not_a_plugin() -> PathBuf {
+pub fn not_a_plugin() -> PathBuf {
     let dir = fixture_dir("no_symbol");
     write_crate(&dir, "no_symbol", "", NOT_A_PLUGIN, &["plugin"]);
     build(&dir, "no_symbol", false)
 }
 
 /// This workspace's `plugins/faulty`, built once per test process.
-pub(crate) fn faulty() -> PathBuf {
+pub fn faulty() -> PathBuf {
     static SO: OnceLock<PathBuf> = OnceLock::new();
     SO.get_or_init(|| {
         let manifest = workspace().join("plugins/faulty/Cargo.toml");
@@ -226,10 +227,10 @@ fn run_cargo(manifest: &Path, package: &str, panic_abort: bool) {
 
 /// A fresh scratch directory for one test (config files, runtime
 /// directory), removed on drop.
-pub(crate) struct Scratch(pub PathBuf);
+pub struct Scratch(pub PathBuf);
 
 impl Scratch {
-    pub(crate) fn new(tag: &str) -> Scratch {
+    pub fn new(tag: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("plugin-host-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a scratch directory");
@@ -237,7 +238,7 @@ impl Scratch {
     }
 
     /// Writes `text` to `name` in the directory; returns its path.
-    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, text).expect("write a scratch file");
         path
