@@ -11,7 +11,7 @@ use crate::h1::decode::{DecodeError, Decoder};
 use crate::h1::encode::{EncodeError, Encoder};
 use crate::h1::write_queue::WriteQueue;
 use crate::transform::{Chain, Fault, RunStatus};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 /// What one `pump` achieved.
 #[derive(Debug, PartialEq, Eq)]
@@ -100,18 +100,17 @@ impl BodyPipe {
         let Some(enc) = self.enc.as_mut() else { return Ok(Pump::Idle) };
         let mut moved = false;
         while out.len() < cap {
-            match self.dec.decode(src).map_err(PipeError::Decode)? {
-                Some(chunk) => {
+            match next_input(&mut self.dec, src, src_eof)? {
+                Input::Chunk(chunk) => {
                     enc.encode(chunk, out).map_err(PipeError::Encode)?;
                     moved = true;
                 }
-                None if self.dec.is_done() || (src_eof && self.dec.on_eof().is_ok()) => {
+                Input::End => {
                     enc.finish(out).map_err(PipeError::Encode)?;
                     self.done = true;
                     return Ok(Pump::Done);
                 }
-                None if src_eof => return Err(PipeError::Truncated),
-                None => break,
+                Input::Wait => break,
             }
         }
         Ok(if moved { Pump::Progress } else { Pump::Idle })
@@ -127,19 +126,15 @@ impl BodyPipe {
         let Some(chain) = self.chain.as_mut() else { return Ok(Pump::Idle) };
         let mut moved = false;
         while !self.input_ended && chain.input_space() > 0 {
-            match self.dec.decode(src).map_err(PipeError::Decode)? {
-                Some(chunk) => {
-                    chain.push_input(chunk);
-                    moved = true;
-                }
-                None if self.dec.is_done() || (src_eof && self.dec.on_eof().is_ok()) => {
+            match next_input(&mut self.dec, src, src_eof)? {
+                Input::Chunk(chunk) => chain.push_input(chunk),
+                Input::End => {
                     chain.end_input();
                     self.input_ended = true;
-                    moved = true;
                 }
-                None if src_eof => return Err(PipeError::Truncated),
-                None => break,
+                Input::Wait => break,
             }
+            moved = true;
         }
         chain.set_downstream_space(cap.saturating_sub(out.len()));
         let mut status = chain.run();
@@ -182,4 +177,24 @@ impl BodyPipe {
             Pump::Idle
         })
     }
+}
+
+/// One step of the sender's side of a body.
+enum Input {
+    /// Body bytes.
+    Chunk(Bytes),
+    /// The body is complete.
+    End,
+    /// Nothing more until the next read.
+    Wait,
+}
+
+/// Decodes the next step from `src`; the sender closing early is `Truncated`.
+fn next_input(dec: &mut Decoder, src: &mut BytesMut, src_eof: bool) -> Result<Input, PipeError> {
+    Ok(match dec.decode(src).map_err(PipeError::Decode)? {
+        Some(chunk) => Input::Chunk(chunk),
+        None if dec.is_done() || (src_eof && dec.on_eof().is_ok()) => Input::End,
+        None if src_eof => return Err(PipeError::Truncated),
+        None => Input::Wait,
+    })
 }

@@ -30,17 +30,21 @@ enum Command {
     /// Run the proxy (the default).
     Run(RunArgs),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
-    Check {
-        /// The plugin configuration to check.
-        #[arg(long, default_value = "plugin.config")]
-        config: PathBuf,
-        /// Folder that relative plugin paths are resolved against (default: the config file's folder).
-        #[arg(long)]
-        plugin_dir: Option<PathBuf>,
-        /// Where private copies of plugins are loaded from; must not be noexec.
-        #[arg(long)]
-        runtime_dir: Option<PathBuf>,
-    },
+    Check(PluginArgs),
+}
+
+/// Where the plugins come from; shared by `run` and `check`.
+#[derive(Args, Clone)]
+struct PluginArgs {
+    /// The plugin configuration (Traffic Server's plugin.config syntax).
+    #[arg(long, default_value = "plugin.config")]
+    config: PathBuf,
+    /// Folder that relative plugin paths are resolved against (default: the config file's folder).
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
+    /// Where private copies of plugins are loaded from (default: $XDG_RUNTIME_DIR or the temp dir); must not be noexec.
+    #[arg(long)]
+    runtime_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -51,15 +55,8 @@ struct RunArgs {
     /// The upstream HOST:PORT; without it, a built-in sample site is served from loopback.
     #[arg(long)]
     origin: Option<String>,
-    /// The plugin configuration (Traffic Server's plugin.config syntax).
-    #[arg(long, default_value = "plugin.config")]
-    config: PathBuf,
-    /// Folder that relative plugin paths are resolved against (default: the config file's folder).
-    #[arg(long)]
-    plugin_dir: Option<PathBuf>,
-    /// Where private copies of plugins are loaded from (default: $XDG_RUNTIME_DIR or the temp dir); must not be noexec.
-    #[arg(long)]
-    runtime_dir: Option<PathBuf>,
+    #[command(flatten)]
+    plugins: PluginArgs,
     /// Serve GET /stats (JSON counters) on this address; keep it on loopback.
     #[arg(long)]
     admin_listen: Option<SocketAddr>,
@@ -102,7 +99,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => run(args),
-        Some(Command::Check { config, plugin_dir, runtime_dir }) => check(&config, plugin_dir, runtime_dir),
+        Some(Command::Check(p)) => check(&p.config, p.plugin_dir, p.runtime_dir),
         None => run(RunArgs::parse_default()),
     };
     if let Err(e) = result {
@@ -155,12 +152,16 @@ fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
 /// Loads the plugins of `config`; a missing default config means no plugins.
 fn load_plugins(args: &RunArgs, rt: &RuntimeDir) -> anyhow::Result<Arc<Generation>> {
     let explicit = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
-    if !args.config.exists() && !explicit {
-        tracing::warn!(config = %args.config.display(), "no plugin.config here; running without plugins");
+    if !args.plugins.config.exists() && !explicit {
+        tracing::warn!(config = %args.plugins.config.display(), "no plugin.config here; running without plugins");
         return Ok(Arc::new(Generation::from_modules(Vec::new())));
     }
-    let generation = load_generation(&args.config, &plugin_dir_for(&args.config, args.plugin_dir.clone()), rt)
-        .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
+    let generation = load_generation(
+        &args.plugins.config,
+        &plugin_dir_for(&args.plugins.config, args.plugins.plugin_dir.clone()),
+        rt,
+    )
+    .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
     for m in generation.modules() {
         tracing::info!(plugin = m.name(), path = %m.path().display(), "plugin loaded");
     }
@@ -190,7 +191,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         buffer_bytes: args.buffer_bytes.max(16 * 1024),
         max_idle_origin: 256,
     });
-    let rt = RuntimeDir::create(args.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rt = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let generation = load_plugins(&args, &rt)?;
     let shared = Arc::new(Shared::new(generation));
     signals::spawn(shared.clone())?;
