@@ -98,11 +98,14 @@
 #![deny(missing_docs)]
 
 pub mod buffer;
+pub mod counter;
 pub mod event;
 #[doc(hidden)]
 pub mod export;
 pub mod ffi;
 mod io;
+pub mod log;
+pub mod message;
 pub mod plugin;
 pub mod stream;
 pub mod testing;
@@ -111,10 +114,12 @@ pub mod vconn;
 pub mod vio;
 
 pub use buffer::{Blocks, Buffer, BufferId, Reader, ReaderId};
+pub use counter::Counter;
 pub use event::Event;
+pub use message::{Message, Refused};
 pub use plugin::Plugin;
 pub use stream::{Chunk, Output, StreamAdapter, StreamTransform};
-pub use txn::{Direction, Headers, Txn};
+pub use txn::{Body, Direction, Headers, Txn};
 pub use vconn::{Closed, Transform, TransformCx, VConn, VConnId};
 pub use vio::{Step, Vio, VioId, UNKNOWN_LEN};
 
