@@ -19,8 +19,7 @@ fn exchange(host: &PluginHost, request: &[u8]) -> RawResponse {
 }
 
 fn post(target: &str, body: &[u8]) -> Vec<u8> {
-    let mut req =
-        format!("POST {target} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut req = format!("POST {target} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     req.extend_from_slice(body);
     req
 }

@@ -431,7 +431,8 @@ pub struct PluginTable {
     /// `state`: its name into `name` (valid until `fini`) and its value
     /// into `value`; returns 1, or 0 past the last counter. May be called
     /// from any thread, concurrently with hooks and transforms.
-    pub counter_at: unsafe extern "C" fn(state: *mut c_void, index: usize, name: *mut ByteSlice, value: *mut u64) -> i32,
+    pub counter_at:
+        unsafe extern "C" fn(state: *mut c_void, index: usize, name: *mut ByteSlice, value: *mut u64) -> i32,
 }
 
 /// Every type whose layout host and plugin must agree on; the host checks

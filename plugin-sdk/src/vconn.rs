@@ -22,8 +22,8 @@
 use crate::buffer::{Buffer, BufferId, Reader, ReaderId};
 use crate::event::Event;
 use crate::ffi::{closed, ByteSlice, Handle};
-use crate::message::{Message, Refused};
 use crate::io::{host_call, Io};
+use crate::message::{Message, Refused};
 use crate::vio::{Vio, VioId};
 
 /// A stored vconnection handle.

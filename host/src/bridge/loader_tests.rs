@@ -130,10 +130,12 @@ fn hooks_run_in_order_and_failures_stop_the_transaction() {
     let r = txn.read_request_headers(&mut TxnView::request(&mut req, BodyKind::Empty));
     assert!(matches!(r, HookResult::Fail { status: 500, ref message } if message.contains("panicked")), "{r:?}");
     assert_eq!(rude.snapshot().panics, 1);
-    let r = txn.read_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
+    let r = txn
+        .read_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert!(matches!(r, HookResult::Fail { status: 403, ref message } if message.contains("not today")), "{r:?}");
     assert_eq!(resp.status, 203);
-    let r = txn.send_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
+    let r = txn
+        .send_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert_eq!(r, HookResult::Continue);
     // null (first in order) added its response transform before rude failed.
     let chain = txn.take_response_chain().expect("null added a response transform");

@@ -24,8 +24,8 @@ use abi_stable::abi_stability::abi_checking::{check_layout_compatibility, AbiIns
 use abi_stable::type_layout::{TLFieldOrFunction, TypeLayout};
 use abi_stable::StableAbi;
 use plugin_sdk::ffi::{
-    self, v1_0, v1_1, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable, TxnCtx,
-    ABI_MAJOR, ABI_MINOR,
+    self, v1_0, v1_1, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable,
+    TxnCtx, ABI_MAJOR, ABI_MINOR,
 };
 
 /// Longest layout summary kept in a refusal, in bytes.

@@ -192,13 +192,12 @@ pub(crate) unsafe extern "C" fn transform_replace(
     nfields: usize,
     body: ByteSlice,
 ) -> i32 {
-    if nfields % 2 != 0 || (fields.is_null() && nfields != 0) {
+    if !nfields.is_multiple_of(2) || (fields.is_null() && nfields != 0) {
         return plugin_sdk::ffi::STATUS_BAD_ARG;
     }
     // SAFETY: the plugin lends `nfields` slices and the body for this call.
-    let (fields, body) = unsafe {
-        (if nfields == 0 { &[][..] } else { std::slice::from_raw_parts(fields, nfields) }, body.as_slice())
-    };
+    let (fields, body) =
+        unsafe { (if nfields == 0 { &[][..] } else { std::slice::from_raw_parts(fields, nfields) }, body.as_slice()) };
     let mut headers = Vec::with_capacity(nfields / 2);
     for pair in fields.chunks(2) {
         // SAFETY: as above.

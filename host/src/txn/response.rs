@@ -155,7 +155,8 @@ impl Txn {
     ) -> Result<BodyKind, TxnStep> {
         let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
         if let Some(p) = self.plugins.as_mut() {
-            let mut view = TxnView::request(&mut self.request, self.request_body).response(&mut out, self.response_body);
+            let mut view =
+                TxnView::request(&mut self.request, self.request_body).response(&mut out, self.response_body);
             if let HookResult::Fail { status, message } = p.send_response_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 return Err(self.fail(status, "the response was refused by a plugin", io));

@@ -33,7 +33,7 @@ pub(super) unsafe extern "C" fn transform_replace(
     nfields: usize,
     body: ByteSlice,
 ) -> i32 {
-    if !(200..=599).contains(&status) || nfields % 2 != 0 || (fields.is_null() && nfields != 0) {
+    if !(200..=599).contains(&status) || !nfields.is_multiple_of(2) || (fields.is_null() && nfields != 0) {
         return STATUS_BAD_ARG;
     }
     // SAFETY: the plugin lends `nfields` slices and the body for this call.

@@ -41,9 +41,9 @@ use crate::message::Message;
 use crate::plugin::Plugin;
 use crate::stream::{StreamAdapter, StreamTransform};
 use crate::vconn::Transform;
-pub use txn::FakeTxn;
 use state::{vio_handle, Fake, FakeCell, FakeVio, TERMINUS, TRANSFORM};
 use table::FAKE_TABLE;
+pub use txn::FakeTxn;
 
 /// Iterations without progress after which the fake declares a stall.
 const STALL_LIMIT: usize = 3;

@@ -49,7 +49,11 @@ impl Plugin for Probe {
                 Some(("block", w)) if !w.is_empty() => probe.block = Some(w.as_bytes().to_vec()),
                 Some(("block-request", w)) if !w.is_empty() => probe.block_request = Some(w.as_bytes().to_vec()),
                 None if arg == "remember" => probe.remember = true,
-                _ => return Err(format!("unknown argument {arg:?}: probe takes stamp=V, remember, block=W, block-request=W")),
+                _ => {
+                    return Err(format!(
+                        "unknown argument {arg:?}: probe takes stamp=V, remember, block=W, block-request=W"
+                    ))
+                }
             }
         }
         Ok(probe)
