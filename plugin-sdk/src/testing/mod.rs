@@ -309,3 +309,5 @@ pub fn take_logs() -> Vec<(Level, String)> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod txn_tests;
