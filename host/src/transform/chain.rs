@@ -77,6 +77,7 @@ impl Chain {
     }
 
     /// The plugins of the chain, in order.
+    #[cfg(test)]
     pub fn plugin_names(&self) -> Vec<String> {
         self.instances.iter().map(|i| i.plugin().name().to_string()).collect()
     }
@@ -203,6 +204,7 @@ impl Chain {
     }
 
     /// Bytes the terminating transform could take now (ignoring downstream space).
+    #[cfg(test)]
     pub fn output_avail(&self) -> usize {
         let st = self.shared.state.borrow();
         let t = st.terminus();

@@ -19,12 +19,12 @@
 //! ```
 
 mod buffer;
-pub mod chain;
+pub(crate) mod chain;
 mod dispatch;
 pub(crate) mod host_fns;
-pub mod instance;
+pub(crate) mod instance;
 mod ops;
-pub mod plugin;
+pub(crate) mod plugin;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -33,8 +33,9 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-pub use chain::{Chain, RunStatus, DEFAULT_WATER_MARK};
-pub use instance::Instance;
+pub use chain::DEFAULT_WATER_MARK;
+pub(crate) use chain::{Chain, RunStatus};
+pub(crate) use instance::Instance;
 pub use plugin::{PluginRef, PluginStats, TransformPlugin};
 
 /// A whole message a transform put in place of the one its chain carries
