@@ -110,3 +110,20 @@ fn buffer_bytes_sets_the_water_mark_of_every_chain() {
     let resp = exchange(&host, b"GET /bytes?n=10 HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(resp.header("x-probe-stamp"), Some("x"));
 }
+
+#[test]
+fn the_easy_layer_null_plugin_serves_bodies_byte_exact_with_their_length() {
+    let origin = Origin::start();
+    let line = built_plugin("null_stream").display().to_string();
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &[line]);
+    for n in [0usize, 1, 65_536, 1 << 20] {
+        let resp = exchange(&host, format!("GET /bytes?n={n}&seed=9 HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("content-length"), Some(n.to_string().as_str()), "{:?}", resp.headers);
+        assert_same_bytes(&resp.body, &pattern(n, 9), "through null-stream");
+    }
+    let stats = host.wait_idle();
+    let p = stats.plugin(0);
+    assert_eq!((p.name.as_str(), p.transactions), ("plugin-null-stream", 4));
+    assert_eq!(p.bytes_in, p.bytes_out);
+}

@@ -1,8 +1,6 @@
 //! The null transform on the easy layer: the template to copy.
 use plugin_sdk::{declare_plugin, Chunk, Output, Plugin, StreamTransform, Txn};
-
 pub struct Null;
-
 impl StreamTransform for Null {
     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
         out.pass(chunk); // shares the input's blocks: no copy
@@ -13,7 +11,6 @@ impl StreamTransform for Null {
 }
 
 pub struct NullStream;
-
 impl Plugin for NullStream {
     fn init(_args: &[String]) -> Result<Self, String> {
         Ok(NullStream)
@@ -22,5 +19,4 @@ impl Plugin for NullStream {
         let _ = txn.add_response_stream(Null); // refused only when there is no body
     }
 }
-
 declare_plugin!(NullStream);
