@@ -204,3 +204,32 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_load_options_water_mark_bounds_every_chain_buffer() {
+    let _g = serial();
+    let generation = Arc::new(Generation::from_modules(vec![null_module(), null_module()]).with_water_mark(20_000));
+    let mut txn = TxnPlugins::new(generation.clone());
+    let (mut req, mut resp) = (request(), response());
+    let mut view = TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked);
+    assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
+    let mut chain = txn.take_response_chain().expect("two response transforms");
+    chain.start(None);
+    assert_eq!(chain.input_space(), 20_000, "the first buffer stops at the mark");
+    // Nobody takes output: every buffer fills to its mark and input stops.
+    let mut pushed = 0;
+    for _ in 0..100 {
+        let room = chain.input_space();
+        if room == 0 {
+            break;
+        }
+        chain.push_input(Bytes::from(vec![1u8; room]));
+        pushed += room;
+        while chain.run() == RunStatus::MoreWork {}
+    }
+    assert_eq!(chain.input_space(), 0);
+    assert!(pushed <= 3 * 20_000 * 2, "three buffers of a 20,000-byte mark held {pushed} bytes");
+    drop(chain);
+    drop(txn);
+    assert_eq!(live_counts(), (0, 0));
+}
