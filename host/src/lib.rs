@@ -8,14 +8,17 @@
 //! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
 //! - [`plugins`]: plugin.config, loading, generations, transaction hooks.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 
 pub mod admin;
 pub mod body;
+pub mod cli;
 pub mod error_page;
 pub mod event_loop;
 pub mod h1;
 pub mod heads;
 pub mod io_util;
+pub mod logging;
 pub mod origin;
 pub mod plugins;
 pub mod session;
