@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Time a client has to send its whole head.
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
+/// Bytes read and dropped after refusing a head, so the refusal is not lost to a reset.
+const LINGER_BYTES: usize = 64 * 1024;
 /// Admin connections served at the same time.
 pub const MAX_CONNECTIONS: usize = 16;
 
@@ -57,7 +59,8 @@ pub fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<SocketAdd
 
 fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let Some(head) = read_head(&mut stream)? else {
-        return respond(&mut stream, "431 Request Header Fields Too Large", "{\"error\":\"request head too large\"}\n");
+        respond(&mut stream, "431 Request Header Fields Too Large", "{\"error\":\"request head too large\"}\n")?;
+        return linger(stream);
     };
     let request_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let path = String::from_utf8_lossy(request_line).split_whitespace().nth(1).unwrap_or("/").to_string();
@@ -91,6 +94,23 @@ fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
             return Ok(None);
         }
     }
+}
+
+/// Closing with unread bytes would reset the connection and could destroy the
+/// 431 before the client reads it; so, like any server's lingering close, stop
+/// sending, then read and drop what is in flight, bounded in bytes and time.
+fn linger(mut stream: TcpStream) -> std::io::Result<()> {
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(HEAD_DEADLINE))?;
+    let mut block = [0u8; 4096];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        match stream.read(&mut block)? {
+            0 => break,
+            n => left = left.saturating_sub(n),
+        }
+    }
+    Ok(())
 }
 
 fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
