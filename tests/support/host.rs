@@ -35,11 +35,14 @@ pub fn host_binary() -> PathBuf {
     manifest.parent().unwrap_or(&manifest).join("target/debug/plugin-host")
 }
 
-/// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied.
+/// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied, and
+/// `--no-plugins` unless `--config` is given.
 pub struct HostBuilder {
-    origin: SocketAddr,
+    origin: String,
+    listen: String,
     args: Vec<String>,
     threads: u32,
+    subcommand: bool,
 }
 
 impl HostBuilder {
@@ -47,7 +50,31 @@ impl HostBuilder {
     pub fn new(origin: SocketAddr) -> HostBuilder {
         // Two workers: enough to exercise the multi-thread path, few enough for a shared
         // 2-core machine running several test binaries.
-        HostBuilder { origin, args: Vec::new(), threads: 2 }
+        HostBuilder {
+            origin: origin.to_string(),
+            listen: "127.0.0.1:0".into(),
+            args: Vec::new(),
+            threads: 2,
+            subcommand: true,
+        }
+    }
+
+    /// Passes `--origin` as written (`:PORT`, `localhost:PORT`) instead of an address.
+    pub fn origin_arg(mut self, origin: &str) -> HostBuilder {
+        self.origin = origin.to_string();
+        self
+    }
+
+    /// Passes `--listen` as written instead of `127.0.0.1:0`.
+    pub fn listen(mut self, listen: &str) -> HostBuilder {
+        self.listen = listen.to_string();
+        self
+    }
+
+    /// Leaves out the `run` subcommand: the run flags alone.
+    pub fn without_run_subcommand(mut self) -> HostBuilder {
+        self.subcommand = false;
+        self
     }
 
     /// Adds `--name value`, e.g. `.opt("--head-timeout-ms", 2000)`.
@@ -75,9 +102,10 @@ impl HostBuilder {
         // A host given no --config runs without plugins, said explicitly: a missing
         // plugin.config is an error.
         let plugins: &[&str] = if self.args.iter().any(|a| a == "--config") { &[] } else { &["--no-plugins"] };
+        let subcommand: &[&str] = if self.subcommand { &["run"] } else { &[] };
         let mut child = Command::new(&bin)
-            .arg("run")
-            .args(["--listen", "127.0.0.1:0", "--origin", &self.origin.to_string()])
+            .args(subcommand)
+            .args(["--listen", &self.listen, "--origin", &self.origin])
             .args(["--threads", &self.threads.to_string()])
             .args(plugins)
             .args(&self.args)
