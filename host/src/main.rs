@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy (the default: the same flags work without `run`).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
     Check(PluginArgs),
 }
@@ -127,7 +127,7 @@ struct RunArgs {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Run(args)) => run(args),
+        Some(Command::Run(args)) => run(*args),
         Some(Command::Check(p)) => check(&p),
         None => run(cli.run),
     };
