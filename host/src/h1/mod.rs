@@ -15,6 +15,8 @@
 //!   the parser's check and the proxy's rewrite alike.
 //! - [`date`]: the `Date` field value, formatted once per second.
 //! - [`write_queue`]: a queue of `Bytes` written to a socket with `writev`.
+//! - `fuzz` (tests only): property tests of the head parser, the target
+//!   splitter and the chunked decoder; see `docs/fuzzing.md`.
 //!
 //! This module knows nothing of plugins, transactions or mio.
 

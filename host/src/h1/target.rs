@@ -75,7 +75,7 @@ fn check_authority(authority: &str) -> Result<(), TargetError> {
     if host.is_empty() {
         return Err("empty host in the request target (RFC 9110 section 4.2.1)");
     }
-    if !authority.starts_with('[') && !host.bytes().all(is_reg_name_byte) {
+    if !authority.starts_with('[') && !is_reg_name(host) {
         return Err("invalid host in the request target");
     }
     if port.is_some_and(|p| p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
@@ -84,9 +84,21 @@ fn check_authority(authority: &str) -> Result<(), TargetError> {
     Ok(())
 }
 
-/// RFC 3986 `reg-name`: unreserved, pct-encoded (`%` and hex) and sub-delims.
-fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
+/// RFC 3986 `reg-name` (which includes IPv4 addresses): unreserved,
+/// sub-delims and pct-encoded, a `%` followed by two hex digits.
+fn is_reg_name(host: &str) -> bool {
+    let bytes = host.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit() => {
+                i += 3
+            }
+            b if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b) => i += 1,
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -109,6 +121,7 @@ mod tests {
         assert_eq!(split("HTTPS://good:8443"), ("good:8443", "/".to_string()));
         assert_eq!(split("http://[::1]:80/p"), ("[::1]:80", "/p".to_string()));
         assert_eq!(split("http://[::1]"), ("[::1]", "/".to_string()));
+        assert_eq!(split("http://g%6Fod/"), ("g%6Fod", "/".to_string()));
     }
 
     #[test]
@@ -132,6 +145,8 @@ mod tests {
             "http://[::1]x/",
             "http://[]/",
             "http://good\\evil/",
+            "http://go%2/",
+            "http://go%zz/",
         ] {
             assert!(split_absolute(target).is_err(), "{target} accepted");
         }
