@@ -95,7 +95,7 @@ impl Txn {
                                 PipeError::Truncated => "closed the connection before the body ended".to_string(),
                                 PipeError::Decode(e) => format!("sent a badly framed body ({e})"),
                                 PipeError::Encode(e) => format!("sent a body that does not match its head ({e})"),
-                                PipeError::Plugin(fault) => fault.to_string(),
+                                PipeError::Plugin(fault) => return self.plugin_failed(&fault.to_string(), io),
                             };
                             tracing::warn!(target = %self.request.target, "bad response: the origin server {what}; cutting the client connection");
                             return self.fail(502, &format!("bad response: the origin server {what}"), io);
