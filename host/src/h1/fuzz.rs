@@ -8,7 +8,10 @@
 
 use super::decode::{DecodeError, Decoder};
 use super::encode::Encoder;
-use super::head::{parse_request, write_request, BodyKind, Headers, Limits, RequestHead, Version};
+use super::head::{
+    origin_may_persist, parse_request, parse_response, request_framing, response_framing, write_request,
+    write_response, BodyKind, Headers, Limits, RequestHead, Version,
+};
 use super::target::split_absolute;
 use super::write_queue::WriteQueue;
 use bytes::{Bytes, BytesMut};
@@ -92,6 +95,50 @@ fn valid_request() -> impl Strategy<Value = (RequestHead, Vec<u8>)> {
         write_request(&head, &mut bytes);
         (head, bytes)
     })
+}
+
+/// A response head that must parse, as bytes: any status, framing fields among the rest.
+fn valid_response() -> impl Strategy<Value = Vec<u8>> {
+    let framing = prop::sample::select(vec![
+        "Content-Length: 5",
+        "Content-Length: 0",
+        "Transfer-Encoding: chunked",
+        "Transfer-Encoding: gzip, chunked",
+        "Connection: close",
+        "Connection: keep-alive",
+    ]);
+    let fields = prop::collection::vec(
+        prop_oneof![
+            framing.prop_map(|f| f.as_bytes().to_vec()),
+            (token(), field_value()).prop_map(|(n, v)| [n.as_bytes(), b": ", &v].concat()),
+        ],
+        0..6,
+    );
+    (100u16..=599, "[A-Za-z ]{0,12}", any::<bool>(), fields).prop_map(|(status, reason, http11, fields)| {
+        let mut raw = format!("HTTP/1.{} {status} {reason}\r\n", u8::from(http11)).into_bytes();
+        for field in fields {
+            raw.extend_from_slice(&field);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        raw
+    })
+}
+
+/// `raw` with bytes replaced, inserted or removed at the given places.
+fn mutate(mut raw: Vec<u8>, edits: Vec<(usize, u8, u8)>) -> Vec<u8> {
+    for (at, byte, op) in edits {
+        let at = at % (raw.len() + 1);
+        match op {
+            0 if at < raw.len() => raw[at] = byte,
+            1 => raw.insert(at, byte),
+            _ if at < raw.len() => {
+                raw.remove(at);
+            }
+            _ => {}
+        }
+    }
+    raw
 }
 
 /// Bytes weighted towards the characters that matter to chunked framing.
@@ -215,16 +262,7 @@ proptest! {
         (_, raw) in valid_request(),
         edits in prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..6),
     ) {
-        let mut raw = raw;
-        for (at, byte, op) in edits {
-            let at = at % (raw.len() + 1);
-            match op {
-                0 if at < raw.len() => raw[at] = byte,
-                1 => raw.insert(at, byte),
-                _ if at < raw.len() => { raw.remove(at); }
-                _ => {}
-            }
-        }
+        let raw = mutate(raw, edits);
         if let Ok(Some((head, _))) = parse_request(&raw, &LIMITS) {
             let mut again = Vec::new();
             write_request(&head, &mut again);
@@ -232,9 +270,38 @@ proptest! {
                 .map_err(|e| TestCaseError::fail(format!("rewritten head refused: {e}")))?
                 .ok_or_else(|| TestCaseError::fail("rewritten head incomplete"))?;
             prop_assert_eq!(len, again.len());
+            prop_assert_eq!(request_framing(&reparsed), request_framing(&head));
             prop_assert_eq!(reparsed.method, head.method);
             prop_assert_eq!(reparsed.target, head.target);
             prop_assert_eq!(reparsed.headers, head.headers);
+        }
+    }
+
+    /// Response heads, valid and mutated: whatever parses is judged (framing, whether the
+    /// origin connection may persist) without a panic, and reads the same once rewritten.
+    #[test]
+    fn response_heads_are_refused_or_read_one_way(
+        raw in valid_response(),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 0..4),
+        head_request in any::<bool>(),
+    ) {
+        let raw = mutate(raw, edits);
+        if let Ok(Some((head, len))) = parse_response(&raw, &LIMITS) {
+            prop_assert!(len <= raw.len());
+            prop_assert!((100..=599).contains(&head.status));
+            let method = if head_request { "HEAD" } else { "GET" };
+            let framing = response_framing(method, &head);
+            if let Ok(kind) = framing {
+                let _ = origin_may_persist(&head, kind);
+            }
+            let mut again = Vec::new();
+            write_response(&head, &mut again);
+            let (reparsed, _) = parse_response(&again, &LIMITS)
+                .map_err(|e| TestCaseError::fail(format!("rewritten head refused: {e}")))?
+                .ok_or_else(|| TestCaseError::fail("rewritten head incomplete"))?;
+            prop_assert_eq!((reparsed.version, reparsed.status), (head.version, head.status));
+            prop_assert_eq!(&reparsed.headers, &head.headers);
+            prop_assert_eq!(response_framing(method, &reparsed), framing);
         }
     }
 
