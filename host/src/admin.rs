@@ -42,14 +42,16 @@ pub fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<SocketAdd
                 tracing::debug!("admin connection limit reached; closing a connection");
                 continue;
             }
-            let (shared, busy) = (shared.clone(), busy.clone());
+            let (shared, done) = (shared.clone(), busy.clone());
             let spawned = std::thread::Builder::new().name("admin-conn".into()).spawn(move || {
                 if let Err(e) = serve(stream, &shared) {
                     tracing::debug!(error = %e, "admin request failed");
                 }
-                busy.fetch_sub(1, Ordering::AcqRel);
+                done.fetch_sub(1, Ordering::AcqRel);
             });
             if let Err(e) = spawned {
+                // The closure never ran: give its slot back here.
+                busy.fetch_sub(1, Ordering::AcqRel);
                 tracing::warn!(error = %e, "cannot start an admin connection thread");
             }
         }
