@@ -73,7 +73,8 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
 }
 
 /// Reads up to the blank line ending the head. `Ok(None)`: over
-/// [`MAX_HEAD_BYTES`]; `Err(TimedOut)`: not complete within [`HEAD_DEADLINE`].
+/// [`MAX_HEAD_BYTES`]; `Err`: not complete within [`HEAD_DEADLINE`] (a read
+/// timeout), or the client left.
 fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
     let deadline = Instant::now() + HEAD_DEADLINE;
     let mut head = Vec::with_capacity(256);
