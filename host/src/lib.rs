@@ -10,6 +10,7 @@
 //!   plugins call.
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
 //! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
@@ -18,11 +19,13 @@
 pub mod admin;
 pub(crate) mod body;
 pub mod bridge;
+pub mod cli;
 pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;
 pub(crate) mod heads;
 pub(crate) mod io_util;
+pub mod logging;
 pub(crate) mod origin;
 pub mod plugins;
 pub(crate) mod session;

@@ -2,14 +2,17 @@
 //! transform plugins loaded from shared objects.
 //!
 //! `main` parses the command line, sets up logging, starts the sample
-//! origin when no `--origin` is given, binds one `SO_REUSEPORT` listener
-//! per worker thread and runs the workers until a signal drains them.
+//! origin when no `--origin` is given, refuses an address another process
+//! holds, binds one `SO_REUSEPORT` listener per worker thread and runs the
+//! workers until a signal drains them.
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use host::logging::{self, LogFormat};
+use host::plugins::config::ConfigError;
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
-use host::{admin, event_loop, h1, settings, shared, signals, static_origin};
+use host::{admin, cli, event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -18,27 +21,40 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Run flags work with and without the `run` subcommand: `plugin-host --origin X`
+/// is `plugin-host run --origin X`.
 #[derive(Parser)]
-#[command(name = "plugin-host", version, about = "An HTTP/1.1 reverse proxy with streaming transform plugins")]
+#[command(
+    name = "plugin-host",
+    version,
+    about = "An HTTP/1.1 reverse proxy with streaming transform plugins",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the proxy (the default).
-    Run(RunArgs),
+    /// Run the proxy (the default: the same flags work without `run`).
+    Run(Box<RunArgs>),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
     Check(PluginArgs),
 }
 
+/// The configuration read when `--config` is not given.
+const DEFAULT_CONFIG: &str = "plugin.config";
+
 /// Where the plugins come from; shared by `run` and `check`.
 #[derive(Args, Clone)]
 struct PluginArgs {
-    /// The plugin configuration (Traffic Server's plugin.config syntax).
-    #[arg(long, default_value = "plugin.config")]
-    config: PathBuf,
+    /// The plugin configuration (Traffic Server's plugin.config syntax) [default: plugin.config in
+    /// the current folder]. A missing file is an error, named or not; see --no-plugins.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Folder that relative plugin paths are resolved against (default: the config file's folder).
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
@@ -47,18 +63,28 @@ struct PluginArgs {
     runtime_dir: Option<PathBuf>,
 }
 
+impl PluginArgs {
+    fn config(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
+}
+
 #[derive(Args, Clone)]
 struct RunArgs {
-    /// Address to accept clients on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to accept clients on: HOST:PORT, NAME:PORT, or :PORT for every interface.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = cli::parse_listen)]
     listen: SocketAddr,
-    /// The upstream HOST:PORT; without it, a built-in sample site is served from loopback.
-    #[arg(long)]
-    origin: Option<String>,
+    /// The upstream HOST:PORT (or NAME:PORT, or :PORT on this machine), without a scheme;
+    /// without it, a built-in sample site is served from loopback.
+    #[arg(long, value_parser = cli::parse_origin)]
+    origin: Option<SocketAddr>,
     #[command(flatten)]
     plugins: PluginArgs,
-    /// Serve GET /stats (JSON counters) on this address; keep it on loopback.
-    #[arg(long)]
+    /// Run without any plugin and without reading a plugin.config.
+    #[arg(long, conflicts_with = "config")]
+    no_plugins: bool,
+    /// Serve GET /stats (JSON counters) on this address (same forms as --listen); keep it on loopback.
+    #[arg(long, value_parser = cli::parse_listen)]
     admin_listen: Option<SocketAddr>,
     /// Worker threads, each with its own event loop and listener (default: number of cores).
     #[arg(long)]
@@ -94,14 +120,17 @@ struct RunArgs {
     /// Log filter (overridden by RUST_LOG), e.g. info, warn, plugin_host=debug.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Log lines as text (coloured on a terminal only) or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Run(args)) => run(args),
-        Some(Command::Check(p)) => check(&p.config, p.plugin_dir, p.runtime_dir),
-        None => run(RunArgs::parse_default()),
+        Some(Command::Run(args)) => run(*args),
+        Some(Command::Check(p)) => check(&p),
+        None => run(cli.run),
     };
     if let Err(e) = result {
         eprintln!("plugin-host: {e:#}");
@@ -109,44 +138,43 @@ fn main() {
     }
 }
 
-impl RunArgs {
-    fn parse_default() -> RunArgs {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            run: RunArgs,
-        }
-        Only::parse_from(["plugin-host"]).run
-    }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-}
-
-fn check(config: &Path, plugin_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let rt = RuntimeDir::create(runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plugin_dir = plugin_dir_for(config, plugin_dir);
+fn check(p: &PluginArgs) -> anyhow::Result<()> {
+    let config = p.config();
+    let rt = RuntimeDir::create(p.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plugin_dir = plugin_dir_for(&config, p.plugin_dir.clone());
     let opts = LoadOptions {
         plugin_dir: &plugin_dir,
         runtime: &rt,
         host: &host::bridge::HOST_TABLE,
         water_mark: host::transform::DEFAULT_WATER_MARK,
     };
-    match load_generation(config, &opts) {
+    match load_generation(&config, &opts) {
         Ok(generation) => {
             println!("{}: ok, {} plugin(s)", config.display(), generation.modules().len());
             Ok(())
         }
         Err(errors) => {
-            for e in &errors {
+            for e in errors.iter().chain(&build_hints(&config, &plugin_dir)) {
                 eprintln!("{e}");
             }
             bail!("{}: {} error(s)", config.display(), errors.len())
         }
     }
+}
+
+/// `hint:` lines for load errors an operator can fix with a build: a plugin
+/// named under `target/release/` that is not there (the default
+/// plugin.config after a debug-only `cargo build` or `cargo run`).
+fn build_hints(config: &Path, plugin_dir: &Path) -> Vec<String> {
+    let Err(errors) = host::plugins::config::parse_file(config, plugin_dir) else { return Vec::new() };
+    errors
+        .iter()
+        .filter_map(|e| match e {
+            ConfigError::PluginNotFound { resolved, .. } => cli::release_build_hint(resolved),
+            _ => None,
+        })
+        .map(|hint| format!("hint: {hint}"))
+        .collect()
 }
 
 /// Relative plugin paths resolve against `--plugin-dir`, else the config file's folder.
@@ -157,17 +185,31 @@ fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// Loads the plugins of `config`; a missing default config means no plugins.
+/// Loads the plugins of `--config` (default `plugin.config`); a missing
+/// file is an error whether it was named or defaulted, so a host started
+/// from the wrong folder never runs silently without its plugins.
 fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::Result<Arc<Generation>> {
-    let explicit = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
-    if !args.plugins.config.exists() && !explicit {
-        tracing::warn!(config = %args.plugins.config.display(), "no plugin.config here; running without plugins");
+    if args.no_plugins {
+        tracing::info!("--no-plugins: running without plugins");
         return Ok(Arc::new(Generation::from_modules(Vec::new())));
     }
-    let plugin_dir = plugin_dir_for(&args.plugins.config, args.plugins.plugin_dir.clone());
+    let config = args.plugins.config();
+    if !config.exists() {
+        let place = match &args.plugins.config {
+            Some(_) => String::new(),
+            None => std::env::current_dir().map(|d| format!(" in {}", d.display())).unwrap_or_default(),
+        };
+        bail!(
+            "cannot start: no plugin configuration {}{place}; pass --config PATH, or --no-plugins to run without plugins",
+            config.display()
+        );
+    }
+    let plugin_dir = plugin_dir_for(&config, args.plugins.plugin_dir.clone());
     let opts = LoadOptions { plugin_dir: &plugin_dir, runtime: rt, host: &host::bridge::HOST_TABLE, water_mark };
-    let generation = load_generation(&args.plugins.config, &opts)
-        .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
+    let generation = load_generation(&config, &opts).map_err(|errors| {
+        let lines: Vec<String> = errors.into_iter().chain(build_hints(&config, &plugin_dir)).collect();
+        anyhow::anyhow!("cannot start: the plugins did not load\n  {}", lines.join("\n  "))
+    })?;
     for m in generation.modules() {
         tracing::info!(plugin = m.name(), path = %m.path().display(), "plugin loaded");
     }
@@ -175,9 +217,9 @@ fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::R
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level);
-    let origin = match &args.origin {
-        Some(o) => resolve(o)?,
+    logging::init(&args.log_level, args.log_format);
+    let origin = match args.origin {
+        Some(o) => o,
         None => {
             let addr = static_origin::start().context("starting the built-in sample origin")?;
             tracing::info!(%addr, "no --origin given: proxying to the built-in sample site");
@@ -203,6 +245,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let shared = Arc::new(Shared::new(generation));
     signals::spawn(shared.clone())?;
 
+    refuse_if_held(args.listen)?;
     let first = bind_reuseport(args.listen)?;
     let local = first.local_addr()?;
     let mut listeners = vec![first];
@@ -219,7 +262,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(%local, threads, origin = %settings.origin, "plugin-host started");
     println!("listening on {local}");
     if let Some(addr) = args.admin_listen {
-        let admin = admin::start(addr, shared.clone()).with_context(|| format!("binding the admin endpoint {addr}"))?;
+        let admin = admin::start(addr, shared.clone())
+            .with_context(|| format!("binding the admin endpoint {addr} (--admin-listen)"))?;
         tracing::info!(%admin, "admin endpoint: GET /stats");
         println!("admin on {admin}");
     }
@@ -245,13 +289,28 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn resolve(origin: &str) -> anyhow::Result<SocketAddr> {
-    use std::net::ToSocketAddrs;
-    origin
-        .to_socket_addrs()
-        .with_context(|| format!("--origin {origin}: expected HOST:PORT"))?
-        .next()
-        .with_context(|| format!("--origin {origin}: the name resolved to no address"))
+/// Refuses an address another process already listens on.
+///
+/// Every worker binds its own `SO_REUSEPORT` listener, and the kernel would
+/// let a second `plugin-host` (same user) join that group and take a share
+/// of the traffic with its old configuration. A probe bound without
+/// `SO_REUSEPORT` conflicts with any listener there, reuse-port or not, so
+/// it fails exactly when the address is held; it is closed again before
+/// the workers bind. Two hosts started in the same instant could both pass;
+/// an instance left running, the case that matters, cannot.
+fn refuse_if_held(addr: SocketAddr) -> anyhow::Result<()> {
+    if addr.port() == 0 {
+        // An ephemeral port is fresh by definition.
+        return Ok(());
+    }
+    match std::net::TcpListener::bind(addr) {
+        Ok(_probe) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "binding {addr}: {e}: another process (an older plugin-host?) listens there; \
+             stop it or choose another --listen"
+        ),
+        Err(e) => Err(e).with_context(|| format!("binding {addr}")),
+    }
 }
 
 /// A listener with SO_REUSEPORT so every worker can accept on the same port.

@@ -11,7 +11,7 @@
 //! - `current`: which plugin this thread is calling into.
 
 pub(crate) mod abi;
-pub(crate) mod config;
+pub mod config;
 mod current;
 pub(crate) mod generation;
 pub(crate) mod loader;
