@@ -1,7 +1,9 @@
 //! The admin endpoint (`--admin-listen`): `GET /stats` answers a JSON
 //! object with the process's live counters and every plugin's counters, so
-//! operators and tests read the same numbers. It should listen on loopback
-//! only.
+//! operators and tests read the same numbers; `POST /reload` reloads the
+//! plugins and answers when it is done (200 with the new generation, 409
+//! with every refusal, 503 if it was not attempted). It should listen on
+//! loopback only.
 //!
 //! It stays off the proxy's hot path: an accept thread of its own hands each
 //! connection to a short-lived thread, so a silent or trickling client
@@ -11,6 +13,7 @@
 //! not extend it), and at most [`MAX_CONNECTIONS`] served at once; past
 //! that a connection is closed at once rather than queued.
 
+use crate::reload::Outcome;
 use crate::shared::Shared;
 use crate::transform::live_counts;
 use crate::txn::LIVE_TRANSACTIONS;
@@ -29,6 +32,26 @@ pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 * 1024;
 /// Admin connections served at the same time.
 pub const MAX_CONNECTIONS: usize = 16;
+/// How long `POST /reload` waits for its outcome (loading runs plugin `init`s).
+pub const RELOAD_WAIT: Duration = Duration::from_secs(60);
+
+/// A reload's outcome as JSON: `ok`, the one-line `summary`, and the
+/// generation or the refusals.
+fn reload_json(outcome: &Outcome) -> String {
+    let detail = match outcome {
+        Outcome::Swapped { generation, plugins } => format!("\"generation\":{generation},\"plugins\":{plugins}"),
+        Outcome::Refused(errors) => {
+            let list: Vec<String> = errors.iter().map(|e| json_string(e)).collect();
+            format!("\"errors\":[{}]", list.join(","))
+        }
+        Outcome::Ignored(why) => format!("\"ignored\":{}", json_string(why)),
+    };
+    format!(
+        "{{\"ok\":{},\"summary\":{},{detail}}}\n",
+        matches!(outcome, Outcome::Swapped { .. }),
+        json_string(&outcome.summary())
+    )
+}
 
 /// Binds the admin listener and serves it on a thread; returns its address.
 pub fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<SocketAddr> {
@@ -65,10 +88,22 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         return linger(stream);
     };
     let request_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let path = String::from_utf8_lossy(request_line).split_whitespace().nth(1).unwrap_or("/").to_string();
-    match path.as_str() {
-        "/stats" => respond(&mut stream, "200 OK", &stats_json(shared)),
-        _ => respond(&mut stream, "404 Not Found", "{\"error\":\"not found; try GET /stats\"}\n"),
+    let line = String::from_utf8_lossy(request_line);
+    let mut words = line.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
+    match (method, path) {
+        (_, "/stats") => respond(&mut stream, "200 OK", &stats_json(shared)),
+        ("POST", "/reload") => {
+            let outcome = shared.reload_and_wait(RELOAD_WAIT);
+            let status = match outcome {
+                Outcome::Swapped { .. } => "200 OK",
+                Outcome::Refused(_) => "409 Conflict",
+                Outcome::Ignored(_) => "503 Service Unavailable",
+            };
+            respond(&mut stream, status, &reload_json(&outcome))
+        }
+        (_, "/reload") => respond(&mut stream, "405 Method Not Allowed", "{\"error\":\"use POST /reload\"}\n"),
+        _ => respond(&mut stream, "404 Not Found", "{\"error\":\"not found; try GET /stats or POST /reload\"}\n"),
     }
 }
 
@@ -129,13 +164,27 @@ fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<
 pub fn stats_json(shared: &Shared) -> String {
     let (transforms, buffers) = live_counts();
     let generation = shared.generation();
+    let r = &shared.reloads;
+    let last_failure = r.last_failure.lock().as_deref().map_or_else(|| "null".to_string(), json_string);
+    let live: Vec<String> = shared
+        .live_generations()
+        .iter()
+        .map(|g| format!("{{\"number\":{},\"transactions\":{}}}", g.number(), g.txns()))
+        .collect();
     let mut out = format!(
-        "{{\"connections\":{},\"live_transactions\":{},\"live_transforms\":{},\"live_buffers\":{},\"chain_water_mark\":{},\"plugins\":[",
+        "{{\"connections\":{},\"live_transactions\":{},\"live_transforms\":{},\"live_buffers\":{},\"chain_water_mark\":{},\
+         \"generation\":{},\"reloads\":{{\"succeeded\":{},\"failed\":{},\"last_failure\":{last_failure}}},\
+         \"generations\":[{}],\"plugin_images\":{},\"plugins\":[",
         shared.connections.load(Ordering::Relaxed),
         LIVE_TRANSACTIONS.load(Ordering::Relaxed),
         transforms,
         buffers,
-        generation.water_mark()
+        generation.water_mark(),
+        generation.number(),
+        r.succeeded.load(Ordering::Relaxed),
+        r.failed.load(Ordering::Relaxed),
+        live.join(","),
+        shared.plugin_images(),
     );
     for (i, module) in generation.modules().iter().enumerate() {
         let s = module.snapshot();

@@ -10,9 +10,11 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use host::logging::{self, LogFormat};
 use host::plugins::config::ConfigError;
+use host::plugins::images::Images;
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
-use host::{admin, cli, event_loop, h1, settings, shared, signals, static_origin};
+use host::reload::{self, Source};
+use host::{admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -43,6 +45,19 @@ enum Command {
     Run(Box<RunArgs>),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
     Check(PluginArgs),
+    /// Ask a running host to reload its plugin.config (through its admin endpoint) and wait for
+    /// the outcome: exit 0 once the new plugins serve, 1 with every refusal if nothing changed.
+    Reload(ReloadArgs),
+}
+
+#[derive(Args)]
+struct ReloadArgs {
+    /// The running host's --admin-listen address.
+    #[arg(long, default_value = "127.0.0.1:8081", value_parser = cli::parse_listen)]
+    admin: SocketAddr,
+    /// How long to wait for the outcome, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    timeout_ms: u64,
 }
 
 /// The configuration read when `--config` is not given.
@@ -123,6 +138,13 @@ struct RunArgs {
     /// Log lines as text (coloured on a terminal only) or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Write the process id here once serving (for `kill -HUP $(cat PATH)`); removed at exit.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Plugin images kept mapped (each rebuilt plugin a reload loads adds one) before the log
+    /// warns to restart the host to release them.
+    #[arg(long, default_value_t = 64)]
+    max_plugin_images: usize,
 }
 
 fn main() {
@@ -130,6 +152,7 @@ fn main() {
     let result = match cli.command {
         Some(Command::Run(args)) => run(*args),
         Some(Command::Check(p)) => check(&p),
+        Some(Command::Reload(r)) => reload_running(&r),
         None => run(cli.run),
     };
     if let Err(e) = result {
@@ -142,9 +165,11 @@ fn check(p: &PluginArgs) -> anyhow::Result<()> {
     let config = p.config();
     let rt = RuntimeDir::create(p.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plugin_dir = plugin_dir_for(&config, p.plugin_dir.clone());
+    let images = Images::new(usize::MAX);
     let opts = LoadOptions {
         plugin_dir: &plugin_dir,
         runtime: &rt,
+        images: &images,
         host: &host::bridge::HOST_TABLE,
         water_mark: host::transform::DEFAULT_WATER_MARK,
     };
@@ -185,13 +210,25 @@ fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// Loads the plugins of `--config` (default `plugin.config`); a missing
-/// file is an error whether it was named or defaulted, so a host started
-/// from the wrong folder never runs silently without its plugins.
-fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::Result<Arc<Generation>> {
+/// `plugin-host reload`: prints the outcome; an error (exit 1) unless the new generation serves.
+fn reload_running(r: &ReloadArgs) -> anyhow::Result<()> {
+    let answer = admin_client::reload(r.admin, Duration::from_millis(r.timeout_ms)).map_err(anyhow::Error::msg)?;
+    if answer.ok {
+        println!("{}", answer.text);
+        Ok(())
+    } else {
+        eprintln!("{}", answer.text);
+        bail!("the reload did not take effect")
+    }
+}
+
+/// Where the plugins come from, unless `--no-plugins`: `--config` (default
+/// `plugin.config`), which must exist whether it was named or defaulted, so
+/// a host started from the wrong folder never runs silently without its plugins.
+fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Source>> {
     if args.no_plugins {
         tracing::info!("--no-plugins: running without plugins");
-        return Ok(Arc::new(Generation::from_modules(Vec::new())));
+        return Ok(None);
     }
     let config = args.plugins.config();
     if !config.exists() {
@@ -205,9 +242,19 @@ fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::R
         );
     }
     let plugin_dir = plugin_dir_for(&config, args.plugins.plugin_dir.clone());
-    let opts = LoadOptions { plugin_dir: &plugin_dir, runtime: rt, host: &host::bridge::HOST_TABLE, water_mark };
-    let generation = load_generation(&config, &opts).map_err(|errors| {
-        let lines: Vec<String> = errors.into_iter().chain(build_hints(&config, &plugin_dir)).collect();
+    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let images = Arc::new(Images::new(args.max_plugin_images));
+    Ok(Some(Source { config, plugin_dir, runtime, images, water_mark }))
+}
+
+/// The first generation: the source's plugins, or none.
+fn load_plugins(source: Option<&Source>) -> anyhow::Result<Arc<Generation>> {
+    let Some(source) = source else {
+        return Ok(Arc::new(Generation::from_modules(Vec::new())));
+    };
+    let generation = source.load(1).map_err(|errors| {
+        let hints = build_hints(&source.config, &source.plugin_dir);
+        let lines: Vec<String> = errors.into_iter().chain(hints).collect();
         anyhow::anyhow!("cannot start: the plugins did not load\n  {}", lines.join("\n  "))
     })?;
     for m in generation.modules() {
@@ -239,10 +286,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         buffer_bytes: args.buffer_bytes.max(16 * 1024),
         max_idle_origin: 256,
     });
-    let rt = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A chain's buffers stop at the same bound as the connection's (backpressure).
-    let generation = load_plugins(&args, &rt, settings.buffer_bytes)?;
+    let source = plugin_source(&args, settings.buffer_bytes)?;
+    let generation = load_plugins(source.as_ref())?;
     let shared = Arc::new(Shared::new(generation));
+    if let Some(source) = source {
+        shared.set_reloader(reload::spawn(source, shared.clone())?);
+    }
     signals::spawn(shared.clone())?;
 
     refuse_if_held(args.listen)?;
@@ -264,9 +314,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.admin_listen {
         let admin = admin::start(addr, shared.clone())
             .with_context(|| format!("binding the admin endpoint {addr} (--admin-listen)"))?;
-        tracing::info!(%admin, "admin endpoint: GET /stats");
+        tracing::info!(%admin, "admin endpoint: GET /stats, POST /reload");
         println!("admin on {admin}");
     }
+    let _pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     std::io::stdout().flush()?;
     let mut failed = false;
     for h in handles {
@@ -322,4 +373,21 @@ fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     socket.bind(&addr.into()).with_context(|| format!("binding {addr}"))?;
     socket.listen(1024)?;
     Ok(socket.into())
+}
+
+/// `--pid-file`: the process id, written once serving, removed at exit.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: &Path) -> anyhow::Result<PidFile> {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing --pid-file {}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

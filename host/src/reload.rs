@@ -37,7 +37,7 @@ pub struct Source {
     /// Where unique copies of plugin files go.
     pub runtime: RuntimeDir,
     /// Plugin images mapped so far, reused for unchanged files.
-    pub images: Images,
+    pub images: Arc<Images>,
     /// The water mark of every chain buffer (`--buffer-bytes`).
     pub water_mark: usize,
 }
@@ -95,9 +95,15 @@ struct Request {
 #[derive(Clone)]
 pub struct Reloads {
     tx: mpsc::Sender<Request>,
+    images: Arc<Images>,
 }
 
 impl Reloads {
+    /// Plugin images mapped so far.
+    pub fn images(&self) -> usize {
+        self.images.count()
+    }
+
     /// Queues a reload and returns at once (for signals).
     pub fn request(&self) {
         let _ = self.tx.send(Request { reply: None });
@@ -114,6 +120,7 @@ impl Reloads {
 /// Starts the reload thread serving `source` for `shared`.
 pub fn spawn(source: Source, shared: Arc<Shared>) -> std::io::Result<Reloads> {
     let (tx, rx) = mpsc::channel::<Request>();
+    let images = source.images.clone();
     std::thread::Builder::new().name("reload".into()).spawn(move || {
         for request in rx {
             let outcome = reload(&source, &shared);
@@ -122,7 +129,7 @@ pub fn spawn(source: Source, shared: Arc<Shared>) -> std::io::Result<Reloads> {
             }
         }
     })?;
-    Ok(Reloads { tx })
+    Ok(Reloads { tx, images })
 }
 
 fn reload(source: &Source, shared: &Shared) -> Outcome {

@@ -63,7 +63,8 @@ impl Images {
         let bytes = std::fs::read(path).map_err(OpenError::Copy)?;
         let hash = content_hash(&bytes);
         let mut loaded = self.loaded.lock();
-        let same = |i: &&Image| i.len == bytes.len() && i.hash == hash && std::fs::read(&i.copy).is_ok_and(|c| c == bytes);
+        let same =
+            |i: &&Image| i.len == bytes.len() && i.hash == hash && std::fs::read(&i.copy).is_ok_and(|c| c == bytes);
         if let Some(image) = loaded.iter().find(same) {
             return Ok(image.library.clone());
         }
