@@ -1,6 +1,7 @@
 //! The admin endpoint (`--admin-listen`): `GET /stats` answers a JSON
 //! object with the process's live counters and every plugin's counters, so
-//! operators and tests read the same numbers; `POST /reload` reloads the
+//! operators and tests read the same numbers; `GET /metrics` the same and
+//! more in Prometheus's text format (see [`crate::metrics`]); `POST /reload` reloads the
 //! plugins and answers when it is done (200 with the new generation, 409
 //! with every refusal, 503 if it was not attempted). It should listen on
 //! loopback only.
@@ -32,6 +33,8 @@ pub const HEAD_DEADLINE: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 * 1024;
 /// Admin connections served at the same time.
 pub const MAX_CONNECTIONS: usize = 16;
+/// The Prometheus text exposition format's content type.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How long `POST /reload` waits for its outcome (loading runs plugin `init`s).
 pub const RELOAD_WAIT: Duration = Duration::from_secs(60);
 
@@ -93,6 +96,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
     match (method, path) {
         (_, "/stats") => respond(&mut stream, "200 OK", &stats_json(shared)),
+        (_, "/metrics") => respond_as(&mut stream, "200 OK", PROMETHEUS_TEXT, &crate::metrics::render(shared)),
         ("POST", "/reload") => {
             let outcome = shared.reload_and_wait(RELOAD_WAIT);
             let status = match outcome {
@@ -103,7 +107,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             respond(&mut stream, status, &reload_json(&outcome))
         }
         (_, "/reload") => respond(&mut stream, "405 Method Not Allowed", "{\"error\":\"use POST /reload\"}\n"),
-        _ => respond(&mut stream, "404 Not Found", "{\"error\":\"not found; try GET /stats or POST /reload\"}\n"),
+        _ => respond(
+            &mut stream,
+            "404 Not Found",
+            "{\"error\":\"not found; try GET /stats, GET /metrics or POST /reload\"}\n",
+        ),
     }
 }
 
@@ -152,10 +160,14 @@ fn linger(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
+    respond_as(stream, status, "application/json", body)
+}
+
+fn respond_as(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) -> std::io::Result<()> {
     stream.set_write_timeout(Some(HEAD_DEADLINE))?;
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
 }

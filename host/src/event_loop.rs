@@ -7,6 +7,7 @@
 //! of an origin socket in use by a session, or an idle pooled origin socket.
 
 use crate::h1::date::DateCache;
+use crate::metrics::WorkerMetrics;
 use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
@@ -61,6 +62,8 @@ pub struct Worker {
     scratch: bytes::BytesMut,
     /// The Date field value, re-formatted at most once a second.
     date: DateCache,
+    /// This worker's per-transaction numbers, registered for `/metrics`.
+    metrics: Arc<WorkerMetrics>,
 }
 
 impl Worker {
@@ -71,6 +74,7 @@ impl Worker {
         let mut listener = TcpListener::from_std(listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         shared.add_waker(Waker::new(poll.registry(), WAKER)?);
+        let metrics = shared.metrics.register_worker();
         Ok(Worker {
             poll,
             listener: Some(listener),
@@ -82,6 +86,7 @@ impl Worker {
             pending: Vec::new(),
             scratch: bytes::BytesMut::new(),
             date: DateCache::default(),
+            metrics,
         })
     }
 
@@ -217,6 +222,7 @@ impl Worker {
             more_work: false,
             scratch: &mut self.scratch,
             date: &mut self.date,
+            metrics: &self.metrics,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;

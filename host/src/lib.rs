@@ -11,6 +11,7 @@
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
 //! - [`reload`]: new generations loaded beside the old one and swapped in.
+//! - [`admin`] and [`metrics`]: `/stats`, `/metrics` and `/reload` for operators.
 //! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
@@ -27,6 +28,7 @@ pub mod event_loop;
 pub mod h1;
 pub(crate) mod io_util;
 pub mod logging;
+pub mod metrics;
 pub(crate) mod origin;
 pub mod plugins;
 pub mod reload;

@@ -314,7 +314,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.admin_listen {
         let admin = admin::start(addr, shared.clone())
             .with_context(|| format!("binding the admin endpoint {addr} (--admin-listen)"))?;
-        tracing::info!(%admin, "admin endpoint: GET /stats, POST /reload");
+        tracing::info!(%admin, "admin endpoint: GET /stats, GET /metrics, POST /reload");
         println!("admin on {admin}");
     }
     let _pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;

@@ -9,6 +9,10 @@ use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::Interest;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Origin connections open in the process, in use or pooled (`/metrics` reports it).
+pub static ORIGIN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// One connection to the origin.
 pub struct OriginConn {
@@ -40,6 +44,8 @@ impl OriginConn {
         let index = entry.key();
         ctx.registry.register(&mut stream, token_of(index), Interest::READABLE | Interest::WRITABLE)?;
         entry.insert(Slot::OriginOf(owner));
+        ORIGIN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        ctx.metrics.origin_opened();
         Ok(OriginConn {
             stream,
             index,
@@ -59,6 +65,7 @@ impl OriginConn {
             if let Some(slot) = ctx.slots.get_mut(index) {
                 if let Slot::Idle(mut conn) = std::mem::replace(slot, Slot::OriginOf(owner)) {
                     conn.reused = true;
+                    ctx.metrics.origin_reused();
                     // Idle sockets had their send buffer empty; a write will tell if that changed.
                     conn.writable = true;
                     return Some(conn);
@@ -127,6 +134,12 @@ impl OriginConn {
             self.writable = false;
         }
         Ok(n)
+    }
+}
+
+impl Drop for OriginConn {
+    fn drop(&mut self) {
+        ORIGIN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -13,6 +13,7 @@ use crate::h1::date::DateCache;
 use crate::h1::head::{parse_request, HeadError};
 use crate::h1::write_queue::WriteQueue;
 use crate::io_util::{read_buffered, ReadOutcome};
+use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::txn::{Txn, TxnStep};
@@ -51,6 +52,8 @@ pub struct Ctx<'a> {
     pub more_work: bool,
     /// The worker's formatted Date, for responses the origin sent without one.
     pub date: &'a mut DateCache,
+    /// The worker's per-transaction numbers (`/metrics`).
+    pub metrics: &'a WorkerMetrics,
 }
 
 /// What the event loop should do with the session after a drive.
@@ -299,7 +302,9 @@ impl Session {
                     HeadError::Malformed(what) => what,
                 };
                 tracing::info!(peer = %self.io.peer, status, reason = why, "refused request");
-                self.io.wbuf.push(error_page::render(status, why, true));
+                let page = error_page::render(status, why, true);
+                ctx.metrics.transaction(status, self.io.rbuf.len() as u64, page.len() as u64, None);
+                self.io.wbuf.push(page);
                 self.io.rbuf.clear();
                 self.closing = true;
                 true

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
+use crate::metrics::Metrics;
 use crate::reload::{Outcome, Reloads};
 
 /// What reloads did so far.
@@ -35,6 +36,8 @@ pub struct Shared {
     generations: Mutex<Vec<Weak<Generation>>>,
     /// What reloads did.
     pub reloads: ReloadStats,
+    /// Every worker's per-transaction numbers, for `GET /metrics`.
+    pub metrics: Metrics,
     /// The reload thread's queue; unset when the host runs without plugins.
     reloader: OnceLock<Reloads>,
 }
@@ -49,6 +52,7 @@ impl Shared {
             generations: Mutex::new(vec![Arc::downgrade(&generation)]),
             generation: ArcSwap::new(generation),
             reloads: ReloadStats::default(),
+            metrics: Metrics::default(),
             reloader: OnceLock::new(),
         }
     }

@@ -12,7 +12,8 @@
 //!   produced and checked as they stream.
 //! - [`scripted_origin`]: an origin answering every request with the same raw bytes.
 //! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
-//!   server; [`admin`]: its `/stats` document; [`memory`]: the host's RSS.
+//!   server; [`admin`]: its `/stats` document; [`metrics`]: its `/metrics`, parsed by a real
+//!   Prometheus parser and checked against the naming conventions; [`memory`]: the host's RSS.
 //!
 //! Every wait in here is bounded in count and time; nothing asserts on durations.
 
@@ -24,6 +25,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod host;
 pub mod memory;
+pub mod metrics;
 pub mod origin;
 pub mod pattern;
 pub mod plugins;

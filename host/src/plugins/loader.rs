@@ -23,7 +23,9 @@ const DLERROR_CAP: usize = 120;
 /// Loads and initialises the plugin of `line`. The error is one line:
 /// the config file and line, then [`open`]'s refusal.
 pub fn load(line: &PluginLine, opts: &LoadOptions<'_>) -> Result<Module, String> {
-    open(&line.path, &line.args, opts).map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
+    open(&line.path, &line.args, opts)
+        .map(|m| m.with_config_line(line.line))
+        .map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
 }
 
 /// Loads the plugin at `path` (its image: a unique copy in the runtime

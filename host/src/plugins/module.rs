@@ -48,6 +48,8 @@ pub struct StatsSnapshot {
 pub struct Module {
     name: String,
     path: PathBuf,
+    /// The `plugin.config` line it was loaded from (`None`: built in, as in tests).
+    config_line: Option<usize>,
     /// The ABI minor the plugin was built against.
     abi_minor: u32,
     /// The host's copy of the plugin's entry points (its declared prefix,
@@ -126,6 +128,7 @@ impl Module {
         Ok(Module {
             name: checked.name,
             path: path.to_path_buf(),
+            config_line: None,
             abi_minor: checked.minor,
             table: checked.table,
             state,
@@ -144,6 +147,17 @@ impl Module {
     /// The plugin's path as configured.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records the `plugin.config` line this module was loaded from.
+    pub fn with_config_line(mut self, line: usize) -> Self {
+        self.config_line = Some(line);
+        self
+    }
+
+    /// The `plugin.config` line this module was loaded from, if it was.
+    pub fn config_line(&self) -> Option<usize> {
+        self.config_line
     }
 
     /// The ABI minor the plugin was built against (at most the host's).

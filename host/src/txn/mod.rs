@@ -108,11 +108,12 @@ impl Txn {
                     _ => "bad request framing",
                 };
                 tracing::info!(peer = %io.peer, reason = why, "refused request");
-                return Err(error_page::render(400, why, true));
+                return Err(refused(ctx, head_len, 400, error_page::render(400, why, true)));
             }
         };
         if head.method == "CONNECT" {
-            return Err(error_page::render(501, "CONNECT is not supported by this reverse proxy", true));
+            let page = error_page::render(501, "CONNECT is not supported by this reverse proxy", true);
+            return Err(refused(ctx, head_len, 501, page));
         }
         let generation = ctx.shared.generation();
         let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
@@ -122,7 +123,8 @@ impl Txn {
             if let HookResult::Fail { status, message } = p.read_request_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 p.txn_close(&mut view);
-                return Err(error_page::render(status, "the request was refused by a plugin", true));
+                let page = error_page::render(status, "the request was refused by a plugin", true);
+                return Err(refused(ctx, head_len, status, page));
             }
             request_chain = p.take_request_chain();
         }
@@ -439,8 +441,19 @@ impl Txn {
             if self.origin_reused { "reused" } else { "new" },
             step,
         );
+        // The status the client got: none if neither a head nor an error page went out.
+        let status = if self.resp_head_sent || *step == TxnStep::Failed { self.status } else { 0 };
+        let took = ctx.now.saturating_duration_since(self.started);
+        ctx.metrics.transaction(status, self.bytes_in, self.bytes_out, Some(took));
         clean && req_done && self.client_keep_alive
     }
+}
+
+/// Counts a request refused before its transaction started (no latency:
+/// it never reached the origin); returns its error page.
+fn refused(ctx: &Ctx, head_len: usize, status: u16, page: Bytes) -> Bytes {
+    ctx.metrics.transaction(status, head_len as u64, page.len() as u64, None);
+    page
 }
 
 impl Drop for Txn {
