@@ -12,6 +12,7 @@
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
 //! - [`reload`]: new generations loaded beside the old one and swapped in.
 //! - [`admin`] and [`metrics`]: `/stats`, `/metrics` and `/reload` for operators.
+//! - [`offline`]: `run-transform`, one body through a chain without a proxy.
 //! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
@@ -29,6 +30,7 @@ pub mod h1;
 pub(crate) mod io_util;
 pub mod logging;
 pub mod metrics;
+pub mod offline;
 pub(crate) mod origin;
 pub mod plugins;
 pub mod reload;

@@ -45,6 +45,9 @@ enum Command {
     Run(Box<RunArgs>),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
     Check(PluginArgs),
+    /// Stream standard input through the plugin chain, without a proxy: the body to standard
+    /// output, the resulting head to standard error; exit 1 if a plugin failed.
+    RunTransform(RunTransformArgs),
     /// Ask a running host to reload its plugin.config (through its admin endpoint) and wait for
     /// the outcome: exit 0 once the new plugins serve, 1 with every refusal if nothing changed.
     Reload(ReloadArgs),
@@ -58,6 +61,14 @@ struct ReloadArgs {
     /// How long to wait for the outcome, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     timeout_ms: u64,
+}
+
+#[derive(Args)]
+struct RunTransformArgs {
+    #[command(flatten)]
+    plugins: PluginArgs,
+    #[command(flatten)]
+    transform: host::offline::Options,
 }
 
 /// The configuration read when `--config` is not given.
@@ -153,6 +164,7 @@ fn main() {
         Some(Command::Run(args)) => run(*args),
         Some(Command::Check(p)) => check(&p),
         Some(Command::Reload(r)) => reload_running(&r),
+        Some(Command::RunTransform(t)) => run_transform(&t),
         None => run(cli.run),
     };
     if let Err(e) = result {
@@ -185,6 +197,25 @@ fn check(p: &PluginArgs) -> anyhow::Result<()> {
             bail!("{}: {} error(s)", config.display(), errors.len())
         }
     }
+}
+
+/// `plugin-host run-transform`: the chain loaded as `run` loads it, then [`host::offline::run`].
+fn run_transform(t: &RunTransformArgs) -> anyhow::Result<()> {
+    logging::init("warn", LogFormat::Text);
+    let config = t.plugins.config();
+    let plugin_dir = plugin_dir_for(&config, t.plugins.plugin_dir.clone());
+    let runtime = RuntimeDir::create(t.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let images = Arc::new(Images::new(usize::MAX));
+    let water_mark = host::transform::DEFAULT_WATER_MARK;
+    let source = Source { config, plugin_dir, runtime, images, water_mark };
+    let generation = source.load(1).map_err(|errors| {
+        let lines: Vec<String> = errors.into_iter().chain(build_hints(&source.config, &source.plugin_dir)).collect();
+        anyhow::anyhow!("the plugins did not load\n  {}", lines.join("\n  "))
+    })?;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let mut body_out = std::io::BufWriter::new(stdout.lock());
+    let result = host::offline::run(generation, &t.transform, &mut stdin.lock(), &mut body_out, &mut stderr.lock());
+    result.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `hint:` lines for load errors an operator can fix with a build: a plugin

@@ -16,7 +16,7 @@
 
 use crate::body::{BodyPipe, PipeError, Pump};
 
-mod forward_heads;
+pub(crate) mod forward_heads;
 mod replace;
 mod response;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
