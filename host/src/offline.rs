@@ -35,7 +35,7 @@ use crate::h1::head::{
 };
 use crate::plugins::Generation;
 use crate::transform::{Chain, Replacement, RunStatus};
-use crate::txn::forward_heads::{frame_response, BodyLen};
+use crate::txn::forward_heads::{frame_response, origin_form, BodyLen};
 
 /// The request head used when `--request` is not given.
 pub const DEFAULT_REQUEST: &str = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -413,6 +413,7 @@ fn declared(kind: BodyKind) -> Option<u64> {
 fn upstream_head(request: &RequestHead, len: Option<u64>) -> Vec<u8> {
     let mut up = request.clone();
     up.version = crate::h1::head::Version::Http11;
+    origin_form(&mut up);
     strip_hop_by_hop(&mut up.headers);
     up.headers.remove("expect");
     match len {
@@ -501,6 +502,16 @@ mod tests {
         assert_eq!(r, Ok(()));
         assert_eq!(body, b"abc");
         assert!(head.starts_with("PUT /x HTTP/1.1\r\n") && head.contains("Transfer-Encoding: chunked"), "{head}");
+    }
+
+    #[test]
+    fn the_upstream_head_is_the_origin_form_as_the_proxy_sends_it() {
+        let _g = serial();
+        let head = "POST http://h.example/a?q#frag HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: te\r\n\r\n";
+        let (r, _, head) = run_with(nulls(1), options(Direction::Request, 10), [Some(head), None], b"abc");
+        assert_eq!(r, Ok(()));
+        assert!(head.starts_with("POST /a?q HTTP/1.1\r\n"), "{head}");
+        assert!(head.contains("Host: h.example\r\n") && !head.to_ascii_lowercase().contains("connection"), "{head}");
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub fn frame_response(
     }
 }
 
+/// Rewrites `up`'s target to the origin form, the fragment dropped.
+pub fn origin_form(up: &mut RequestHead) {
+    // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
+    // parser already refused a target that does not split; a plugin-set one that does not is
+    // forwarded as it stands, for the origin to judge.
+    if let Ok(Some(absolute)) = split_absolute(&up.target) {
+        up.headers.set("Host", absolute.authority.as_bytes().to_vec());
+        up.target = absolute.origin_form;
+    } else if up.target.contains('#') {
+        up.target = without_fragment(&up.target).to_owned();
+    }
+}
+
 /// The request head as the origin sees it: origin-form target, hop-by-hop
 /// fields removed, Via and X-Forwarded-For added, framing re-declared.
 pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Bytes {
@@ -63,15 +76,7 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
         version: Version::Http11,
         headers: head.headers.clone(),
     };
-    // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
-    // parser already refused a target that does not split; a plugin-set one that does not is
-    // forwarded as it stands, for the origin to judge.
-    if let Ok(Some(absolute)) = split_absolute(&head.target) {
-        up.headers.set("Host", absolute.authority.as_bytes().to_vec());
-        up.target = absolute.origin_form;
-    } else if head.target.contains('#') {
-        up.target = without_fragment(&head.target).to_owned();
-    }
+    origin_form(&mut up);
     let had_length = up.headers.get("content-length").is_some();
     strip_hop_by_hop(&mut up.headers);
     up.headers.remove("expect");
