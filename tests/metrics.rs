@@ -130,3 +130,25 @@ fn reloads_and_the_generation_move_and_a_failed_reload_is_counted() {
     let generations = scrape_until(&host, |s| s.value("plugin_host_generations_live", &[]) == 1.0);
     assert_eq!(generations.value("plugin_host_plugin_images", &[]), 2.0, "{}", generations.text);
 }
+
+#[test]
+fn a_plugin_panic_moves_its_panic_and_abort_counters_and_the_5xx_class() {
+    let origin = Origin::start();
+    let lines = [format!("{} panic-data once", built_plugin("faulty").display())];
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &lines);
+    let mut statuses = Vec::new();
+    for seed in 0..2 {
+        let mut conn = RawConn::connect(host.addr());
+        conn.send(format!("GET /bytes?n=5000&seed={seed} HTTP/1.1\r\nHost: m\r\n\r\n").as_bytes()).expect("send");
+        statuses.push(conn.read_response(false).expect("a response").status);
+    }
+    // The first body panics the plugin before the head left (a 500); the second passes.
+    assert_eq!(statuses, [500, 200]);
+    let s = scrape_until(&host, |s| txns(s, "5xx") + txns(s, "2xx") == 2.0);
+    assert_conventions(&s);
+    assert_eq!((txns(&s, "5xx"), txns(&s, "2xx")), (1.0, 1.0), "{}", s.text);
+    let faulty = "plugin-faulty";
+    assert_eq!(plugin(&s, "plugin_host_plugin_panics_total", faulty, "1"), 1.0, "{}", s.text);
+    assert_eq!(plugin(&s, "plugin_host_plugin_aborts_total", faulty, "1"), 1.0, "{}", s.text);
+    assert_eq!(plugin(&s, "plugin_host_plugin_transactions_total", faulty, "1"), 2.0);
+}
