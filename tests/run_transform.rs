@@ -295,3 +295,20 @@ fn bad_input_is_refused_with_a_reason() {
     assert_eq!(bad.code, Some(1));
     assert!(bad.stderr.contains("plugin.config:1") && bad.stderr.contains("/nonexistent/libx.so"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_fault_after_the_message_was_whole_still_exits_1_with_the_whole_body() {
+    let origin = Origin::start();
+    for mode in ["panic-destroy", "use-after-close"] {
+        let lines = [plugin("faulty", mode)];
+        let host = PluginHost::start(HostBuilder::new(origin.addr()), &lines);
+        let proxy = through_proxy(&host, get("/bytes?n=5000&seed=2").as_bytes());
+        let args = ["--response-head".into(), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".into()];
+        let ran = run_transform(&lines, &args, &pattern(5000, 2));
+        assert_eq!(ran.code, Some(1), "{mode}: {}", ran.stderr);
+        assert!(ran.last_line().starts_with("plugin-host: plugin plugin-faulty: "), "{mode}: {}", ran.stderr);
+        // The client of the proxy got the whole response: so does standard output.
+        assert_eq!((ran.head().0, proxy.status), (200, 200), "{mode}: {}", ran.stderr);
+        assert_same_bytes(&ran.body, &proxy.body, mode);
+    }
+}

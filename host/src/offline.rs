@@ -20,7 +20,9 @@
 //! A replacement is written as the message the client would get. A hook
 //! failure, a fault or a stall is an error carrying the same one-line
 //! message the proxy logs; before the head, the head written is the error
-//! status the proxy would answer.
+//! status the proxy would answer. A panic or protocol error the message
+//! did not show (in `txn_close`, a transform's destructor, a VIO used
+//! after close) is an error too, once the whole body is out.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -98,8 +100,9 @@ pub fn run(
     let request_kind = request_framing(&request).map_err(|e| Failed(format!("--request: bad framing ({e})")))?;
     let response_kind = response_framing(&request.method, &response)
         .map_err(|e| Failed(format!("--response-head: bad framing ({e})")))?;
+    let faults_before = faults(&generation);
     let mut run = Offline {
-        plugins: TxnPlugins::new(generation),
+        plugins: TxnPlugins::new(generation.clone()),
         block: usize::try_from(opts.block_size).unwrap_or(usize::MAX),
         body,
         body_out,
@@ -115,8 +118,26 @@ pub fn run(
     };
     // As in the proxy: the hooks' last word, whatever happened.
     run.plugins.txn_close(&mut TxnView::request(&mut request, request_kind));
+    drop(run.plugins);
     run.head_out.flush().and(run.body_out.flush()).map_err(|e| Failed(format!("writing the output: {e}")))?;
-    outcome
+    outcome?;
+    // Faults the message did not show (a panic in txn_close or in a transform's
+    // destructor, a VIO used after close) still mean the plugin failed.
+    for ((module, before), after) in generation.modules().iter().zip(faults_before).zip(faults(&generation)) {
+        if after != before {
+            let (panics, errors) = (after.0 - before.0, after.1 - before.1);
+            let name = module.name();
+            return Err(Failed(format!(
+                "plugin {name}: {panics} panic(s) and {errors} protocol error(s) after the message was whole; see the log above"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each plugin's (panics, protocol errors) so far.
+fn faults(generation: &Generation) -> Vec<(u64, u64)> {
+    generation.stats().iter().map(|s| (s.panics, s.protocol_errors)).collect()
 }
 
 /// Reads and parses a head file, or the default.
