@@ -69,12 +69,12 @@ pub struct Worker {
 impl Worker {
     /// A worker on `listener`; registers a waker in `shared` for signals.
     pub fn new(listener: std::net::TcpListener, settings: Arc<Settings>, shared: Arc<Shared>) -> io::Result<Self> {
+        let metrics = shared.metrics.register_worker();
         let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         shared.add_waker(Waker::new(poll.registry(), WAKER)?);
-        let metrics = shared.metrics.register_worker();
         Ok(Worker {
             poll,
             listener: Some(listener),
