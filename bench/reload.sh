@@ -208,6 +208,11 @@ tree_ticks() {
     echo "$total"
 }
 
+# core_ticks CPU: user+nice+system of one core from /proc/stat, in ticks.
+core_ticks() {
+    awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4; exit }' /proc/stat
+}
+
 # reload_loop KIND PID STOPFILE COUNTFILE: every INTERVAL seconds until
 # STOPFILE appears (at most DURATION/INTERVAL + 2 times), reload the server:
 # for plugin-host rewrite its config with the next stamp (so every reload
@@ -240,7 +245,7 @@ record() {
 # measure ROUND TARGET MODE: one wrk run, steady or reloading.
 measure() {
     local round="$1" target="$2" mode="$3" out="$WORK_DIR/wrk.$2.$3.$1" loop_pid="" sent=0 seen
-    local t0 t1 o0 o1 s0 s1 ns0 ns1 gen0 gen1 fail0 fail1 cpu other
+    local t0 t1 o0 o1 s0 s1 ns0 ns1 gen0 gen1 fail0 fail1 cpu other c0 c1 k0 k1 core softirqd
     local rps p50 p99 max reqs non2xx sc sr sw st
     rm -f "$WORK_DIR/stop" "$WORK_DIR/count" "$WORK_DIR/count.workers"
     [[ "$target" != ph ]] || {
@@ -248,7 +253,11 @@ measure() {
         gen0="$(stats_field "$seen" generation)"
         fail0="$(stats_field "$seen" reloads.failed)"
     }
+    # Loopback work deferred to the proxy core's ksoftirqd is our traffic.
+    softirqd="$(pgrep -x "ksoftirqd/$PROXY_CPU" || true)"
     read -r s0 _ < <(sys_ticks)
+    c0="$(core_ticks "$PROXY_CPU")"
+    k0="$(cpu_ticks $softirqd)"
     o0="$(cpu_ticks "${ORIGIN_PIDS[@]}")"
     t0="$(tree_ticks "$TARGET_MAIN_PID")"
     ns0="$(date +%s%N)"
@@ -263,6 +272,8 @@ measure() {
     ns1="$(date +%s%N)"
     t1="$(tree_ticks "$TARGET_MAIN_PID")"
     o1="$(cpu_ticks "${ORIGIN_PIDS[@]}")"
+    k1="$(cpu_ticks $softirqd)"
+    c1="$(core_ticks "$PROXY_CPU")"
     read -r s1 _ < <(sys_ticks)
     if [[ -n "$loop_pid" ]]; then
         touch "$WORK_DIR/stop"
@@ -287,16 +298,20 @@ measure() {
     read -r rps p50 p99 max reqs non2xx sc sr sw st < <(parse_wrk "$out")
     if [[ "$rps" == na || "$reqs" -eq 0 ]]; then
         log "$target $mode: wrk gave no result: $(tail -n 3 "$out" | tr '\n' ' ')"
-        record "$round" "$target" "$mode" na na na na 0 0 0 0 0 0 "$sent" "$seen" na na
+        record "$round" "$target" "$mode" na na na na 0 0 0 0 0 0 "$sent" "$seen" na na na
         return
     fi
     cpu="$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')"
     other="$(awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) -v o=$((o1 - o0)) -v w="$(cat "$out.ticks")" \
         -v ns=$((ns1 - ns0)) -v hz="$CLK_TCK" 'BEGIN { x = (s - t - o - w) * 100 / (ns / 1e9 * hz); printf "%.0f", x < 0 ? 0 : x }')"
-    record "$round" "$target" "$mode" "$rps" "$p50" "$p99" "$max" "$reqs" "$non2xx" "$sc" "$sr" "$sw" "$st" "$sent" "$seen" "$cpu" "$other"
+    # Of that, what ran on the proxy's core (everything of ours but the
+    # target is pinned to the other one): the noise that hits the proxy.
+    core="$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v k=$((k1 - k0)) -v ns=$((ns1 - ns0)) -v hz="$CLK_TCK" \
+        'BEGIN { x = (c - t - k) * 100 / (ns / 1e9 * hz); printf "%.0f", x < 0 ? 0 : x }')"
+    record "$round" "$target" "$mode" "$rps" "$p50" "$p99" "$max" "$reqs" "$non2xx" "$sc" "$sr" "$sw" "$st" "$sent" "$seen" "$cpu" "$other" "$core"
     log "round $round $target $mode: $rps req/s, p50 $p50 ms, p99 $p99 ms, max $max ms;" \
         "non-2xx $non2xx, socket errors c/r/w/t $sc/$sr/$sw/$st; reloads sent $sent, took effect $seen;" \
-        "$cpu CPU us/req; others used ${other}% of a core"
+        "$cpu CPU us/req; others used ${other}% of a core, ${core}% of the proxy's core"
 }
 
 # verify_target: 200 with the origin's bytes (and, for plugin-host, the probe's stamp).
@@ -329,7 +344,7 @@ latency_target() {
         done
     else
         for m in "${modes[@]}"; do
-            record "$round" "$target" "$m" na na na na 0 0 0 0 0 0 0 0 na na
+            record "$round" "$target" "$m" na na na na 0 0 0 0 0 0 0 0 na na na
         done
     fi
     [[ "$target" != ph ]] || ph_stats >"$WORK_DIR/ph.stats.$round.json"
@@ -344,7 +359,7 @@ main() {
     trap 'exit 130' INT TERM
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     RAW="$WORK_DIR/latency.tsv"
-    printf 'round\ttarget\tmode\trps\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\tsock_connect\tsock_read\tsock_write\tsock_timeout\treloads_sent\treloads_effective\tcpu_us_per_req\tother_pct\n' >"$RAW"
+    printf 'round\ttarget\tmode\trps\tp50_ms\tp99_ms\tmax_ms\trequests\tnon2xx\tsock_connect\tsock_read\tsock_write\tsock_timeout\treloads_sent\treloads_effective\tcpu_us_per_req\tother_pct\tother_proxy_core_pct\n' >"$RAW"
 
     if has_part swap || has_part ph; then
         build_workspace

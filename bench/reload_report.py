@@ -55,7 +55,8 @@ def swap_section(path):
     out.append(
         "One keep-alive connection fetching /1k (1 KiB) back to back; for each reload plugin.config is "
         "renamed over with `probe stamp=i`, SIGHUP sent, and the clock stops at the end of the first "
-        "response carrying `x-probe-stamp: i`. Resolution: one loopback round trip."
+        "response carrying `x-probe-stamp: i`. Resolution: one exchange of the client (no request is in "
+        "flight when the signal is sent)."
     )
     out.append("")
     out.append("| reloads | swapped | median ms | p90 ms | max ms | min ms | old-stamp responses after SIGHUP (max) | stamp went back | errors | connections |")
@@ -96,10 +97,11 @@ def latency_section(path, duration, rounds, interval):
         f"a loop reloads every {interval} s (plugin-host: plugin.config rewritten with the next stamp, then "
         f"SIGHUP; nginx: SIGHUP to the master, what `nginx -s reload` sends). Medians of {rounds} round(s); "
         "errors and reloads are totals. Reloads effective: new generations in /stats (plugin-host), "
-        "new worker processes seen (nginx)."
+        "new worker processes seen (nginx). Others: CPU that processes other than the target, the origin "
+        "and wrk used during the run, in % of one core (the machine has 2), and the part of it on the proxy's core where recorded."
     )
     out.append("")
-    out.append("| target | mode | req/s | p50 ms | p99 ms | max ms | p99 per round | CPU µs/req | reloads sent / effective | non-2xx | socket errors c/r/w/t | others % core |")
+    out.append("| target | mode | req/s | p50 ms | p99 ms | max ms | p99 per round (others % core) | CPU µs/req | reloads sent / effective | non-2xx | socket errors c/r/w/t | others % core, median |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     p99 = {}
     errs = {}
@@ -111,7 +113,10 @@ def latency_section(path, duration, rounds, interval):
             p99[(target, mode)] = med(rs, "p99_ms")
             tot = lambda k: sum(int(num(r[k]) or 0) for r in rs)
             errs[(target, mode)] = tot("non2xx") + tot("sock_connect") + tot("sock_read") + tot("sock_write") + tot("sock_timeout")
-            per = ", ".join(fmt(num(r["p99_ms"])) for r in rs)
+            def noise(r):
+                core = num(r.get("other_proxy_core_pct"))
+                return f"{fmt(num(r['other_pct']), 0)}%" + ("" if core is None else f", {fmt(core, 0)}% on its core")
+            per = ", ".join(f"{fmt(num(r['p99_ms']))} ({noise(r)})" for r in rs)
             reloads = f"{tot('reloads_sent')} / {tot('reloads_effective')}" if mode == "reloading" else "-"
             out.append(
                 f"| {LABEL[target]} | {mode} | {fmt(med(rs, 'rps'))} | {fmt(med(rs, 'p50_ms'))} | "
