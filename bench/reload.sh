@@ -181,10 +181,12 @@ parse_wrk() {
 }
 
 # run_wrk URL SECONDS OUT: the load, pinned beside the origin; OUT.ticks
-# gets wrk's own CPU in clock ticks (see run.sh).
+# gets wrk's own CPU in clock ticks (see run.sh). `timeout --foreground`
+# leaves wrk in our process group, so a Ctrl-C reaches it.
 run_wrk() {
     (
-        taskset -c "$LOAD_CPU" timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2s" --latency "$1" >"$3" 2>&1 || true
+        taskset -c "$LOAD_CPU" timeout --foreground $(($2 + 30)) \
+            wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2s" --latency "$1" >"$3" 2>&1 || true
         times >"$3.times"
         awk -v hz="$CLK_TCK" 'NR == 2 {
             split($1, u, /[ms]/); split($2, s, /[ms]/)
@@ -288,7 +290,10 @@ measure() {
         gen1="$(stats_field "$seen" generation)"
         fail1="$(stats_field "$seen" reloads.failed)"
         seen="$(awk -v a="$gen0" -v b="$gen1" 'BEGIN { print (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) ? b - a : "na" }')"
-        [[ "$fail0" == "$fail1" ]] || log "$target $mode: $((fail1 - fail0)) reload(s) failed; see $WORK_DIR/ph/stderr.log"
+        if [[ "$fail0" != "$fail1" ]]; then
+            log "$target $mode: reloads failed went from $fail0 to $fail1 (na: no /stats); see $WORK_DIR/ph/stderr.log"
+        fi
+        kill -0 "$TARGET_MAIN_PID" 2>/dev/null || log "$target $mode: plugin-host is gone; see $WORK_DIR/ph/stderr.log"
     elif [[ "$mode" == reloading ]]; then
         child_pids "$TARGET_MAIN_PID" >>"$WORK_DIR/count.workers"
         seen=$(($(sort -u "$WORK_DIR/count.workers" | grep -c .) - 1))
