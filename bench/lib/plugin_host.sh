@@ -25,6 +25,30 @@ build_plugin_host() {
     fi
 }
 
+# build_workspace: cargo build --release --workspace, always (a no-op when
+# the build is up to date). For scripts that need this tree's features, not
+# just some binary (reload.sh needs a host that handles SIGHUP). A failure
+# is fatal. BENCH_SKIP_BUILD=1 skips it.
+build_workspace() {
+    [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]] || return 0
+    command -v cargo >/dev/null && [[ -f "$REPO/Cargo.toml" ]] || die "no cargo or no workspace at $REPO"
+    log "building plugin-host (cargo build --release --workspace in $REPO)"
+    if ! (cd "$REPO" && cargo build --release --workspace) >"$WORK_DIR/cargo-build.log" 2>&1; then
+        tail -n 15 "$WORK_DIR/cargo-build.log" >&2
+        die "cargo build failed"
+    fi
+}
+
+# snapshot_plugin FILE: copy one more plugin into the snapshot dir made by
+# snapshot_plugin_host and print the copy's path.
+snapshot_plugin() {
+    local snap="$WORK_DIR/plugin-host-build" file="$1"
+    [[ -f "$file" ]] || die "no $file"
+    mkdir -p "$snap"
+    cp "$file" "$snap/$(basename "$file")"
+    echo "$snap/$(basename "$file")"
+}
+
 # snapshot_plugin_host: copy the binary and the null plugin into WORK_DIR
 # so one run measures one build even if the repo is rebuilt meanwhile.
 snapshot_plugin_host() {
@@ -71,6 +95,14 @@ start_plugin_host() {
     fi
     mkdir -p "$dir"
     write_plugin_config "$n" "$dir/plugin.config"
+    launch_plugin_host "$name"
+}
+
+# launch_plugin_host NAME: start plugin-host on WORK_DIR/NAME/plugin.config
+# (written by the caller), as start_plugin_host does.
+launch_plugin_host() {
+    local name="$1" dir="$WORK_DIR/$1"
+    plugin_host_available || return 1
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
     # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
