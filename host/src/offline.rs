@@ -67,8 +67,8 @@ pub struct Options {
     /// Content-Length if it has one, else unknown (as if chunked).
     #[arg(long, value_enum, default_value_t = Direction::Response)]
     pub direction: Direction,
-    /// Bytes of standard input pushed into the chain at a time.
-    #[arg(long, default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Bytes of standard input pushed into the chain at a time (1 to 64 MiB).
+    #[arg(long, default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(1..=MAX_BLOCK))]
     pub block_size: u64,
 }
 
@@ -81,6 +81,9 @@ impl std::fmt::Display for Failed {
         f.write_str(&self.0)
     }
 }
+
+/// The largest `--block-size`: each block is one allocation.
+const MAX_BLOCK: u64 = 64 * 1024 * 1024;
 
 /// Heads are read with generous limits: they come from the operator's files.
 const LIMITS: Limits = Limits { max_head_bytes: 1024 * 1024, max_headers: 10_000 };
@@ -276,7 +279,9 @@ impl Offline<'_> {
         self.body_out.write_all(bytes).map_err(|e| Failed(format!("writing the body: {e}")))
     }
 
-    /// The message a transform put in place of this one, as the client gets it.
+    /// The message a transform put in place of this one, as the client gets
+    /// it: framed by the host as `txn::replace` frames it (the replacement's
+    /// own framing fields dropped, its length declared).
     fn replace(&mut self, r: Replacement, bodiless_method: bool) -> Result<(), Failed> {
         let mut headers = Headers::new();
         for (name, value) in r.headers {
