@@ -200,10 +200,13 @@ fn compare_get(lines: &[String], n: usize, seed: u64, chunked: bool, block_sizes
 fn the_null_plugins_agree_with_the_proxy_in_every_block_size() {
     let null = vec![plugin("null", "")];
     compare_get(&null, 100_000, 1, false, &[1, 7, 16 * 1024, 1 << 20]);
-    compare_get(&null, 70_000, 2, true, &[4096]);
+    // Bodies of unknown length larger than one proxy read plus a chain buffer: the proxy
+    // can never see their end before their first byte has gone through, so its framing
+    // (chunked) is what run-transform's blocks give, not an accident of timing.
+    compare_get(&null, 600_000, 2, true, &[4096]);
     compare_get(&vec![plugin("null", ""); 3], 50_000, 3, false, &[999]);
     compare_get(&[plugin("null_stream", "")], 300_000, 4, false, &[1000, 65_536]);
-    compare_get(&[plugin("null_stream", ""), plugin("null", "response")], 10_000, 5, true, &[1]);
+    compare_get(&[plugin("null_stream", ""), plugin("null", "response")], 600_000, 5, true, &[3000]);
 }
 
 #[test]
