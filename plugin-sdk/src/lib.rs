@@ -232,7 +232,7 @@ macro_rules! declare_plugin {
                 panic_unwind: cfg!(panic = "unwind") as u8,
                 name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
                 sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
-                layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
+                layout: Some(<$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT),
                 table: &TABLE as *const $crate::ffi::PluginTable,
             };
             &MODULE
