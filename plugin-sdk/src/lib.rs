@@ -75,7 +75,12 @@
 //!    with `plugin-host check --config plugin.config`, and restart the host.
 //!
 //! `plugins/null-stream` in the plugin-host repository is exactly this
-//! plugin as a crate: the template to copy.
+//! plugin as a crate: the template to copy. `docs/first-plugin.md` there,
+//! "Your first plugin", takes a new crate of your own (`cargo new --lib`,
+//! one dependency line, this transform) to curl through the running host.
+//!
+//! This crate inherits nothing from the plugin-host workspace: depend on
+//! it with one line, a path or a git dependency, from anywhere.
 //!
 //! # What else a plugin can do
 //!
@@ -159,6 +164,14 @@
 //! [`Vio`], [`VConn`], [`Buffer`] and [`Reader`], exactly as a Traffic Server
 //! transform does. `plugins/null` is the null transform written that way;
 //! [`Vio::pass_through`] is its whole data step as one call.
+//!
+//! # Plugins in C
+//!
+//! `include/plugin_host.h` in this crate is the same ABI as a C header,
+//! generated from [`ffi`]; a C plugin's descriptor has a null `layout`
+//! ([`ffi::PluginModule::layout`]) and is checked by ABI version and table
+//! sizes only. `examples/c-null/` in the plugin-host repository is the null
+//! transform in C.
 //!
 //! # Rules the host enforces
 //!
