@@ -80,6 +80,6 @@
  * NAMES: C has no modules, so the constants of ffi's inner modules carry the
  * module's name: Rust ffi::event_code::IMMEDIATE is PH_EVENT_CODE_IMMEDIATE
  * here, and so for body, hook_id, message, direction and closed. Every type
- * is prefixed PH_. The comments below are the Rust docs; `[x]` names the
- * Rust item.
+ * is prefixed PH_. The comments below are the Rust docs: `[x]` names the
+ * Rust item, and "the module docs" are the rules above.
  */
