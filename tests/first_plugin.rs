@@ -58,8 +58,21 @@ struct Served {
     admin: String,
 }
 
+/// How long the host may take to exit after SIGTERM (it removes its runtime folder).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Drop for Served {
     fn drop(&mut self) {
+        // SIGTERM, as a reader's Ctrl-C would stop it: the host then removes its runtime
+        // folder. SAFETY: kill(2) has no memory-safety preconditions; the child is not
+        // reaped yet, so its pid cannot have been reused.
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -149,10 +162,12 @@ impl Reader {
         let mut line = line.replace("127.0.0.1:8081", "127.0.0.1:0");
         assert!(!line.contains("--listen"), "the page's serve step is expected on the default port: {line}");
         line.push_str(" --listen 127.0.0.1:0");
+        let log_path = self.scratch.path().join("host.log");
+        let log = std::fs::File::create(&log_path).expect("create host.log");
         let mut child = self
             .bash(&format!("exec {line}"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("start `{line}`: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
@@ -170,7 +185,9 @@ impl Reader {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(l) = rx.recv_timeout(left) else {
                 let _ = child.kill();
-                panic!("`{line}` did not print its addresses within {START_TIMEOUT:?}");
+                let _ = child.wait();
+                let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("`{line}` did not print its addresses within {START_TIMEOUT:?}; its log:\n{logs}");
             };
             if let Some(a) = l.strip_prefix("listening on ") {
                 listen = Some(a.trim().to_string());
