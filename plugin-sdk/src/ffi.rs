@@ -471,8 +471,13 @@ pub struct PluginModule {
     pub name: StaticStr,
     /// The SDK version the plugin was built with.
     pub sdk_version: StaticStr,
-    /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin.
-    pub layout: &'static abi_stable::type_layout::TypeLayout,
+    /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin, which
+    /// the host checks field by field against the layout of the plugin's
+    /// minor. `None` (a null pointer: `Option<&T>` has the same ABI) says
+    /// "a C plugin": C cannot produce an abi_stable layout, so the host
+    /// checks such a plugin by its ABI version and table size only (see
+    /// `include/plugin_host.h`). A Rust plugin always has a layout.
+    pub layout: Option<&'static abi_stable::type_layout::TypeLayout>,
     /// The plugin's entry points: `table.size` bytes of a [`PluginTable`],
     /// which is shorter than this SDK's when the plugin's minor is older.
     /// A raw pointer because the host must not assume the whole struct.

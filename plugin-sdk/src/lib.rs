@@ -75,7 +75,12 @@
 //!    with `plugin-host check --config plugin.config`, and restart the host.
 //!
 //! `plugins/null-stream` in the plugin-host repository is exactly this
-//! plugin as a crate: the template to copy.
+//! plugin as a crate: the template to copy. `docs/first-plugin.md` there,
+//! "Your first plugin", takes a new crate of your own (`cargo new --lib`,
+//! one dependency line, this transform) to curl through the running host.
+//!
+//! This crate inherits nothing from the plugin-host workspace: depend on
+//! it with one line, a path or a git dependency, from anywhere.
 //!
 //! # What else a plugin can do
 //!
@@ -160,6 +165,14 @@
 //! transform does. `plugins/null` is the null transform written that way;
 //! [`Vio::pass_through`] is its whole data step as one call.
 //!
+//! # Plugins in C
+//!
+//! `include/plugin_host.h` in this crate is the same ABI as a C header,
+//! generated from [`ffi`]; a C plugin's descriptor has a null `layout`
+//! ([`ffi::PluginModule::layout`]) and is checked by ABI version and table
+//! sizes only. `examples/c-null/` in the plugin-host repository is the null
+//! transform in C.
+//!
 //! # Rules the host enforces
 //!
 //! - A panic in any plugin code is caught at the boundary: the transaction is
@@ -232,7 +245,7 @@ macro_rules! declare_plugin {
                 panic_unwind: cfg!(panic = "unwind") as u8,
                 name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
                 sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
-                layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
+                layout: Some(<$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT),
                 table: &TABLE as *const $crate::ffi::PluginTable,
             };
             &MODULE
