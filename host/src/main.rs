@@ -222,14 +222,10 @@ fn reload_running(r: &ReloadArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Where the plugins come from, unless `--no-plugins`: `--config` (default
+/// Where the plugins come from (when not `--no-plugins`): `--config` (default
 /// `plugin.config`), which must exist whether it was named or defaulted, so
 /// a host started from the wrong folder never runs silently without its plugins.
-fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Source>> {
-    if args.no_plugins {
-        tracing::info!("--no-plugins: running without plugins");
-        return Ok(None);
-    }
+fn plugin_source(args: &RunArgs, runtime: RuntimeDir, water_mark: usize) -> anyhow::Result<Source> {
     let config = args.plugins.config();
     if !config.exists() {
         let place = match &args.plugins.config {
@@ -242,9 +238,8 @@ fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Sou
         );
     }
     let plugin_dir = plugin_dir_for(&config, args.plugins.plugin_dir.clone());
-    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let images = Arc::new(Images::new(args.max_plugin_images));
-    Ok(Some(Source { config, plugin_dir, runtime, images, water_mark }))
+    Ok(Source { config, plugin_dir, runtime, images, water_mark })
 }
 
 /// The first generation: the source's plugins, or none.
@@ -287,7 +282,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_idle_origin: 256,
     });
     // A chain's buffers stop at the same bound as the connection's (backpressure).
-    let source = plugin_source(&args, settings.buffer_bytes)?;
+    // Created even without plugins: creating it clears the folders that crashed hosts left.
+    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (source, _unused_runtime) = if args.no_plugins {
+        tracing::info!("--no-plugins: running without plugins");
+        (None, Some(runtime))
+    } else {
+        (Some(plugin_source(&args, runtime, settings.buffer_bytes)?), None)
+    };
     let generation = load_plugins(source.as_ref())?;
     let shared = Arc::new(Shared::new(generation));
     if let Some(source) = source {
