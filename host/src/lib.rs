@@ -10,6 +10,7 @@
 //!   plugins call.
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`watchdog`]: contains a worker stuck in a plugin callback.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
 //! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
@@ -32,3 +33,4 @@ pub mod signals;
 pub mod static_origin;
 pub mod transform;
 pub(crate) mod txn;
+pub mod watchdog;

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
-use host::{admin, event_loop, h1, settings, shared, signals, static_origin};
+use host::{admin, event_loop, h1, settings, shared, signals, static_origin, watchdog};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -78,6 +78,12 @@ struct RunArgs {
     /// Time in-flight transactions get after SIGTERM, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     drain_timeout_ms: u64,
+    /// A plugin callback running this long is logged and its worker stops taking new connections, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    watchdog_warn_ms: u64,
+    /// A plugin callback running this long ends the process (non-zero) for its supervisor to restart, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    watchdog_exit_ms: u64,
     /// Largest request or response head, in bytes.
     #[arg(long, default_value_t = 32 * 1024)]
     max_head_bytes: usize,
@@ -202,6 +208,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let generation = load_plugins(&args, &rt, settings.buffer_bytes)?;
     let shared = Arc::new(Shared::new(generation));
     signals::spawn(shared.clone())?;
+    let limits = watchdog::Limits {
+        warn: Duration::from_millis(args.watchdog_warn_ms.max(1)),
+        exit: Duration::from_millis(args.watchdog_exit_ms.max(args.watchdog_warn_ms).max(1)),
+    };
+    watchdog::spawn(shared.clone(), limits, settings.drain_timeout)?;
 
     let first = bind_reuseport(args.listen)?;
     let local = first.local_addr()?;

@@ -8,11 +8,11 @@
 //! - `abi`: the descriptor checks (versions, panic strategy, layouts).
 //! - [`module`]: a loaded plugin, its counters, its entry points.
 //! - [`generation`]: the plugins of one configuration.
-//! - `current`: which plugin this thread is calling into.
+//! - [`current`]: which plugin this thread is calling into, published per worker.
 
 pub(crate) mod abi;
 pub(crate) mod config;
-mod current;
+pub mod current;
 pub(crate) mod generation;
 pub(crate) mod loader;
 pub(crate) mod module;

@@ -1,0 +1,196 @@
+//! The watchdog: a thread that watches how long each worker has been inside
+//! a plugin callback (each worker publishes it, see
+//! [`crate::plugins::current`]) and contains a callback that does not return.
+//!
+//! - Past the first limit (`--watchdog-warn-ms`) it logs a WARN naming the
+//!   plugin, the callback and the time, counts it (`/stats`:
+//!   `stuck_callbacks`), and stops that worker's listener from taking new
+//!   connections: `shutdown(SHUT_RD)` on a listening socket takes it out of
+//!   the kernel's `SO_REUSEPORT` group, so new connections go to the other
+//!   workers. Connections already queued on it are reset rather than left
+//!   hanging. When the callback returns, the worker listens again.
+//! - Past the second limit (`--watchdog-exit-ms`) it exits the process with
+//!   [`EXIT_STUCK`] and a message saying why: a thread stuck in foreign code
+//!   cannot be stopped or recovered in-process, so the supervisor restarts
+//!   the host.
+//! - After SIGTERM, once the drain timeout (plus [`DRAIN_GRACE`] for the
+//!   workers' own orderly exit) has passed, it exits with [`EXIT_DRAIN`]
+//!   whatever the workers are doing: a stuck worker cannot hold shutdown.
+//!
+//! It only reads atomics and takes one short lock per worker, so it costs
+//! the workers nothing.
+
+use crate::plugins::current::{self, CallSlot};
+use crate::shared::Shared;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Exit status when a callback ran past the second limit (EX_SOFTWARE).
+pub const EXIT_STUCK: i32 = 70;
+/// Exit status when the drain deadline passed with workers still running.
+pub const EXIT_DRAIN: i32 = 75;
+/// Time past the drain timeout the workers get to close their connections
+/// and return before the watchdog ends the process.
+pub const DRAIN_GRACE: Duration = Duration::from_millis(500);
+
+/// The two limits on a single plugin callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Past this: WARN, count, stop the worker's listener.
+    pub warn: Duration,
+    /// Past this: exit the process non-zero.
+    pub exit: Duration,
+}
+
+/// One worker as the watchdog sees it.
+#[derive(Debug)]
+pub struct WorkerWatch {
+    call: Arc<CallSlot>,
+    /// The worker's listening socket while it has one; locked by whoever
+    /// acts on it, so the watchdog never shuts down an fd the worker closed.
+    listener: Mutex<Option<RawFd>>,
+    /// The watchdog stopped the listener; the worker listens again once back.
+    paused: AtomicBool,
+    /// `entered_ns` of the call last flagged, so one call is flagged once.
+    flagged: AtomicU64,
+}
+
+static WORKERS: Mutex<Vec<Arc<WorkerWatch>>> = Mutex::new(Vec::new());
+static STUCK: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+impl WorkerWatch {
+    /// Registers the calling thread, a worker named `name` listening on
+    /// `listener`: it publishes its plugin calls from now on.
+    pub fn register(name: &str, listener: RawFd) -> Arc<WorkerWatch> {
+        let watch = Arc::new(WorkerWatch {
+            call: current::register_worker(name),
+            listener: Mutex::new(Some(listener)),
+            paused: AtomicBool::new(false),
+            flagged: AtomicU64::new(0),
+        });
+        WORKERS.lock().push(watch.clone());
+        watch
+    }
+
+    /// The worker is about to close its listener (drain): hands it back.
+    pub fn listener_closed(&self) {
+        *self.listener.lock() = None;
+    }
+
+    /// Whether the watchdog has stopped this worker's listener.
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// The worker is back in its loop: if its listener was stopped, takes
+    /// it back into the `SO_REUSEPORT` group with `listen` again.
+    pub fn resume(&self) {
+        if !self.paused() {
+            return;
+        }
+        let guard = self.listener.lock();
+        self.paused.store(false, Ordering::Release);
+        let Some(fd) = *guard else { return };
+        // SAFETY: the fd is the worker's live listener (the lock keeps it so).
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&fd);
+        match sock.listen(1024) {
+            Ok(()) => tracing::info!(worker = %self.call.worker, "worker is back from the plugin; taking new connections"),
+            Err(e) => tracing::warn!(worker = %self.call.worker, error = %e, "could not listen again"),
+        }
+    }
+
+    fn pause(&self) {
+        let guard = self.listener.lock();
+        let Some(fd) = *guard else { return };
+        self.paused.store(true, Ordering::Release);
+        // SAFETY: as in `resume`.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&fd);
+        if let Err(e) = sock.shutdown(std::net::Shutdown::Read) {
+            tracing::warn!(worker = %self.call.worker, error = %e, "could not stop the stuck worker's listener");
+        }
+    }
+}
+
+/// Callbacks flagged past the first limit, per plugin, since start.
+pub fn stuck_counts() -> Vec<(&'static str, u64)> {
+    STUCK.lock().iter().map(|(k, v)| (*k, *v)).collect()
+}
+
+/// Starts the watchdog thread.
+pub fn spawn(shared: Arc<Shared>, limits: Limits, drain_timeout: Duration) -> std::io::Result<()> {
+    let tick = (limits.warn.min(limits.exit) / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    std::thread::Builder::new().name("watchdog".into()).spawn(move || {
+        let mut drain_started: Option<Instant> = None;
+        loop {
+            std::thread::sleep(tick);
+            if drain_started.is_none() && shared.shutting_down.load(Ordering::Acquire) {
+                drain_started = Some(Instant::now());
+            }
+            let workers = WORKERS.lock().clone();
+            if drain_started.is_some_and(|t| t.elapsed() >= drain_timeout + DRAIN_GRACE) {
+                let busy: Vec<String> = workers.iter().filter_map(|w| describe(w, current::now_ns())).collect();
+                let why = if busy.is_empty() { "workers still closing".to_string() } else { busy.join("; ") };
+                exit_now(EXIT_DRAIN, &format!("the drain timeout ({drain_timeout:?}) passed ({why}): exiting anyway"));
+            }
+            for w in &workers {
+                check(w, limits);
+            }
+        }
+    })?;
+    Ok(())
+}
+
+fn describe(w: &WorkerWatch, now: u64) -> Option<String> {
+    let call = w.call.in_call()?;
+    let ms = now.saturating_sub(call.entered_ns) / 1_000_000;
+    Some(format!("{} is inside plugin {}'s {} for {ms} ms", w.call.worker, call.plugin, call.callback))
+}
+
+fn check(w: &WorkerWatch, limits: Limits) {
+    let Some(call) = w.call.in_call() else { return };
+    let ran = Duration::from_nanos(current::now_ns().saturating_sub(call.entered_ns));
+    if ran >= limits.exit {
+        exit_now(
+            EXIT_STUCK,
+            &format!(
+                "plugin {} has been inside its {} for {} ms on {} (limit {} ms); a thread stuck in a plugin \
+                 cannot be recovered in-process: exiting for the supervisor to restart the host",
+                call.plugin,
+                call.callback,
+                ran.as_millis(),
+                w.call.worker,
+                limits.exit.as_millis()
+            ),
+        );
+    }
+    if ran >= limits.warn && w.flagged.swap(call.entered_ns, Ordering::AcqRel) != call.entered_ns {
+        *STUCK.lock().entry(call.plugin).or_insert(0) += 1;
+        tracing::warn!(
+            plugin = call.plugin,
+            callback = call.callback,
+            worker = %w.call.worker,
+            "plugin {} has been inside its {} for {} ms (limit {} ms); {} stops taking new connections until it returns",
+            call.plugin,
+            call.callback,
+            ran.as_millis(),
+            limits.warn.as_millis(),
+            w.call.worker
+        );
+        w.pause();
+    }
+}
+
+/// Logs `why` and ends the process at once: no destructor or atexit
+/// handler runs, since one could wait on the stuck thread.
+fn exit_now(code: i32, why: &str) -> ! {
+    tracing::error!("{why}");
+    eprintln!("plugin-host: {why}");
+    // SAFETY: _exit only ends the process.
+    unsafe { libc::_exit(code) }
+}
