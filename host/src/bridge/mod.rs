@@ -17,6 +17,8 @@ mod txn_host;
 
 pub(crate) use hooks::{HookResult, TxnPlugins, TxnView};
 pub use host_table::HOST_TABLE;
+/// A long plugin callback on this worker, for blaming a timeout it caused.
+pub(crate) use crate::plugins::current::long_call_since;
 
 #[cfg(test)]
 mod abi_tests;

@@ -16,18 +16,29 @@
 //! not done), destroys every instance and frees every buffer.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 
 use super::host_fns::ChainCell;
 use super::instance::Instance;
-use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
+use super::state::{State, Target, WriteVio, UNKNOWN};
 use super::{Fault, Replacement};
 
 /// Events delivered per [`Chain::run`] call at most, so one busy chain
 /// cannot starve the other connections of its worker.
 pub const MAX_EVENTS_PER_RUN: usize = 10_000;
+
+/// Time one [`Chain::run`] may take before it yields (checked between
+/// events): with slow callbacks the event bound alone could hold the worker
+/// for minutes. The worker serves its other sockets, then runs it again.
+pub const RUN_BUDGET: Duration = Duration::from_millis(5);
+
+/// How long a chain may keep itself busy (runs that end with events still
+/// queued) without a byte moving, unless the caller sets it
+/// ([`Chain::set_busy_limit`], the transaction's inactivity timeout).
+pub const DEFAULT_BUSY_LIMIT: Duration = Duration::from_secs(30);
 
 /// The default water mark of every buffer in a chain.
 pub const DEFAULT_WATER_MARK: usize = 64 * 1024;
@@ -51,6 +62,17 @@ pub struct Chain {
     input_total: u64,
     input_ended: bool,
     downstream_space: usize,
+    busy: Busy,
+}
+
+/// Runs that ended with work queued and no byte moved, since when, and
+/// which transform got the events: a self-rescheduling transform spins its
+/// worker without progress, which only the clock can tell from work.
+#[derive(Debug)]
+struct Busy {
+    limit: Duration,
+    /// (when the spinning began, `State::moved` then, events per transform).
+    since: Option<(Instant, u64, Vec<u64>)>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -73,7 +95,14 @@ impl Chain {
             input_total: 0,
             input_ended: false,
             downstream_space: usize::MAX,
+            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None },
         }
+    }
+
+    /// How long the chain may keep rescheduling itself without moving a
+    /// byte before that is a fault of the transform doing it.
+    pub fn set_busy_limit(&mut self, limit: Duration) {
+        self.busy.limit = limit;
     }
 
     /// The plugins of the chain, in order.
@@ -137,22 +166,64 @@ impl Chain {
         st.schedule_immediate(0);
     }
 
-    /// Delivers queued events until none is left or [`MAX_EVENTS_PER_RUN`].
+    /// Delivers queued events until none is left, [`MAX_EVENTS_PER_RUN`] or
+    /// [`RUN_BUDGET`]. A chain that keeps returning [`RunStatus::MoreWork`]
+    /// with no byte moving for longer than its busy limit faults, charged
+    /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
+        let started = Instant::now();
+        let moved_before = self.shared.state.borrow().moved;
+        let mut delivered = vec![0u64; self.instances.len()];
         for _ in 0..MAX_EVENTS_PER_RUN {
             let next = self.shared.state.borrow_mut().next_delivery();
             let Some((i, event, vio)) = next else {
                 self.check_stall();
+                self.busy.since = None;
                 return RunStatus::Idle;
             };
             self.deliver(i, event, vio);
+            delivered[i] += 1;
+            if started.elapsed() >= RUN_BUDGET {
+                break;
+            }
         }
         if self.shared.state.borrow().queue.is_empty() {
             self.check_stall();
-            RunStatus::Idle
-        } else {
-            RunStatus::MoreWork
+            self.busy.since = None;
+            return RunStatus::Idle;
         }
+        self.check_busy(moved_before, &delivered);
+        RunStatus::MoreWork
+    }
+
+    /// A run ended with work queued: resets the busy clock if bytes moved,
+    /// else faults the chain once it has spun past the busy limit.
+    fn check_busy(&mut self, moved_before: u64, delivered: &[u64]) {
+        let st = &mut *self.shared.state.borrow_mut();
+        // Bytes moved in this run, or since the spinning began (the host
+        // pushing input or taking output between runs counts too).
+        let moved_since = self.busy.since.as_ref().is_some_and(|(_, m, _)| *m != st.moved);
+        if st.moved != moved_before || moved_since || st.fault.is_some() {
+            self.busy.since = None;
+            return;
+        }
+        let (since, _, counts) = self.busy.since.get_or_insert_with(|| (Instant::now(), st.moved, vec![0; delivered.len()]));
+        for (c, d) in counts.iter_mut().zip(delivered) {
+            *c += d;
+        }
+        let spun = since.elapsed();
+        if spun < self.busy.limit {
+            return;
+        }
+        let culprit = counts.iter().enumerate().max_by_key(|(_, c)| **c).map(|(i, _)| i);
+        let events = culprit.map_or(0, |i| counts[i]);
+        let running = std::mem::replace(&mut st.current, culprit);
+        st.violation(format!(
+            "kept rescheduling itself for {} ms ({events} events) without moving a byte (a reenable or \
+             callback on every event with nothing consumed or written)",
+            spun.as_millis()
+        ));
+        st.current = running;
     }
 
     /// Plugins have no timers: a chain left with nothing queued, no input
@@ -240,11 +311,11 @@ impl Chain {
         let target = w.cont.map_or(Target::Host, Target::VConn);
         if w.nbytes - w.ndone > 0 {
             if taken > 0 {
-                st.push(target, event_code::VCONN_WRITE_READY, handle_vio(t));
+                st.push(target, event_code::VCONN_WRITE_READY, st.vio_handle(t));
             }
         } else if !st.vconns[t].complete_sent {
             st.vconns[t].complete_sent = true;
-            st.push(target, event_code::VCONN_WRITE_COMPLETE, handle_vio(t));
+            st.push(target, event_code::VCONN_WRITE_COMPLETE, st.vio_handle(t));
         }
         out
     }
