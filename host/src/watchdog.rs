@@ -99,7 +99,9 @@ impl WorkerWatch {
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let sock = socket2::SockRef::from(&fd);
         match sock.listen(1024) {
-            Ok(()) => tracing::info!(worker = %self.call.worker, "worker is back from the plugin; taking new connections"),
+            Ok(()) => {
+                tracing::info!(worker = %self.call.worker, "worker is back from the plugin; taking new connections")
+            }
             Err(e) => tracing::warn!(worker = %self.call.worker, error = %e, "could not listen again"),
         }
     }

@@ -15,10 +15,10 @@ pub(crate) mod hooks;
 pub(crate) mod host_table;
 mod txn_host;
 
-pub(crate) use hooks::{HookResult, TxnPlugins, TxnView};
-pub use host_table::HOST_TABLE;
 /// A long plugin callback on this worker, for blaming a timeout it caused.
 pub(crate) use crate::plugins::current::long_call_since;
+pub(crate) use hooks::{HookResult, TxnPlugins, TxnView};
+pub use host_table::HOST_TABLE;
 
 #[cfg(test)]
 mod abi_tests;

@@ -138,9 +138,8 @@ struct LongCall {
 /// more and ended after `since`: (plugin, callback, how long it ran).
 pub fn long_call_since(since: Instant) -> Option<(&'static str, &'static str, Duration)> {
     let long = LAST_LONG.with(Cell::get)?;
-    (long.ended > since).then(|| {
-        (name_of((long.ids >> 32) as u32), name_of(long.ids as u32), long.ended.duration_since(long.started))
-    })
+    (long.ended > since)
+        .then(|| (name_of((long.ids >> 32) as u32), name_of(long.ids as u32), long.ended.duration_since(long.started)))
 }
 
 /// Marks this thread as inside a plugin's entry point until dropped; nested

@@ -207,7 +207,8 @@ impl Chain {
             self.busy.since = None;
             return;
         }
-        let (since, _, counts) = self.busy.since.get_or_insert_with(|| (Instant::now(), st.moved, vec![0; delivered.len()]));
+        let (since, _, counts) =
+            self.busy.since.get_or_insert_with(|| (Instant::now(), st.moved, vec![0; delivered.len()]));
         for (c, d) in counts.iter_mut().zip(delivered) {
             *c += d;
         }

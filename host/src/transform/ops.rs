@@ -5,9 +5,7 @@
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, Handle, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK, STATUS_TOO_LATE};
 
-use super::state::{
-    State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, MAX_SLOTS, UNKNOWN,
-};
+use super::state::{State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, MAX_SLOTS, UNKNOWN};
 
 impl State {
     pub fn transform_self(&mut self) -> Handle {
