@@ -119,6 +119,12 @@ impl Worker {
                     }
                 }
             }
+            for (stream, peer) in self.watch.take_inbox() {
+                // Taken from a stuck worker's accept queue by the watchdog.
+                if stream.set_nonblocking(true).is_ok() {
+                    self.admit(TcpStream::from_std(stream), peer);
+                }
+            }
             for index in std::mem::take(&mut self.pending) {
                 self.drive(index, false);
             }

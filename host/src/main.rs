@@ -272,6 +272,6 @@ fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into()).with_context(|| format!("binding {addr}"))?;
-    socket.listen(1024)?;
+    socket.listen(watchdog::LISTEN_BACKLOG as i32)?;
     Ok(socket.into())
 }

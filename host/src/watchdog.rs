@@ -7,8 +7,10 @@
 //!   `stuck_callbacks`), and stops that worker's listener from taking new
 //!   connections: `shutdown(SHUT_RD)` on a listening socket takes it out of
 //!   the kernel's `SO_REUSEPORT` group, so new connections go to the other
-//!   workers. Connections already queued on it are reset rather than left
-//!   hanging. When the callback returns, the worker listens again.
+//!   workers. Connections already in its accept queue are accepted first
+//!   and handed to a worker that is not stuck (reset only if none is), so
+//!   they are not left hanging. When the callback returns, the worker
+//!   listens again.
 //! - Past the second limit (`--watchdog-exit-ms`) it exits the process with
 //!   [`EXIT_STUCK`] and a message saying why: a thread stuck in foreign code
 //!   cannot be stopped or recovered in-process, so the supervisor restarts
@@ -37,6 +39,9 @@ pub const EXIT_DRAIN: i32 = 75;
 /// and return before the watchdog ends the process.
 pub const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
+/// The listen backlog `main` binds with, used again when a listener resumes.
+pub const LISTEN_BACKLOG: usize = 1024;
+
 /// The two limits on a single plugin callback.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -57,6 +62,8 @@ pub struct WorkerWatch {
     paused: AtomicBool,
     /// `entered_ns` of the call last flagged, so one call is flagged once.
     flagged: AtomicU64,
+    /// Connections taken from a stuck worker's queue for this one to serve.
+    inbox: Mutex<Vec<(std::net::TcpStream, std::net::SocketAddr)>>,
 }
 
 static WORKERS: Mutex<Vec<Arc<WorkerWatch>>> = Mutex::new(Vec::new());
@@ -71,6 +78,7 @@ impl WorkerWatch {
             listener: Mutex::new(Some(listener)),
             paused: AtomicBool::new(false),
             flagged: AtomicU64::new(0),
+            inbox: Mutex::new(Vec::new()),
         });
         WORKERS.lock().push(watch.clone());
         watch
@@ -98,7 +106,7 @@ impl WorkerWatch {
         // SAFETY: the fd is the worker's live listener (the lock keeps it so).
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let sock = socket2::SockRef::from(&fd);
-        match sock.listen(1024) {
+        match sock.listen(LISTEN_BACKLOG as i32) {
             Ok(()) => {
                 tracing::info!(worker = %self.call.worker, "worker is back from the plugin; taking new connections")
             }
@@ -106,16 +114,37 @@ impl WorkerWatch {
         }
     }
 
-    fn pause(&self) {
+    /// Connections the watchdog handed to this worker (see the module docs).
+    pub fn take_inbox(&self) -> Vec<(std::net::TcpStream, std::net::SocketAddr)> {
+        std::mem::take(&mut *self.inbox.lock())
+    }
+
+    /// Stops the listener; returns the connections that were queued on it.
+    fn pause(&self) -> Vec<(std::net::TcpStream, std::net::SocketAddr)> {
         let guard = self.listener.lock();
-        let Some(fd) = *guard else { return };
-        self.paused.store(true, Ordering::Release);
+        let mut queued = Vec::new();
+        let Some(fd) = *guard else { return queued };
+        if self.paused.swap(true, Ordering::AcqRel) {
+            return queued; // Already stopped (an earlier call of the same drive).
+        }
         // SAFETY: as in `resume`.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let sock = socket2::SockRef::from(&fd);
+        // Bounded by the backlog; the listener is non-blocking, so an empty queue ends it.
+        for _ in 0..LISTEN_BACKLOG {
+            match sock.accept() {
+                Ok((conn, peer)) => {
+                    if let Some(peer) = peer.as_socket() {
+                        queued.push((std::net::TcpStream::from(conn), peer));
+                    }
+                }
+                Err(_) => break,
+            }
+        }
         if let Err(e) = sock.shutdown(std::net::Shutdown::Read) {
             tracing::warn!(worker = %self.call.worker, error = %e, "could not stop the stuck worker's listener");
         }
+        queued
     }
 }
 
@@ -141,7 +170,7 @@ pub fn spawn(shared: Arc<Shared>, limits: Limits, drain_timeout: Duration) -> st
                 exit_now(EXIT_DRAIN, &format!("the drain timeout ({drain_timeout:?}) passed ({why}): exiting anyway"));
             }
             for w in &workers {
-                check(w, limits);
+                check(w, &workers, limits, &shared);
             }
         }
     })?;
@@ -154,7 +183,7 @@ fn describe(w: &WorkerWatch, now: u64) -> Option<String> {
     Some(format!("{} is inside plugin {}'s {} for {ms} ms", w.call.worker, call.plugin, call.callback))
 }
 
-fn check(w: &WorkerWatch, limits: Limits) {
+fn check(w: &WorkerWatch, workers: &[Arc<WorkerWatch>], limits: Limits, shared: &Shared) {
     let Some(call) = w.call.in_call() else { return };
     let ran = Duration::from_nanos(current::now_ns().saturating_sub(call.entered_ns));
     if ran >= limits.exit {
@@ -172,6 +201,11 @@ fn check(w: &WorkerWatch, limits: Limits) {
         );
     }
     if ran >= limits.warn && w.flagged.swap(call.entered_ns, Ordering::AcqRel) != call.entered_ns {
+        // Stop the listener first: once the WARN is out, no new connection goes to this worker.
+        let queued = w.pause();
+        if !queued.is_empty() {
+            hand_over(queued, workers, &w.call.worker, shared);
+        }
         *STUCK.lock().entry(call.plugin).or_insert(0) += 1;
         tracing::warn!(
             plugin = call.plugin,
@@ -184,7 +218,25 @@ fn check(w: &WorkerWatch, limits: Limits) {
             limits.warn.as_millis(),
             w.call.worker
         );
-        w.pause();
+    }
+}
+
+/// Gives connections taken from a stuck worker to one that is not in a
+/// plugin call and still listening; without one they are closed (reset).
+fn hand_over(
+    queued: Vec<(std::net::TcpStream, std::net::SocketAddr)>,
+    workers: &[Arc<WorkerWatch>],
+    from: &str,
+    shared: &Shared,
+) {
+    let healthy = workers.iter().find(|o| o.call.in_call().is_none() && !o.paused() && o.listener.lock().is_some());
+    match healthy {
+        Some(to) => {
+            tracing::info!(from, to = %to.call.worker, n = queued.len(), "queued connections handed to another worker");
+            to.inbox.lock().extend(queued);
+            shared.wake_all();
+        }
+        None => tracing::warn!(from, n = queued.len(), "no healthy worker: queued connections closed"),
     }
 }
 

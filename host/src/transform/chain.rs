@@ -339,11 +339,23 @@ impl Chain {
 
     /// Called when the transaction has made no progress for the inactivity
     /// timeout: names the transform holding the chain up, if one is, and
-    /// counts a protocol error against it. A transform is to blame when
-    /// input waits in its buffer unconsumed, or when the upstream has ended
-    /// and its output is still unfinished.
+    /// counts a protocol error against it. A transform is to blame when it
+    /// keeps rescheduling itself without moving a byte, when input waits in
+    /// its buffer unconsumed, or when the upstream has ended and its output
+    /// is still unfinished.
     pub fn charge_stall(&self) -> Option<Fault> {
         let st = self.shared.state.borrow();
+        // Spinning right now: the transform rescheduling itself is why nothing moved.
+        if let Some((since, _, counts)) = &self.busy.since {
+            let culprit = counts.iter().enumerate().max_by_key(|(_, c)| **c).map_or(0, |(i, _)| i);
+            let plugin = &st.plugins[culprit];
+            plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
+            let what = format!(
+                "kept rescheduling itself for {} ms without moving a byte (inactivity timeout)",
+                since.elapsed().as_millis()
+            );
+            return Some(Fault { plugin: plugin.name().to_string(), what });
+        }
         let t = st.terminus();
         let waiting = (0..t).find(|&i| st.live_reader(i).is_some_and(|r| st.avail(r) > 0));
         let unfinished = || {

@@ -212,12 +212,14 @@ pub struct FaultyTransform {
     output: Option<VioId>,
     /// `io-after-close`: our output buffer and input reader, kept for the fault.
     kept: Option<(BufferId, ReaderId)>,
+    /// It has had an event (`stash-handle` acts on the first).
+    seen_event: bool,
 }
 
 impl FaultyTransform {
     /// A transform committing `fault` (those of its transform, if any).
     pub fn new(fault: Fault) -> Self {
-        FaultyTransform { fault, output: None, kept: None }
+        FaultyTransform { fault, output: None, kept: None, seen_event: false }
     }
 }
 
@@ -236,6 +238,7 @@ impl Transform for FaultyTransform {
         if self.fault == Fault::SlowEvents {
             std::thread::sleep(SLOW_EVENT); // FAULT: a slow callback, every time.
         }
+        let first_event = !std::mem::replace(&mut self.seen_event, true);
         if cx.this().closed() != Closed::Open {
             match self.fault {
                 Fault::UseAfterClose => self.use_after_close(cx),
@@ -253,7 +256,7 @@ impl Transform for FaultyTransform {
                 }
                 return;
             }
-            Fault::StashHandle => stash_or_use(cx),
+            Fault::StashHandle if first_event => stash_or_use(cx),
             _ => {}
         }
         match event {
@@ -274,8 +277,9 @@ impl Transform for FaultyTransform {
     }
 }
 
-/// FAULT (`stash-handle`): the first transaction keeps its input VIO's id
-/// in a static; the next one uses it, as a plugin that cached "the" VIO would.
+/// FAULT (`stash-handle`), on a transform's first event: keeps its input
+/// VIO's id in a static if none is kept, else uses the kept one (from the
+/// previous transaction), as a plugin that cached "the" VIO would.
 fn stash_or_use(cx: &TransformCx<'_>) {
     let mut stash = STASH.lock().unwrap_or_else(|p| p.into_inner());
     match stash.0.take() {
