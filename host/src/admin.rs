@@ -83,7 +83,7 @@ pub fn stats_json(shared: &Shared) -> String {
     // Plugin callbacks the watchdog flagged past its first limit (see `watchdog`).
     let stuck: Vec<String> =
         crate::watchdog::stuck_counts().iter().map(|(name, n)| format!("{}:{n}", json_string(name))).collect();
-    let _ = write!(out, "],\"stuck_callbacks\":{{{}}}}}\n", stuck.join(","));
+    let _ = writeln!(out, "],\"stuck_callbacks\":{{{}}}}}", stuck.join(","));
     out
 }
 

@@ -71,8 +71,9 @@ pub struct Chain {
 #[derive(Debug)]
 struct Busy {
     limit: Duration,
-    /// (when the spinning began, `State::moved` then, events per transform).
-    since: Option<(Instant, u64, Vec<u64>)>,
+    /// (when the spinning began, `State::moved` then, events per transform);
+    /// boxed: only a spinning chain pays for it.
+    since: Option<Box<(Instant, u64, Vec<u64>)>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -202,13 +203,14 @@ impl Chain {
         let st = &mut *self.shared.state.borrow_mut();
         // Bytes moved in this run, or since the spinning began (the host
         // pushing input or taking output between runs counts too).
-        let moved_since = self.busy.since.as_ref().is_some_and(|(_, m, _)| *m != st.moved);
+        let moved_since = self.busy.since.as_ref().is_some_and(|b| b.1 != st.moved);
         if st.moved != moved_before || moved_since || st.fault.is_some() {
             self.busy.since = None;
             return;
         }
-        let (since, _, counts) =
-            self.busy.since.get_or_insert_with(|| (Instant::now(), st.moved, vec![0; delivered.len()]));
+        let busy =
+            self.busy.since.get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; delivered.len()])));
+        let (since, _, counts) = &mut **busy;
         for (c, d) in counts.iter_mut().zip(delivered) {
             *c += d;
         }
@@ -346,7 +348,8 @@ impl Chain {
     pub fn charge_stall(&self) -> Option<Fault> {
         let st = self.shared.state.borrow();
         // Spinning right now: the transform rescheduling itself is why nothing moved.
-        if let Some((since, _, counts)) = &self.busy.since {
+        if let Some(busy) = &self.busy.since {
+            let (since, _, counts) = &**busy;
             let culprit = counts.iter().enumerate().max_by_key(|(_, c)| **c).map_or(0, |(i, _)| i);
             let plugin = &st.plugins[culprit];
             plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
