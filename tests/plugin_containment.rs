@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use e2e::admin::Stats;
 use e2e::faults::{Exchange, Outcome};
 use e2e::plugins::SETTLE_TIMEOUT;
-use e2e::{assert_same_bytes, built_plugin, pattern, HostBuilder, Origin, PluginHost};
+use e2e::{assert_same_bytes, built_plugin, get_request, pattern, HostBuilder, Origin, PluginHost, RawConn};
 
 /// Response bodies: several data events, beyond one buffer's water mark.
 const BODY: usize = 256 * 1024;
@@ -224,5 +224,35 @@ fn reads_and_appends_after_close_are_flagged_and_spare_the_response() {
     warn_line(&host, &["transform chain fault: appended to an IO buffer after it was closed", "plugin=plugin-faulty"]);
     let stats = stats_when(&host, |s| s.plugin(1).protocol_errors >= 3 && s.is_idle());
     assert_eq!(stats.plugin(1).faults(), (0, 0, 3), "one per transaction: {stats:?}");
+    assert_eq!(sigterm_exits_in_time(&mut host), Some(0), "logs:\n{}", host.logs());
+}
+
+#[test]
+fn a_timeout_caused_by_a_worker_held_in_a_plugin_names_the_plugin_not_the_origin() {
+    // One worker. A: its first body bytes come after 1 s, and the transform then holds
+    // the worker for 1.5 s. B: a body arriving every 300 ms, which alone never idles for
+    // the 1 s inactivity timeout; it starts before A's block, so the block idles it.
+    let origin = Origin::start();
+    let builder = HostBuilder::new(origin.addr())
+        .threads(1)
+        .opt("--inactivity-timeout-ms", 1_000)
+        .opt("--drain-timeout-ms", DRAIN_MS);
+    let mut host = PluginHost::start(builder, &chain("block once"));
+    let mut a = RawConn::connect(host.addr());
+    a.send(&get_request(&format!("/slow?n={BODY}&seed=1&delay_ms=10000"))).expect("send A");
+    let head = a.read_response_head().expect("A's head, before its body (A is the first transaction)");
+    assert_eq!(head.status, 200);
+    let mut b = RawConn::connect(host.addr());
+    b.send(&get_request(&format!("/slow?n={BODY}&seed=2&delay_ms=3000"))).expect("send B");
+    let head = b.read_response_head().expect("B's head");
+    assert_eq!(head.status, 200, "logs:\n{}", host.logs());
+    let b = b.read_response_body(head, false);
+    assert!(!b.complete, "B was served whole although its worker was held for 1.5 s; logs:\n{}", host.logs());
+    warn_line(
+        &host,
+        &["plugin plugin-faulty: held this worker for ", " ms in its a transform event", "(inactivity timeout)"],
+    );
+    assert!(!host.logs().contains("transaction inactivity timeout"), "the origin was blamed:\n{}", host.logs());
+    drop(a);
     assert_eq!(sigterm_exits_in_time(&mut host), Some(0), "logs:\n{}", host.logs());
 }

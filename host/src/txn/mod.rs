@@ -234,10 +234,11 @@ impl Txn {
         if let Some(fault) = stalled {
             return self.plugin_failed(&fault.to_string(), io);
         }
-        // The worker itself was held in a plugin callback for much of the
-        // window: nothing could move, and the origin is not to blame.
+        // The worker itself was held in a plugin callback for at least half
+        // of the time this transaction sat idle: nothing could move, and the
+        // origin is not to blame.
         if let Some((plugin, callback, ran)) = crate::bridge::long_call_since(io.last_activity) {
-            if ran * 2 >= ctx.settings.inactivity_timeout {
+            if ran * 2 >= ctx.now.saturating_duration_since(io.last_activity) {
                 let fault = format!(
                     "plugin {plugin}: held this worker for {} ms in its {callback}, so this transaction could \
                      not move (inactivity timeout)",

@@ -55,7 +55,12 @@ pub enum Fault {
     StashHandle,
     /// Passes bytes, but once closed appends to its output buffer and reads its input.
     IoAfterClose,
+    /// Holds its worker for [`BLOCK`] in its first data event, then passes bytes.
+    Block,
 }
+
+/// How long a `block` transform holds its worker.
+pub const BLOCK: Duration = Duration::from_millis(1_500);
 
 /// How long a `slow-events` callback takes.
 pub const SLOW_EVENT: Duration = Duration::from_millis(25);
@@ -70,7 +75,7 @@ static STASH: Mutex<Stash> = Mutex::new(Stash(None));
 
 impl Fault {
     /// Every fault with its `plugin.config` argument.
-    pub const ALL: [(&'static str, Fault); 15] = [
+    pub const ALL: [(&'static str, Fault); 16] = [
         ("panic-init", Fault::PanicInit),
         ("panic-hook", Fault::PanicHook),
         ("panic-data", Fault::PanicData),
@@ -86,6 +91,7 @@ impl Fault {
         ("reenable-self-moving", Fault::ReenableSelfMoving),
         ("stash-handle", Fault::StashHandle),
         ("io-after-close", Fault::IoAfterClose),
+        ("block", Fault::Block),
     ];
 
     /// The fault named `arg`, if it names one.
@@ -132,10 +138,11 @@ fn parse_args(args: &[String]) -> Result<(Fault, When), String> {
                 _ => Err(format!("{arg:?}: panic-every takes a whole number of transactions, 1 or more")),
             },
             // This message is quoted whole by the host's refusal tests: keep it in step with them.
+            // The host cuts long init errors, so this names the README rather than all the faults.
             None => Fault::named(arg).map(|f| (f, When::Always)).ok_or_else(|| {
                 format!(
-                    "unknown argument {arg:?}: faulty takes one of {}, or nothing; then `once`, or panic-every=N",
-                    names()
+                    "unknown argument {arg:?}: faulty takes a fault listed in its README.md, or nothing; \
+                     then `once`, or panic-every=N"
                 )
             }),
         },
@@ -214,12 +221,14 @@ pub struct FaultyTransform {
     kept: Option<(BufferId, ReaderId)>,
     /// It has had an event (`stash-handle` acts on the first).
     seen_event: bool,
+    /// `block`: it has held its worker once.
+    blocked: bool,
 }
 
 impl FaultyTransform {
     /// A transform committing `fault` (those of its transform, if any).
     pub fn new(fault: Fault) -> Self {
-        FaultyTransform { fault, output: None, kept: None, seen_event: false }
+        FaultyTransform { fault, output: None, kept: None, seen_event: false, blocked: false }
     }
 }
 
@@ -340,6 +349,8 @@ impl FaultyTransform {
             match self.fault {
                 Fault::PanicData => panic!("faulty: panic-data on its first data event, as configured"),
                 Fault::LoopData => endless(),
+                // FAULT: a blocking call in a callback; every socket of the worker waits.
+                Fault::Block if !std::mem::replace(&mut self.blocked, true) => std::thread::sleep(BLOCK),
                 // FAULT: pass half, then claim to be done: ntodo stays > 0.
                 Fault::EarlyComplete => towrite /= 2,
                 _ => {}
@@ -390,10 +401,8 @@ mod tests {
         let e = parse_args(&args(&["sideways"])).expect_err("unknown");
         assert_eq!(
             e,
-            "unknown argument \"sideways\": faulty takes one of panic-init, panic-hook, panic-data, panic-destroy, \
-             never-reenable, early-complete, past-nbytes, use-after-close, loop-hook, loop-data, slow-events, \
-             reenable-self, reenable-self-moving, stash-handle, io-after-close, or nothing; then `once`, or \
-             panic-every=N"
+            "unknown argument \"sideways\": faulty takes a fault listed in its README.md, or nothing; then \
+             `once`, or panic-every=N"
         );
         let e = parse_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
         assert!(e.starts_with("faulty takes one fault, optionally followed by `once`"), "{e}");
