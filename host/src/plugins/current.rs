@@ -156,7 +156,8 @@ impl Calling {
     /// Enters `plugin`'s entry point `callback`. `plugin` must outlive the guard.
     pub(crate) fn enter(plugin: &str, callback: &'static str) -> Calling {
         let outer = CURRENT.with(|c| c.replace(Some((plugin as *const str, callback))));
-        let published = SLOT.with(|s| {
+        // `try_with`: a plugin called while the thread is being torn down publishes nothing.
+        let published = SLOT.try_with(|s| {
             let slot = s.borrow();
             let slot = slot.as_ref()?;
             let ids = (u64::from(intern(plugin)) << 32) | u64::from(intern(callback));
@@ -164,6 +165,7 @@ impl Calling {
             slot.publish(now_ns(), ids);
             Some((before.0, before.1, ids))
         });
+        let published = published.ok().flatten();
         Calling { outer, published, started: Instant::now() }
     }
 }
@@ -172,14 +174,14 @@ impl Drop for Calling {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.outer));
         if let Some((entered, ids, mine)) = self.published {
-            SLOT.with(|s| {
+            let _ = SLOT.try_with(|s| {
                 if let Some(slot) = s.borrow().as_ref() {
                     slot.publish(entered, ids);
                 }
             });
             let ended = Instant::now();
             if ended.duration_since(self.started) >= LONG_CALL {
-                LAST_LONG.with(|l| l.set(Some(LongCall { ids: mine, started: self.started, ended })));
+                let _ = LAST_LONG.try_with(|l| l.set(Some(LongCall { ids: mine, started: self.started, ended })));
             }
         }
     }
