@@ -239,7 +239,11 @@ impl Chain {
     /// Calls transform `i` with no borrow of the state held (the plugin calls
     /// back into it), then books the outcome.
     fn deliver(&mut self, i: usize, event: u32, vio: u64) {
-        self.shared.state.borrow_mut().current = Some(i);
+        {
+            let st = &mut *self.shared.state.borrow_mut();
+            st.current = Some(i);
+            st.entered_closed = st.vconns[i].closed != closed::OPEN;
+        }
         let status = self.instances[i].call(self.shared.ctx(), event, vio);
         let closed_now = {
             let st = &mut *self.shared.state.borrow_mut();

@@ -137,6 +137,8 @@ pub(super) struct State {
     pub serial: u32,
     /// Bytes appended or consumed so far: how the busy-loop check sees movement.
     pub moved: u64,
+    /// The running transform was already closed when its callback began.
+    pub entered_closed: bool,
 }
 
 impl State {
@@ -156,6 +158,7 @@ impl State {
             replacement: None,
             serial: next_serial(),
             moved: 0,
+            entered_closed: false,
         }
     }
 
@@ -277,8 +280,10 @@ impl State {
 
     /// A transform that was closed reading or filling a buffer: it must only
     /// clean up (free its readers and buffers) once it sees its closed flag.
+    /// Closed *during* the callback (its own `transform_replace`) it may
+    /// finish what it was doing.
     pub fn refuse_after_close(&mut self, what: &str) -> bool {
-        let closed = self.current.is_some_and(|c| self.vconns[c].closed != closed::OPEN);
+        let closed = self.current.is_some() && self.entered_closed;
         if closed {
             self.violation(format!("{what} after it was closed"));
         }
