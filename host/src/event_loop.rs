@@ -6,6 +6,7 @@
 //! offset by `FIRST_SOCKET`. A slot holds a client session, the back-pointer
 //! of an origin socket in use by a session, or an idle pooled origin socket.
 
+use crate::h1::date::DateCache;
 use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
@@ -62,6 +63,8 @@ pub struct Worker {
     scratch: bytes::BytesMut,
     /// What the watchdog sees of this worker (and its listener).
     watch: Arc<WorkerWatch>,
+    /// The Date field value, re-formatted at most once a second.
+    date: DateCache,
 }
 
 impl Worker {
@@ -85,6 +88,7 @@ impl Worker {
             pending: Vec::new(),
             scratch: bytes::BytesMut::new(),
             watch,
+            date: DateCache::default(),
         })
     }
 
@@ -231,6 +235,7 @@ impl Worker {
             draining,
             more_work: false,
             scratch: &mut self.scratch,
+            date: &mut self.date,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;
