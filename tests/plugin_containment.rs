@@ -155,6 +155,9 @@ fn slow_callbacks_are_flagged_and_the_worker_still_serves_between_them() {
     assert_eq!(slow.outcome(), Outcome::Served, "slow is not a fault; logs:\n{}", host.logs());
     let body = slow.response.as_ref().map(|r| r.body.as_slice()).unwrap_or_default();
     assert_same_bytes(body, &pattern(BODY, 1), "the slow response");
+    // Back from its callbacks, the flagged worker listens again: every new connection,
+    // whichever listener the kernel picks, is served.
+    served(&host, 12, "slow-events, after the slow transaction");
     let stats = stats_when(&host, |s| s.stuck_callbacks.get("plugin-faulty").is_some_and(|n| *n >= 1));
     assert_eq!(stats.plugin(1).faults(), (0, 0, 0), "slow is counted by the watchdog only: {stats:?}");
     assert_eq!(sigterm_exits_in_time(&mut host), Some(0), "logs:\n{}", host.logs());
