@@ -74,6 +74,8 @@ struct Busy {
     /// (when the spinning began, `State::moved` then, events per transform);
     /// boxed: only a spinning chain pays for it.
     since: Option<Box<(Instant, u64, Vec<u64>)>>,
+    /// Events per transform in the current run (kept to avoid an allocation per run).
+    run_counts: Vec<u64>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -87,6 +89,7 @@ impl Chain {
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
+        let n = instances.len();
         let plugins = instances.iter().map(|i| i.plugin().clone()).collect();
         let shared = Box::new(ChainCell { state: std::cell::RefCell::new(State::new(plugins, water_mark)) });
         Chain {
@@ -96,7 +99,7 @@ impl Chain {
             input_total: 0,
             input_ended: false,
             downstream_space: usize::MAX,
-            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None },
+            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None, run_counts: vec![0; n] },
         }
     }
 
@@ -174,7 +177,7 @@ impl Chain {
     pub fn run(&mut self) -> RunStatus {
         let started = Instant::now();
         let moved_before = self.shared.state.borrow().moved;
-        let mut delivered = vec![0u64; self.instances.len()];
+        self.busy.run_counts.fill(0);
         for _ in 0..MAX_EVENTS_PER_RUN {
             let next = self.shared.state.borrow_mut().next_delivery();
             let Some((i, event, vio)) = next else {
@@ -183,7 +186,7 @@ impl Chain {
                 return RunStatus::Idle;
             };
             self.deliver(i, event, vio);
-            delivered[i] += 1;
+            self.busy.run_counts[i] += 1;
             if started.elapsed() >= RUN_BUDGET {
                 break;
             }
@@ -193,13 +196,13 @@ impl Chain {
             self.busy.since = None;
             return RunStatus::Idle;
         }
-        self.check_busy(moved_before, &delivered);
+        self.check_busy(moved_before);
         RunStatus::MoreWork
     }
 
     /// A run ended with work queued: resets the busy clock if bytes moved,
     /// else faults the chain once it has spun past the busy limit.
-    fn check_busy(&mut self, moved_before: u64, delivered: &[u64]) {
+    fn check_busy(&mut self, moved_before: u64) {
         let st = &mut *self.shared.state.borrow_mut();
         // Bytes moved in this run, or since the spinning began (the host
         // pushing input or taking output between runs counts too).
@@ -208,10 +211,12 @@ impl Chain {
             self.busy.since = None;
             return;
         }
-        let busy =
-            self.busy.since.get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; delivered.len()])));
+        let busy = self
+            .busy
+            .since
+            .get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; self.busy.run_counts.len()])));
         let (since, _, counts) = &mut **busy;
-        for (c, d) in counts.iter_mut().zip(delivered) {
+        for (c, d) in counts.iter_mut().zip(&self.busy.run_counts) {
             *c += d;
         }
         let spun = since.elapsed();
