@@ -307,12 +307,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     watchdog::spawn(shared.clone(), limits, settings.drain_timeout)?;
 
     refuse_if_held(args.listen)?;
-    let first = bind_reuseport(args.listen)?;
-    let local = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..threads {
-        listeners.push(bind_reuseport(local)?);
-    }
+    let probe = bind_reuseport(args.listen)?;
+    let local = probe.local_addr()?;
+    // Every listener names the port itself: one bound to port 0 would give the port up
+    // when the watchdog stops it, and take another when it listens again.
+    let listeners = (0..threads).map(|_| bind_reuseport(local)).collect::<anyhow::Result<Vec<_>>>()?;
+    drop(probe);
     let mut handles = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let (settings, shared) = (settings.clone(), shared.clone());

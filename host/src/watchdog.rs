@@ -10,7 +10,8 @@
 //!   workers. Connections already in its accept queue are accepted first
 //!   and handed to a worker that is not stuck (reset only if none is), so
 //!   they are not left hanging. When the callback returns, the worker
-//!   listens again.
+//!   listens again (on the same port: `main` binds every listener to its
+//!   port by number, since one bound to port 0 would lose it when stopped).
 //! - Past the second limit (`--watchdog-exit-ms`) it exits the process with
 //!   [`EXIT_STUCK`] and a message saying why: a thread stuck in foreign code
 //!   cannot be stopped or recovered in-process, so the supervisor restarts
@@ -247,4 +248,63 @@ fn exit_now(code: i32, why: &str) -> ! {
     eprintln!("plugin-host: {why}");
     // SAFETY: _exit only ends the process.
     unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::current::Calling;
+    use crate::plugins::Generation;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::sync::mpsc;
+
+    #[test]
+    fn a_stuck_worker_is_counted_its_listener_stopped_its_queue_handed_over_and_resumed() {
+        // Bound to its port by number, as `main` binds workers' listeners: a socket bound
+        // to port 0 gives its port up when stopped.
+        let addr = TcpListener::bind("127.0.0.1:0").and_then(|p| p.local_addr()).expect("a free port");
+        let listener = TcpListener::bind(addr).expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let fd = listener.as_raw_fd();
+        // A worker inside a plugin callback until told to return.
+        let (inside_tx, inside_rx) = mpsc::channel();
+        let (leave_tx, leave_rx) = mpsc::channel::<()>();
+        let stuck = std::thread::spawn(move || {
+            let watch = WorkerWatch::register("worker-stuck", fd);
+            let calling = Calling::enter("plugin-x", "a transform event");
+            inside_tx.send(watch.clone()).expect("report");
+            let _ = leave_rx.recv_timeout(Duration::from_secs(10));
+            drop(calling);
+            watch
+        });
+        let healthy = std::thread::spawn(|| WorkerWatch::register("worker-healthy", -1)).join().expect("register");
+        let w = inside_rx.recv_timeout(Duration::from_secs(10)).expect("the worker is inside");
+        let queued = TcpStream::connect(addr).expect("a connection waiting in the accept queue");
+
+        let shared = Shared::new(Arc::new(Generation::from_modules(Vec::new())));
+        let limits = Limits { warn: Duration::from_millis(1), exit: Duration::from_secs(3600) };
+        std::thread::sleep(Duration::from_millis(5));
+        let workers = vec![w.clone(), healthy.clone()];
+        check(&w, &workers, limits, &shared);
+        assert!(w.paused(), "past the first limit the listener is stopped");
+        assert!(stuck_counts().iter().any(|(p, n)| *p == "plugin-x" && *n >= 1), "{:?}", stuck_counts());
+        let handed = healthy.take_inbox();
+        assert_eq!(handed.len(), 1, "the queued connection goes to the healthy worker");
+        assert_eq!(handed[0].1, queued.local_addr().expect("client addr"));
+        assert!(TcpStream::connect(addr).is_err(), "a stopped listener takes no new connection");
+        check(&w, &workers, limits, &shared);
+        assert_eq!(
+            stuck_counts().iter().find(|(p, _)| *p == "plugin-x").map(|(_, n)| *n),
+            Some(1),
+            "one call, one flag"
+        );
+
+        leave_tx.send(()).expect("leave");
+        let w = stuck.join().expect("the worker thread");
+        w.resume();
+        assert!(!w.paused());
+        assert!(TcpStream::connect(addr).is_ok(), "back from the plugin, the listener takes connections again");
+        drop(listener);
+    }
 }
