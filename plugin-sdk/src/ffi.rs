@@ -7,8 +7,11 @@
 //!
 //! - **Handles** ([`Handle`]) are opaque non-zero numbers naming host objects
 //!   (vconnections, VIOs, IO buffers, readers). `0` means "none". The host
-//!   validates every handle it receives; a stale or foreign handle is a
-//!   protocol error charged to the plugin, never undefined behaviour.
+//!   validates every handle it receives: each carries the serial of the
+//!   transform chain (the transaction's body) that gave it out, so a handle
+//!   kept from another transaction or past its transform's close, and one
+//!   of a freed object, is a protocol error charged to the plugin on every
+//!   call, never undefined behaviour and never another transaction's object.
 //! - **Context pointers** ([`IoCtx`], [`TxnCtx`]) are owned by the host and
 //!   valid only for the duration of the call that passed them.
 //! - **Borrowed bytes** ([`ByteSlice`]) handed *to* the host are read during the

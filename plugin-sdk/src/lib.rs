@@ -186,6 +186,19 @@
 //!   [`ffi`] for the versioning rules).
 //! - A protocol error (a stale handle, `ndone` past `nbytes`, consuming more
 //!   than available) aborts the transaction the same way.
+//! - Handles belong to one transaction. The wrappers ([`Vio`], [`Buffer`],
+//!   ...) borrow the callback and cannot outlive it; the storable ids
+//!   ([`VioId`], [`BufferId`], [`ReaderId`], [`VConnId`]) are `!Send`, so
+//!   they stay in the transform that owns them and cannot be put in a
+//!   `static` or in plugin-global state. What the types cannot stop (a
+//!   `thread_local!`, an `unsafe impl Send` wrapper) the host still does:
+//!   an id used in any transaction but its own, or after its transform was
+//!   closed, is refused as a protocol error naming the plugin; so are reads
+//!   and appends after the closed event.
+//! - A callback that never returns holds its worker thread: the host's
+//!   watchdog names the plugin, sends new connections to other workers, and
+//!   past a second limit restarts the process. Keep callbacks short, and
+//!   never block in one.
 //! - `reenable` and `call_cont` never call back synchronously: events are
 //!   queued and delivered by the host's event loop.
 #![deny(missing_docs)]
