@@ -10,6 +10,7 @@
 //!   plugins call.
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`watchdog`]: contains a worker stuck in a plugin callback.
 //! - [`reload`]: new generations loaded beside the old one and swapped in.
 //! - [`admin`] and [`metrics`]: `/stats`, `/metrics` and `/reload` for operators.
 //! - [`offline`]: `run-transform`, one body through a chain without a proxy.
@@ -41,3 +42,4 @@ pub mod signals;
 pub mod static_origin;
 pub mod transform;
 pub(crate) mod txn;
+pub mod watchdog;

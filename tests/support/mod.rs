@@ -4,7 +4,8 @@
 //! - [`origin`]: a real HTTP/1.1 origin (std::net, thread per connection) whose answers
 //!   are chosen by path, and which counts connections and records request heads.
 //! - [`client`]: a ureq agent, a raw-socket client with its own response parser, and curl.
-//! - [`fixtures`]: plugins built with cargo against patched SDK copies (ABI tests).
+//! - [`fixtures`]: plugins built with cargo against patched SDK copies (ABI tests);
+//!   [`c_plugins`]: plugins written in C, built with the system C compiler.
 //! - [`faults`]: one request classified by how it ended, bounded runs that must exit, ABI
 //!   fixture plugins, an origin that stops mid-body.
 //! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
@@ -18,6 +19,7 @@
 //! Every wait in here is bounded in count and time; nothing asserts on durations.
 
 pub mod admin;
+pub mod c_plugins;
 pub mod chunked;
 pub mod client;
 pub mod cycle;
