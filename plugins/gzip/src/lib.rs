@@ -1,0 +1,122 @@
+//! The gzip plugin: streaming gzip, deflate, brotli and zstd compression of
+//! response bodies, configured with Traffic Server's `compress.config`.
+//!
+//! `plugin.config`: `libplugin_gzip.so [CONFIG_FILE]` (see `README.md`).
+//!
+//! Per transaction:
+//!
+//! ```text
+//! read request headers   settings for the Host; enabled? URL allowed?
+//!                        Range rules; Accept-Encoding negotiated
+//!                        (rules::on_request), verdict noted (note.rs)
+//! read response headers  status, Content-Encoding, no-transform, type,
+//!                        length (rules::on_response); head rewritten;
+//!                        the Compress transform added (transform.rs)
+//! ```
+//!
+//! The modules: [`config`] reads the file, [`negotiate`] picks a coding,
+//! [`rules`] decides and edits heads over [`fields`], [`encoder`] wraps the
+//! backends, [`transform`] streams, [`stats`] counts.
+
+pub mod config;
+pub mod encoder;
+pub mod fields;
+pub mod glob;
+mod log;
+pub mod negotiate;
+pub mod note;
+pub mod rules;
+pub mod stats;
+pub mod transform;
+
+use plugin_sdk::{declare_plugin, Plugin, Txn};
+
+use config::Config;
+use encoder::Encoder;
+use stats::Stats;
+use transform::Compress;
+
+/// The plugin: its configuration and counters.
+pub struct GzipPlugin {
+    config: Config,
+    stats: Stats,
+}
+
+impl GzipPlugin {
+    /// The plugin with `config` (what `init` builds from the file).
+    pub fn with_config(config: Config) -> GzipPlugin {
+        GzipPlugin { config, stats: Stats::register() }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Plugin for GzipPlugin {
+    fn init(args: &[String]) -> Result<Self, String> {
+        let config = match args {
+            [] => Config::default(),
+            [path] => Config::load(path)?,
+            _ => {
+                return Err(format!(
+                    "takes at most one argument, the config file, got {args:?}; quote a path with spaces"
+                ))
+            }
+        };
+        for notice in &config.notices {
+            log::info(notice);
+        }
+        Ok(GzipPlugin::with_config(config))
+    }
+
+    fn read_request_headers(&self, txn: &mut Txn<'_>) {
+        let url = txn.url();
+        let settings = self.config.for_host(txn.request().get("host"));
+        let mut req = txn.request();
+        let verdict = rules::on_request(settings, url, &mut req);
+        note::write(&mut req, verdict);
+    }
+
+    fn read_response_headers(&self, txn: &mut Txn<'_>) {
+        let Some(status) = txn.status() else { return };
+        let settings = self.config.for_host(txn.request().get("host"));
+        let verdict = note::read(&txn.request());
+        let coding = match rules::on_response(settings, verdict, status, &mut txn.response()) {
+            Ok(coding) => coding,
+            Err(why) => return self.stats.skipped(why).inc(),
+        };
+        self.stats.compressed(coding).inc();
+        if txn.method() == "HEAD" {
+            return; // The head says what a GET would get; there is no body.
+        }
+        // The head already says Content-Encoding: a body that cannot be
+        // compressed must not go out as if it were.
+        match Encoder::new(coding, settings) {
+            Ok(encoder) => {
+                if !txn.add_response_transform(Compress::new(encoder, settings.flush, self.stats.clone())) {
+                    txn.fail(500, "gzip: the host refused the compress transform");
+                }
+            }
+            Err(e) => txn.fail(500, &format!("gzip: cannot start the {} encoder: {e}", coding.name())),
+        }
+    }
+}
+
+declare_plugin!(GzipPlugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_zero_or_one_config_file() {
+        let plugin = GzipPlugin::init(&[]).expect("no file: defaults");
+        assert_eq!(plugin.config, Config::default());
+        let err = GzipPlugin::init(&["a".into(), "b".into()]).err().expect("two args refused");
+        assert!(err.contains("at most one argument"), "{err}");
+        let err = GzipPlugin::init(&["/nonexistent.config".into()]).err().expect("missing file refused");
+        assert!(err.contains("/nonexistent.config: cannot read"), "{err}");
+    }
+}
