@@ -12,7 +12,7 @@
 //! | `/reset` | a TCP reset before any response byte |
 //! | `/reset-mid-body?n=&seed=` | a head with `Content-Length: n`, half the body, then a reset |
 //! | `/cycle?n=&seed=&framing=` | `n` bytes of [`crate::cycle`], written as produced (any size) |
-//! | `/text?n=&seed=&framing=&status=&ct=&h=&pause_after=&pause_ms=` | compressible [`crate::text`] (see [`super::text`]) |
+//! | `[/any/folders]/text?n=&seed=&framing=&status=&ct=&h=&pause_after=&pause_ms=` | compressible [`crate::text`] (see [`super::text`]) |
 //!
 //! `framing` is `length` (default), `chunked` or `close` (close-delimited).
 
@@ -129,7 +129,8 @@ pub fn route(req: &Request) -> Reply {
         "/reset" => Reply::ResetNow,
         "/reset-mid-body" => Reply::ResetMidBody { body: pattern(n, seed) },
         "/cycle" => Reply::Cycle { n, seed, framing },
-        "/text" => super::text::route(req, framing),
+        // Any folder: URL-pattern tests need `/static/text` and `/private/text`.
+        p if p == "/text" || p.ends_with("/text") => super::text::route(req, framing),
         _ => match path.strip_prefix("/status/").and_then(|s| s.parse::<u16>().ok()) {
             Some(status @ (204 | 304)) => Reply::Full {
                 status,
