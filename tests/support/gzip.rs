@@ -150,7 +150,16 @@ pub fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Decodes as much of a cut-off stream as the tool can (it exits non-zero at the cut).
+///
+/// `brotli -dc` prints nothing for a cut stream, so a brotli prefix is closed first with an
+/// empty last meta-block (the byte 0x03: ISLAST and ISLASTEMPTY, RFC 7932 section 9.2);
+/// that makes a valid stream exactly when the prefix ends where the encoder flushed.
 pub fn decode_prefix(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    if coding == "br" {
+        let mut closed = bytes.to_vec();
+        closed.push(0x03);
+        return run_decoder(coding, &closed).0;
+    }
     run_decoder(coding, bytes).0
 }
 
