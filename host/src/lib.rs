@@ -6,22 +6,29 @@
 //! - [`txn`]: one transaction; request out, response back.
 //! - [`origin`]: origin connections and the per-worker pool.
 //! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
-//! - [`plugins`]: plugin.config, loading, generations, transaction hooks.
+//! - [`bridge`]: one transaction's plugin hooks and the host functions
+//!   plugins call.
+//! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//!
+//! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
+//! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
+//! `transform` and `h1` know none of the others (`.ci/check-deps` checks it).
 
 pub mod admin;
-pub mod body;
-pub mod error_page;
+pub(crate) mod body;
+pub mod bridge;
+pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;
-pub mod heads;
-pub mod io_util;
-pub mod origin;
+pub(crate) mod heads;
+pub(crate) mod io_util;
+pub(crate) mod origin;
 pub mod plugins;
-pub mod session;
+pub(crate) mod session;
 pub mod settings;
 pub mod shared;
 pub mod signals;
 pub mod static_origin;
 pub mod transform;
-pub mod txn;
+pub(crate) mod txn;

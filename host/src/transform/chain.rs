@@ -20,10 +20,10 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 
-use super::host_fns::Shared;
+use super::host_fns::ChainCell;
 use super::instance::Instance;
 use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
-use super::Fault;
+use super::{Fault, Replacement};
 
 /// Events delivered per [`Chain::run`] call at most, so one busy chain
 /// cannot starve the other connections of its worker.
@@ -46,7 +46,7 @@ pub struct Chain {
     /// Declared first: instances are destroyed before the buffers they
     /// wrote into are freed.
     instances: Vec<Instance>,
-    shared: Box<Shared>,
+    shared: Box<ChainCell>,
     input_reader: Option<usize>,
     input_total: u64,
     input_ended: bool,
@@ -64,8 +64,8 @@ impl Chain {
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
-        let modules = instances.iter().map(|i| i.module().clone()).collect();
-        let shared = Box::new(Shared { state: std::cell::RefCell::new(State::new(modules, water_mark)) });
+        let plugins = instances.iter().map(|i| i.plugin().clone()).collect();
+        let shared = Box::new(ChainCell { state: std::cell::RefCell::new(State::new(plugins, water_mark)) });
         Chain {
             instances,
             shared,
@@ -77,8 +77,9 @@ impl Chain {
     }
 
     /// The plugins of the chain, in order.
+    #[cfg(test)]
     pub fn plugin_names(&self) -> Vec<String> {
-        self.instances.iter().map(|i| i.module().name().to_string()).collect()
+        self.instances.iter().map(|i| i.plugin().name().to_string()).collect()
     }
 
     /// Upstream body length if known (None = unknown; set later by end_input).
@@ -171,17 +172,17 @@ impl Chain {
             st.current = None;
             st.pinned.clear();
             if status != STATUS_OK {
-                let module = self.instances[i].module();
+                let plugin = self.instances[i].plugin();
                 let what = if status == STATUS_PANIC {
-                    match module.count_panic("a transform event") {
+                    match plugin.count_panic("a transform event") {
                         Some(msg) => format!("panicked handling event {event}: {msg}"),
                         None => format!("panicked handling event {event}"),
                     }
                 } else {
-                    module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
                     format!("refused event {event} (status {status})")
                 };
-                st.set_fault(Fault { plugin: module.name().to_string(), what });
+                st.set_fault(Fault { plugin: plugin.name().to_string(), what });
             }
             let closed_now = st.vconns[i].closed != closed::OPEN && !st.vconns[i].gone;
             if closed_now {
@@ -203,6 +204,7 @@ impl Chain {
     }
 
     /// Bytes the terminating transform could take now (ignoring downstream space).
+    #[cfg(test)]
     pub fn output_avail(&self) -> usize {
         let st = self.shared.state.borrow();
         let t = st.terminus();
@@ -252,6 +254,12 @@ impl Chain {
         self.shared.state.borrow().output_done()
     }
 
+    /// The message a transform put in place of this chain's, once: the
+    /// caller sends it instead and drops the chain.
+    pub fn take_replacement(&mut self) -> Option<Replacement> {
+        self.shared.state.borrow_mut().replacement.take()
+    }
+
     /// A plugin panicked or broke the protocol; the caller aborts the transaction.
     pub fn fault(&self) -> Option<Fault> {
         self.shared.state.borrow().fault.clone()
@@ -273,9 +281,9 @@ impl Chain {
             })
         };
         let culprit = waiting.or_else(|| if self.input_ended { unfinished() } else { None })?;
-        let module = &st.modules[culprit];
-        module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-        Some(Fault { plugin: module.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
+        let plugin = &st.plugins[culprit];
+        plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
+        Some(Fault { plugin: plugin.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
     }
 
     /// How much the client side can take now; the terminating transform
@@ -289,16 +297,17 @@ impl Drop for Chain {
     fn drop(&mut self) {
         let faulted = {
             let st = &mut *self.shared.state.borrow_mut();
-            let done = st.output_done();
+            // A replaced message ended its chain as it should: not an abort.
+            let done = st.output_done() || st.vconns.iter().all(|v| v.closed == closed::CLOSED);
             // A chain that never started (a response without a body) had nothing to abort.
             let aborted = !done && self.input_reader.is_some();
             let how = if aborted { closed::ABORTED } else { closed::CLOSED };
             for i in 0..self.instances.len() {
-                let m = self.instances[i].module();
-                m.stats.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
-                m.stats.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
+                let m = self.instances[i].plugin().stats();
+                m.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
+                m.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
                 if aborted {
-                    m.stats.aborts.fetch_add(1, Ordering::Relaxed);
+                    m.aborts.fetch_add(1, Ordering::Relaxed);
                 }
                 if st.vconns[i].closed == closed::OPEN {
                     st.vconns[i].closed = how;

@@ -6,22 +6,21 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{ByteSlice, Handle, IoCtx, OwnedBytes};
 
+use super::plugin::PluginRef;
 use super::state::State;
-use crate::plugins::module::Module;
 
 /// What the IO context pointer points at: one chain's state.
-pub(super) struct Shared {
+pub(super) struct ChainCell {
     pub state: RefCell<State>,
 }
 
-impl Shared {
+impl ChainCell {
     pub fn ctx(&self) -> *mut IoCtx {
-        self as *const Shared as *mut IoCtx
+        self as *const ChainCell as *mut IoCtx
     }
 }
 
@@ -31,9 +30,9 @@ fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut State) -> T) -> T {
     if io.is_null() {
         return fallback;
     }
-    // SAFETY: the host passes plugins only pointers to a live `Shared`, and
+    // SAFETY: the host passes plugins only pointers to a live `ChainCell`, and
     // only for the duration of a callback into the plugin.
-    let shared = unsafe { &*(io as *const Shared) };
+    let shared = unsafe { &*(io as *const ChainCell) };
     let Ok(mut state) = shared.state.try_borrow_mut() else {
         return fallback;
     };
@@ -127,7 +126,7 @@ pub(crate) unsafe extern "C" fn buffer_append_copy(io: *mut IoCtx, b: Handle, by
 /// callback on drop, and keeps the plugin's library loaded until then.
 struct PluginBytes {
     bytes: OwnedBytes,
-    _module: Option<Arc<Module>>,
+    _plugin: Option<PluginRef>,
 }
 
 // SAFETY: the SDK contract makes `release` callable from any thread, and the
@@ -150,9 +149,9 @@ impl Drop for PluginBytes {
 
 pub(crate) unsafe extern "C" fn buffer_append_owned(io: *mut IoCtx, b: Handle, bytes: OwnedBytes) -> i32 {
     // Wrap first: whatever happens next, dropping the wrapper releases them.
-    let mut owned = PluginBytes { bytes, _module: None };
+    let mut owned = PluginBytes { bytes, _plugin: None };
     with(io, 1, move |s| {
-        owned._module = s.current.and_then(|c| s.modules.get(c).cloned());
+        owned._plugin = s.current.and_then(|c| s.plugins.get(c).cloned());
         s.append_handle(b, Bytes::from_owner(owned))
     })
 }
@@ -184,4 +183,28 @@ pub(crate) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: u
 }
 pub(crate) unsafe extern "C" fn reader_consume(io: *mut IoCtx, r: Handle, n: i64) -> i32 {
     with(io, 1, |s| s.reader_consume(r, n))
+}
+
+pub(crate) unsafe extern "C" fn transform_replace(
+    io: *mut IoCtx,
+    status: u16,
+    fields: *const ByteSlice,
+    nfields: usize,
+    body: ByteSlice,
+) -> i32 {
+    if !nfields.is_multiple_of(2) || (fields.is_null() && nfields != 0) {
+        return plugin_sdk::ffi::STATUS_BAD_ARG;
+    }
+    // SAFETY: the plugin lends `nfields` slices and the body for this call.
+    let (fields, body) =
+        unsafe { (if nfields == 0 { &[][..] } else { std::slice::from_raw_parts(fields, nfields) }, body.as_slice()) };
+    let mut headers = Vec::with_capacity(nfields / 2);
+    for pair in fields.chunks(2) {
+        // SAFETY: as above.
+        let (name, value) = unsafe { (pair[0].as_slice(), pair[1].as_slice()) };
+        let Ok(name) = std::str::from_utf8(name) else { return plugin_sdk::ffi::STATUS_BAD_ARG };
+        headers.push((name.to_string(), value.to_vec()));
+    }
+    let body = Bytes::copy_from_slice(body);
+    with(io, plugin_sdk::ffi::STATUS_ERROR, |s| s.replace(status, headers, body))
 }

@@ -8,7 +8,8 @@
 //! ```text
 //! read request headers   settings for the Host; enabled? URL allowed?
 //!                        Range rules; Accept-Encoding negotiated
-//!                        (rules::on_request), verdict noted (note.rs)
+//!                        (rules::on_request); the verdict kept in the
+//!                        transaction's state
 //! read response headers  status, Content-Encoding, no-transform, type,
 //!                        length (rules::on_response); head rewritten;
 //!                        the Compress transform added (transform.rs)
@@ -22,18 +23,17 @@ pub mod config;
 pub mod encoder;
 pub mod fields;
 pub mod glob;
-mod log;
 pub mod negotiate;
-pub mod note;
 pub mod rules;
 pub mod stats;
 pub mod transform;
 
-use plugin_sdk::{declare_plugin, Plugin, Txn};
+use plugin_sdk::{declare_plugin, log_info, Plugin, Txn};
 
 use config::Config;
 use encoder::Encoder;
-use stats::Stats;
+use rules::Verdict;
+use stats::{Skip, Stats};
 use transform::Compress;
 
 /// The plugin: its configuration and counters.
@@ -42,12 +42,12 @@ pub struct GzipPlugin {
     stats: Stats,
 }
 
-impl GzipPlugin {
-    /// The plugin with `config` (what `init` builds from the file).
-    pub fn with_config(config: Config) -> GzipPlugin {
-        GzipPlugin { config, stats: Stats::register() }
-    }
+/// What the request hook decided, kept for the response hook. `None`: the
+/// request hook did not run for this transaction, so nothing was decided.
+#[derive(Default)]
+struct Decided(Option<Verdict>);
 
+impl GzipPlugin {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -66,37 +66,38 @@ impl Plugin for GzipPlugin {
             }
         };
         for notice in &config.notices {
-            log::info(notice);
+            log_info!("{notice}");
         }
-        Ok(GzipPlugin::with_config(config))
+        Ok(GzipPlugin { config, stats: Stats::register() })
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
         let url = txn.url();
         let settings = self.config.for_host(txn.request().get("host"));
-        let mut req = txn.request();
-        let verdict = rules::on_request(settings, url, &mut req);
-        note::write(&mut req, verdict);
+        let verdict = rules::on_request(settings, url, &mut txn.request());
+        txn.state::<Decided>().0 = Some(verdict);
     }
 
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
         let Some(status) = txn.status() else { return };
         let settings = self.config.for_host(txn.request().get("host"));
-        let verdict = note::read(&txn.request());
+        let verdict = txn.state::<Decided>().0.unwrap_or(Err(Skip::Disabled));
         let coding = match rules::on_response(settings, verdict, status, &mut txn.response()) {
             Ok(coding) => coding,
             Err(why) => return self.stats.skipped(why).inc(),
         };
         self.stats.compressed(coding).inc();
-        if txn.method() == "HEAD" {
-            return; // The head says what a GET would get; there is no body.
+        if !txn.response_body().exists() {
+            return; // HEAD: the head says what a GET would get; there is no body.
         }
         // The head already says Content-Encoding: a body that cannot be
         // compressed must not go out as if it were.
         match Encoder::new(coding, settings) {
             Ok(encoder) => {
-                if !txn.add_response_transform(Compress::new(encoder, settings.flush, self.stats.clone())) {
-                    txn.fail(500, "gzip: the host refused the compress transform");
+                if let Err(refused) =
+                    txn.add_response_transform(Compress::new(encoder, settings.flush, self.stats.clone()))
+                {
+                    txn.fail(500, &format!("gzip: the host refused the compress transform: {refused:?}"));
                 }
             }
             Err(e) => txn.fail(500, &format!("gzip: cannot start the {} encoder: {e}", coding.name())),
@@ -107,16 +108,4 @@ impl Plugin for GzipPlugin {
 declare_plugin!(GzipPlugin);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_are_zero_or_one_config_file() {
-        let plugin = GzipPlugin::init(&[]).expect("no file: defaults");
-        assert_eq!(plugin.config, Config::default());
-        let err = GzipPlugin::init(&["a".into(), "b".into()]).err().expect("two args refused");
-        assert!(err.contains("at most one argument"), "{err}");
-        let err = GzipPlugin::init(&["/nonexistent.config".into()]).err().expect("missing file refused");
-        assert!(err.contains("/nonexistent.config: cannot read"), "{err}");
-    }
-}
+mod tests;

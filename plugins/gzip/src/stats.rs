@@ -1,49 +1,10 @@
-//! The plugin's counters: responses compressed per coding, skipped per
-//! reason, bytes in and out.
-//!
-//! [`Counter`] mirrors the SDK's named counters (`register` during init,
-//! `inc`, `add`), so moving to the host's `/stats` is a change to this file
-//! alone.
+//! The plugin's counters, reported by the host under the plugin's entry in
+//! `/stats`: responses compressed per coding, skipped per reason, bytes in
+//! and out.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use plugin_sdk::Counter;
 
 use crate::negotiate::Coding;
-
-/// One named counter, shared by every worker thread.
-#[derive(Debug, Clone)]
-pub struct Counter {
-    name: &'static str,
-    value: Arc<AtomicU64>,
-}
-
-impl Counter {
-    /// A counter called `name`, starting at 0.
-    pub fn register(name: &'static str) -> Counter {
-        Counter { name, value: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Adds one.
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
-    /// Adds `n`.
-    pub fn add(&self, n: u64) {
-        // Relaxed: counters order nothing, they only sum.
-        self.value.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The counter's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The current value.
-    pub fn get(&self) -> u64 {
-        self.value.load(Ordering::Relaxed)
-    }
-}
 
 /// Why a response went out uncompressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +66,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Registers every counter; call once, from `Plugin::init`.
+    /// Registers every counter; call it from `Plugin::init`, where the host
+    /// collects them.
     pub fn register() -> Stats {
         Stats {
             compressed: Coding::ALL.map(|c| {

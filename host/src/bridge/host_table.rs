@@ -4,17 +4,24 @@
 use plugin_sdk::ffi::{ByteSlice, HostTable, ABI_MINOR};
 
 use super::txn_host as t;
+use crate::plugins::with_current;
 use crate::transform::host_fns as io;
 
-/// Logs a plugin message through `tracing`.
+/// Logs a plugin message through `tracing`, with the name of the plugin
+/// this thread is calling into (`unknown` from a thread of the plugin's own).
 unsafe extern "C" fn log(level: u32, msg: ByteSlice) {
     // SAFETY: lent for this call.
     let text = String::from_utf8_lossy(unsafe { msg.as_slice() });
-    let _ = std::panic::catch_unwind(|| match level {
-        0 => tracing::error!(target: "plugin", "{text}"),
-        1 => tracing::warn!(target: "plugin", "{text}"),
-        2 => tracing::info!(target: "plugin", "{text}"),
-        _ => tracing::debug!(target: "plugin", "{text}"),
+    let _ = std::panic::catch_unwind(|| {
+        with_current(|current| {
+            let plugin = current.map_or("unknown", |(name, _)| name);
+            match level {
+                0 => tracing::error!(target: "plugin", plugin = %plugin, "{text}"),
+                1 => tracing::warn!(target: "plugin", plugin = %plugin, "{text}"),
+                2 => tracing::info!(target: "plugin", plugin = %plugin, "{text}"),
+                _ => tracing::debug!(target: "plugin", plugin = %plugin, "{text}"),
+            }
+        })
     });
 }
 
@@ -67,4 +74,8 @@ pub static HOST_TABLE: HostTable = HostTable {
     txn_status_set: t::txn_status_set,
     txn_fail: t::txn_fail,
     txn_add_transform: t::txn_add_transform,
+    txn_state_get: t::txn_state_get,
+    txn_state_set: t::txn_state_set,
+    txn_body: t::txn_body,
+    transform_replace: io::transform_replace,
 };

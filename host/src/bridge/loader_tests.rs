@@ -10,11 +10,12 @@ use plugin_sdk::export::Tables;
 use plugin_sdk::ffi::{AbiRoot, ByteSlice, PluginModule, PluginTable, StaticStr, ABI_MAJOR, ABI_MINOR};
 use plugin_sdk::{Plugin, Txn};
 
-use super::module::Module;
-use super::runtime_dir::RuntimeDir;
-use super::{load_generation, Generation, HookResult, TxnView};
-use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
-use crate::transform::tests::{null_module, serial};
+use super::{test_options, HookResult, TxnPlugins, TxnView, HOST_TABLE};
+use crate::h1::head::{BodyKind, Headers, RequestHead, ResponseHead, Version};
+use crate::plugins::module::Module;
+use crate::plugins::runtime_dir::RuntimeDir;
+use crate::plugins::{load_generation, Generation};
+use crate::transform::tests::serial;
 use crate::transform::{live_counts, RunStatus};
 
 /// Defines an entry function returning a descriptor for plugin type `$ty`
@@ -56,7 +57,11 @@ impl Plugin for Rude {
         txn.fail(403, "not today");
     }
     fn send_response_headers(&self, txn: &mut Txn<'_>) {
-        assert!(!txn.add_response_transform(plugin_null::NullTransform::default()), "too late to add");
+        assert_eq!(
+            txn.add_response_transform(plugin_null::NullTransform::default()),
+            Err(plugin_sdk::Refused::TooLate),
+            "too late to add"
+        );
     }
 }
 
@@ -68,7 +73,12 @@ test_entry!(abort_entry, Rude, ABI_MAJOR, ABI_MINOR, 0, ROOT);
 test_entry!(layout_entry, Rude, ABI_MAJOR, ABI_MINOR, 1, <ByteSlice as StableAbi>::LAYOUT);
 
 fn init_err(entry: plugin_sdk::ffi::EntryFn) -> String {
-    Module::init(Path::new("/p/x.so"), entry, None, &[]).expect_err("must be refused")
+    Module::init(Path::new("/p/x.so"), entry, None, &[], &HOST_TABLE).expect_err("must be refused")
+}
+
+fn null_module() -> Arc<Module> {
+    let m = Module::init(Path::new("null(static)"), plugin_null::plugin_host_module, None, &[], &HOST_TABLE);
+    Arc::new(m.expect("the null plugin initialises with no args"))
 }
 
 #[test]
@@ -113,17 +123,19 @@ fn response() -> ResponseHead {
 #[test]
 fn hooks_run_in_order_and_failures_stop_the_transaction() {
     let _g = serial();
-    let rude = Arc::new(Module::init(Path::new("rude"), rude_entry, None, &[]).expect("rude loads"));
+    let rude = Arc::new(Module::init(Path::new("rude"), rude_entry, None, &[], &HOST_TABLE).expect("rude loads"));
     let generation = Arc::new(Generation::from_modules(vec![null_module(), rude.clone()]));
-    let mut txn = generation.begin_txn();
+    let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
-    let r = txn.read_request_headers(&mut TxnView { request: &mut req, response: None });
+    let r = txn.read_request_headers(&mut TxnView::request(&mut req, BodyKind::Empty));
     assert!(matches!(r, HookResult::Fail { status: 500, ref message } if message.contains("panicked")), "{r:?}");
-    assert_eq!(rude.stats().panics, 1);
-    let r = txn.read_response_headers(&mut TxnView { request: &mut req, response: Some(&mut resp) });
+    assert_eq!(rude.snapshot().panics, 1);
+    let r = txn
+        .read_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert!(matches!(r, HookResult::Fail { status: 403, ref message } if message.contains("not today")), "{r:?}");
     assert_eq!(resp.status, 203);
-    let r = txn.send_response_headers(&mut TxnView { request: &mut req, response: Some(&mut resp) });
+    let r = txn
+        .send_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert_eq!(r, HookResult::Continue);
     // null (first in order) added its response transform before rude failed.
     let chain = txn.take_response_chain().expect("null added a response transform");
@@ -157,11 +169,11 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     let rt = RuntimeDir::create(Some(&dir)).expect("runtime dir");
     let config = dir.join("plugin.config");
     std::fs::write(&config, format!("{} response\n", so.display())).expect("write config");
-    let generation = load_generation(&config, &dir, &rt).expect("loads");
+    let generation = load_generation(&config, &test_options(&dir, &rt)).expect("loads");
     assert!(generation.modules()[0].is_dynamic());
-    let mut txn = generation.begin_txn();
+    let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
-    let mut view = TxnView { request: &mut req, response: Some(&mut resp) };
+    let mut view = TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked);
     assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
     let mut chain = txn.take_response_chain().expect("a response transform");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
@@ -186,9 +198,38 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     drop(generation);
 
     std::fs::write(&config, format!("{} sideways\n", so.display())).expect("write config");
-    let errs = load_generation(&config, &dir, &rt).expect_err("bad argument");
+    let errs = load_generation(&config, &test_options(&dir, &rt)).expect_err("bad argument");
     assert_eq!(errs.len(), 1);
     assert!(errs[0].contains("plugin.config:1") && errs[0].contains("\"sideways\""), "{}", errs[0]);
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_load_options_water_mark_bounds_every_chain_buffer() {
+    let _g = serial();
+    let generation = Arc::new(Generation::from_modules(vec![null_module(), null_module()]).with_water_mark(20_000));
+    let mut txn = TxnPlugins::new(generation.clone());
+    let (mut req, mut resp) = (request(), response());
+    let mut view = TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked);
+    assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
+    let mut chain = txn.take_response_chain().expect("two response transforms");
+    chain.start(None);
+    assert_eq!(chain.input_space(), 20_000, "the first buffer stops at the mark");
+    // Nobody takes output: every buffer fills to its mark and input stops.
+    let mut pushed = 0;
+    for _ in 0..100 {
+        let room = chain.input_space();
+        if room == 0 {
+            break;
+        }
+        chain.push_input(Bytes::from(vec![1u8; room]));
+        pushed += room;
+        while chain.run() == RunStatus::MoreWork {}
+    }
+    assert_eq!(chain.input_space(), 0);
+    assert!(pushed <= 3 * 20_000 * 2, "three buffers of a 20,000-byte mark held {pushed} bytes");
+    drop(chain);
+    drop(txn);
+    assert_eq!(live_counts(), (0, 0));
 }
