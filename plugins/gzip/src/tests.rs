@@ -95,10 +95,13 @@ fn head_gets_the_get_head_and_no_transform() {
     assert_eq!(counter(&counters, "compressed_gzip"), 1);
 }
 
+/// Accept-Encoding, status, response fields, the counter that must move.
+type Case = (&'static str, u16, &'static [(&'static str, &'static str)], &'static str);
+
 #[test]
 fn skips_are_counted_by_reason() {
     let (plugin, counters) = init_plugin::<GzipPlugin>(&[]).expect("init");
-    let cases: [(&str, u16, &[(&str, &str)], &str); 4] = [
+    let cases: [Case; 4] = [
         ("gzip", 200, &[("Content-Type", "image/png")], "skipped_type"),
         ("gzip", 500, &[("Content-Type", "text/html")], "skipped_status"),
         ("br", 200, &[("Content-Type", "text/html")], "skipped_not_accepted"),
