@@ -28,6 +28,8 @@ pub mod rules;
 pub mod stats;
 pub mod transform;
 
+use std::sync::Arc;
+
 use plugin_sdk::{declare_plugin, log_info, Plugin, Txn};
 
 use config::Config;
@@ -39,7 +41,7 @@ use transform::Compress;
 /// The plugin: its configuration and counters.
 pub struct GzipPlugin {
     config: Config,
-    stats: Stats,
+    stats: Arc<Stats>,
 }
 
 /// What the request hook decided, kept for the response hook. `None`: the
@@ -68,7 +70,7 @@ impl Plugin for GzipPlugin {
         for notice in &config.notices {
             log_info!("{notice}");
         }
-        Ok(GzipPlugin { config, stats: Stats::register() })
+        Ok(GzipPlugin { config, stats: Arc::new(Stats::register()) })
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
@@ -95,7 +97,7 @@ impl Plugin for GzipPlugin {
         match Encoder::new(coding, settings) {
             Ok(encoder) => {
                 if let Err(refused) =
-                    txn.add_response_transform(Compress::new(encoder, settings.flush, self.stats.clone()))
+                    txn.add_response_transform(Compress::new(encoder, settings.flush, Arc::clone(&self.stats)))
                 {
                     txn.fail(500, &format!("gzip: the host refused the compress transform: {refused:?}"));
                 }

@@ -20,6 +20,8 @@
 //! held, and what the buffers' water marks let in; never the body size,
 //! since the host stops sending events while the output is over its mark.
 
+use std::sync::Arc;
+
 use plugin_sdk::{Closed, Event, Transform, TransformCx, Vio, VioId, UNKNOWN_LEN};
 
 use crate::encoder::Encoder;
@@ -34,7 +36,7 @@ pub const HOLD_LIMIT: u64 = 64 * 1024;
 pub struct Compress {
     encoder: Option<Encoder>,
     flush: bool,
-    stats: Stats,
+    stats: Arc<Stats>,
     /// `None` until the output started; `Some` while streaming and after.
     output: Option<VioId>,
     /// Compressed bytes kept back while holding.
@@ -44,7 +46,7 @@ pub struct Compress {
 
 impl Compress {
     /// A transform around `encoder`; `flush` as configured.
-    pub fn new(encoder: Encoder, flush: bool, stats: Stats) -> Compress {
+    pub fn new(encoder: Encoder, flush: bool, stats: Arc<Stats>) -> Compress {
         Compress { encoder: Some(encoder), flush, stats, output: None, held: Vec::new(), written: 0 }
     }
 

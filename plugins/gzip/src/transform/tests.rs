@@ -11,8 +11,8 @@ fn text(n: usize) -> Vec<u8> {
     (0..).map(|i: usize| words[(i * 7 + i / 5) % words.len()]).flat_map(str::bytes).take(n).collect()
 }
 
-fn run(host: FakeHost, coding: Coding, flush: bool, chunks: &[&[u8]]) -> (FakeOutput, Stats) {
-    let stats = Stats::register();
+fn run(host: FakeHost, coding: Coding, flush: bool, chunks: &[&[u8]]) -> (FakeOutput, Arc<Stats>) {
+    let stats = Arc::new(Stats::register());
     let encoder = Encoder::new(coding, &Settings::default()).expect("encoder");
     let out = host.run(Compress::new(encoder, flush, stats.clone()), chunks);
     assert!(out.errors.is_empty() && out.complete, "{coding:?}: {:?}", out.errors);
