@@ -183,6 +183,24 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic_and_only_pick_supported_codings() {
+        let alphabet = b"gzipbrzstdx-*;q=0.15, \t\xff\x00";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut header = Vec::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                header.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            if let Some(c) = choose([&header[..]], &[Coding::Gzip, Coding::Zstd]) {
+                assert!(matches!(c, Coding::Gzip | Coding::Zstd), "{header:?}");
+            }
+        }
+    }
+
+    #[test]
     fn qvalues_parse_exactly() {
         assert_eq!(parse_qvalue("1"), Some(1000));
         assert_eq!(parse_qvalue("1.000"), Some(1000));
