@@ -11,6 +11,7 @@
 //!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
 //!   produced and checked as they stream.
 //! - [`gzip`]: a host running the gzip plugin, and Debian's decoders for its output.
+//! - [`scripted_origin`]: an origin answering every request with the same raw bytes.
 //! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
 //!   server; [`admin`]: its `/stats` document; [`memory`]: the host's RSS.
 //!
@@ -28,6 +29,7 @@ pub mod memory;
 pub mod origin;
 pub mod pattern;
 pub mod plugins;
+pub mod scripted_origin;
 pub mod text;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
@@ -35,6 +37,7 @@ pub use host::{Host, HostBuilder};
 pub use origin::{closed_port_addr, set_linger_zero, Origin};
 pub use pattern::{assert_same_bytes, pattern};
 pub use plugins::{built_plugin, null_chain, null_plugin_path, PluginHost};
+pub use scripted_origin::ScriptedOrigin;
 
 /// Sizes every framing is tested with: empty, one byte, 64 KiB, 16 MiB.
 pub const BODY_SIZES: [usize; 4] = [0, 1, 64 * 1024, 16 * 1024 * 1024];
