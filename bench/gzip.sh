@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Compression side by side: plugin-host's gzip plugin (gzip 6 and 1, br 5,
+# Compression side by side: plugin-host's gzip plugin (gzip 6, 7 and 1, br 5,
 # zstd 3) against Traffic Server 9.2's compress.so (gzip, level 6 fixed in
 # 9.2) and nginx's gzip filter (levels 1 and 6), all as reverse proxies in
 # front of the same nginx origin. Bodies: 64 KiB and 1 MiB of HTML-like
@@ -10,7 +10,7 @@
 # identity size. See bench/README.md ("Compression").
 #
 # Usage: bench/gzip.sh [-r ROUNDS] [-d DURATION] [TARGET...]
-# Targets: ph-gzip6 ph-gzip1 ph-br5 ph-zstd3 ats-compress nginx-gzip6 nginx-gzip1
+# Targets: ph-gzip6 ph-gzip7 ph-gzip1 ph-br5 ph-zstd3 ats-compress nginx-gzip6 nginx-gzip1
 # Env: as bench/run.sh (REPO, PLUGIN_HOST_BIN, BENCH_SKIP_INSTALL=1,
 #      BENCH_SKIP_BUILD=1, BENCH_KEEP=1), plus PLUGIN_GZIP_SO.
 set -euo pipefail
@@ -27,7 +27,7 @@ source "$BENCH_DIR/lib/plugin_host.sh"
 PLUGIN_GZIP_SO="${PLUGIN_GZIP_SO:-$REPO/target/release/libplugin_gzip.so}"
 ROUNDS=3
 DURATION=10s
-ALL_TARGETS=(ph-gzip6 ph-gzip1 ph-br5 ph-zstd3 ats-compress nginx-gzip6 nginx-gzip1)
+ALL_TARGETS=(ph-gzip6 ph-gzip7 ph-gzip1 ph-br5 ph-zstd3 ats-compress nginx-gzip6 nginx-gzip1)
 # Bodies: name in the docroot (the book is a folder, fetched page by page).
 BODIES=(64k.html 1m.html book)
 
@@ -180,6 +180,7 @@ start_target() {
     ACCEPT=gzip
     case "$1" in
     ph-gzip6) start_ph_gzip "$1" $'supported-algorithms gzip\ngzip-level 6\nminimum-content-length 0' ;;
+    ph-gzip7) start_ph_gzip "$1" $'supported-algorithms gzip\ngzip-level 7\nminimum-content-length 0' ;;
     ph-gzip1) start_ph_gzip "$1" $'supported-algorithms gzip\ngzip-level 1\nminimum-content-length 0' ;;
     ph-br5) ACCEPT=br && start_ph_gzip "$1" $'supported-algorithms br\nbrotli-level 5\nminimum-content-length 0' ;;
     ph-zstd3) ACCEPT=zstd && start_ph_gzip "$1" $'supported-algorithms zstd\nzstd-level 3\nminimum-content-length 0' ;;
