@@ -120,3 +120,24 @@ fn null_gzip_null_chain_compresses_once_and_decodes() {
     assert_eq!(stats.plugins.len(), 3, "{stats:?}");
     assert!(stats.plugins.iter().all(|p| p.faults() == (0, 0, 0)), "{stats:?}");
 }
+
+#[test]
+fn a_client_leaving_mid_body_leaves_nothing_behind() {
+    let gz = GzipHost::start(Some(CONFIG));
+    for coding in ["gzip", "br", "zstd"] {
+        let mut conn = RawConn::connect(gz.host.addr());
+        let target = format!("/text?n={}&framing=chunked", 16 * 1024 * 1024);
+        conn.send(&request_bytes("GET", &target, "HTTP/1.1", &[("Accept-Encoding", coding)])).expect("send");
+        let head = conn.read_response_head().expect("head");
+        assert_eq!(head.header("content-encoding"), Some(coding), "{}", head_text(&head));
+        let some = conn.read_available(4096);
+        assert!(!some.is_empty(), "{coding}: no body bytes before leaving");
+        drop(conn);
+    }
+    let stats = gz.host.wait_idle();
+    let gzip = stats.plugins.iter().find(|p| p.name == "plugin-gzip").expect("gzip entry");
+    assert_eq!((gzip.panics, gzip.protocol_errors), (0, 0), "{stats:?}");
+    // And the host still serves.
+    let resp = gz.get("/text?n=5000", "gzip");
+    assert_same_bytes(&decode("gzip", &resp.body), &text(5000, 1), "after the aborts");
+}
