@@ -141,3 +141,31 @@ fn a_client_leaving_mid_body_leaves_nothing_behind() {
     let resp = gz.get("/text?n=5000", "gzip");
     assert_same_bytes(&decode("gzip", &resp.body), &text(5000, 1), "after the aborts");
 }
+
+#[test]
+fn concurrent_clients_each_decode_their_own_body() {
+    let gz = GzipHost::start(Some(CONFIG));
+    let addr = gz.host.addr();
+    let workers: Vec<_> = (0..16u64)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let coding = ["gzip", "deflate", "br", "zstd"][(w % 4) as usize];
+                let mut conn = RawConn::connect(addr);
+                for i in 0..4u64 {
+                    let n = [1, 5000, 70_000, 300_000][((w + i) % 4) as usize];
+                    let seed = w * 10 + i;
+                    let framing = if i % 2 == 0 { "chunked" } else { "length" };
+                    let target = format!("/text?n={n}&seed={seed}&framing={framing}");
+                    conn.send(&request_bytes("GET", &target, "HTTP/1.1", &[("Accept-Encoding", coding)]))
+                        .expect("send");
+                    let resp = conn.read_response(false).expect("response");
+                    assert_eq!(resp.header("content-encoding"), Some(coding), "{}", head_text(&resp));
+                    assert_same_bytes(&decode(coding, &resp.body), &text(n, seed), &format!("worker {w} {target}"));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a worker failed");
+    }
+}
