@@ -50,7 +50,14 @@ fn start_sample_host(dir: &Path) -> (SampleHost, String) {
 /// Runs Chromium on `url`, its network log to `netlog`; returns the DOM it dumped.
 fn chromium_dump_dom(url: &str, profile: &Path, netlog: &Path) -> String {
     let mut child = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-extensions",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--log-net-log={}", netlog.display()))
         .arg("--net-log-capture-mode=Everything")
