@@ -75,14 +75,14 @@ impl Plugin for GzipPlugin {
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
         let url = txn.url();
-        let settings = self.config.for_host(txn.request().get("host"));
+        let settings = settings_for(&self.config, txn);
         let verdict = rules::on_request(settings, url, &mut txn.request());
         txn.state::<Decided>().0 = Some(verdict);
     }
 
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
         let Some(status) = txn.status() else { return };
-        let settings = self.config.for_host(txn.request().get("host"));
+        let settings = settings_for(&self.config, txn);
         let verdict = txn.state::<Decided>().0.unwrap_or(Err(Skip::Disabled));
         let coding = match rules::on_response(settings, verdict, status, &mut txn.response()) {
             Ok(coding) => coding,
@@ -104,6 +104,21 @@ impl Plugin for GzipPlugin {
             }
             Err(e) => txn.fail(500, &format!("gzip: cannot start the {} encoder: {e}", coding.name())),
         }
+    }
+}
+
+/// The settings for the client-facing host: an absolute-form target's
+/// authority, which wins over the Host field (RFC 9112 section 3.2.2), else
+/// the Host field.
+fn settings_for<'c>(config: &'c Config, txn: &mut Txn<'_>) -> &'c config::Settings {
+    let url = txn.url();
+    match url.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            config.for_host(Some(host.as_bytes()))
+        }
+        None => config.for_host(txn.request().get("host")),
     }
 }
 

@@ -9,7 +9,9 @@ use crate::negotiate::Coding;
 
 /// The plugin with a config file holding `text`.
 fn plugin_with(text: &str) -> (GzipPlugin, plugin_sdk::counter::Counters) {
-    let path = std::env::temp_dir().join(format!("plugin-gzip-unit-{}-{}.config", std::process::id(), text.len()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!("plugin-gzip-unit-{}-{n}.config", std::process::id()));
     std::fs::write(&path, text).expect("write config");
     let args = [path.to_str().expect("utf-8 temp path")];
     let out = init_plugin::<GzipPlugin>(&args).expect("valid config");
@@ -134,4 +136,23 @@ fn the_ignored_cache_key_is_logged() {
     let _ = plugin_with("cache true\n");
     let logs = take_logs();
     assert!(logs.iter().any(|(_, line)| line.contains(":1: `cache` is ignored")), "{logs:?}");
+}
+
+#[test]
+fn the_host_section_comes_from_an_absolute_target_or_the_host_field() {
+    let (plugin, _) = plugin_with("enabled false\n[on.test]\nenabled true\n");
+    for (url, host, compressed) in [
+        ("/x", "on.test", true),
+        ("/x", "ON.TEST:8080", true),
+        ("/x", "off.test", false),
+        ("http://on.test/x", "off.test", true),
+        ("http://user@on.test:81?q", "off.test", true),
+        ("http://off.test/x", "on.test", false),
+    ] {
+        let mut txn = FakeTxn::new("GET", url).request_header("Host", host).request_header("Accept-Encoding", "gzip");
+        txn.run_request_hooks(&plugin);
+        txn.respond(200, &[("Content-Type", "text/html")]);
+        txn.run_response_hooks(&plugin);
+        assert_eq!(txn.response_header("content-encoding").is_some(), compressed, "{url} Host: {host}");
+    }
 }
