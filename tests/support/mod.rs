@@ -8,9 +8,10 @@
 //!   [`c_plugins`]: plugins written in C, built with the system C compiler.
 //! - [`faults`]: one request classified by how it ended, bounded runs that must exit, ABI
 //!   fixture plugins, an origin that stops mid-body.
-//! - [`chunked`] and [`pattern`]: framing and deterministic bodies, independent of the
+//! - [`chunked`], [`pattern`] and [`text`] (compressible): framing and deterministic bodies, independent of the
 //!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
 //!   produced and checked as they stream.
+//! - [`gzip`]: a host running the gzip plugin, and Debian's decoders for its output.
 //! - [`scripted_origin`]: an origin answering every request with the same raw bytes.
 //! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
 //!   server; [`admin`]: its `/stats` document; [`metrics`]: its `/metrics`, parsed by a real
@@ -25,6 +26,7 @@ pub mod client;
 pub mod cycle;
 pub mod faults;
 pub mod fixtures;
+pub mod gzip;
 pub mod host;
 pub mod memory;
 pub mod metrics;
@@ -32,6 +34,7 @@ pub mod origin;
 pub mod pattern;
 pub mod plugins;
 pub mod scripted_origin;
+pub mod text;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
 pub use host::{Host, HostBuilder};
