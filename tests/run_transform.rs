@@ -315,3 +315,50 @@ fn a_fault_after_the_message_was_whole_still_exits_1_with_the_whole_body() {
         assert_same_bytes(&ran.body, &proxy.body, mode);
     }
 }
+
+#[test]
+fn gzip_agrees_with_the_proxy_on_every_coding_and_on_no_coding() {
+    use e2e::gzip::{decode, gzip_line};
+    let scratch = ScratchDir::new("gzip-config");
+    let config = scratch.path().join("compress.config");
+    std::fs::write(&config, "supported-algorithms zstd,br,gzip,deflate\n").expect("write compress.config");
+    let lines = [gzip_line(Some(&config))];
+    let origin = Origin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &lines);
+    let (n, seed) = (300_000, 11);
+    let text = e2e::text::text(n, seed);
+    let target = format!("/text?n={n}&seed={seed}");
+    // The origin's own /text head: its type and length.
+    let response = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {n}\r\n\r\n");
+    for coding in ["gzip", "deflate", "br", "zstd", ""] {
+        let accept = if coding.is_empty() { String::new() } else { format!("Accept-Encoding: {coding}\r\n") };
+        let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n{accept}\r\n");
+        let proxy = through_proxy(&host, request.as_bytes());
+        let args = [
+            "--request".into(),
+            request,
+            "--response-head".into(),
+            response.clone(),
+            "--block-size".into(),
+            "5000".into(),
+        ];
+        let ran = run_transform(&lines, &args, &text);
+        assert_eq!(ran.code, Some(0), "{coding:?}: {}", ran.stderr);
+        let (status, fields) = ran.head();
+        assert_eq!((status, proxy.status), (200, 200), "{coding:?}: {}", ran.stderr);
+        let want = (!coding.is_empty()).then_some(coding);
+        assert_eq!(header(&fields, "content-encoding"), want, "{coding:?}: compressed: {}", ran.stderr);
+        assert!(coding.is_empty() || ran.body.len() < n / 2, "{coding:?}: {} bytes for {n}", ran.body.len());
+        for name in ["content-encoding", "vary", "content-length", "transfer-encoding", "content-type", "etag"] {
+            assert_eq!(header(&fields, name), proxy.header(name), "{coding:?}: {name}; stderr:\n{}", ran.stderr);
+        }
+        // Compressed bytes may differ with where the input blocks fell; what they decode to may not.
+        let (ours, theirs) = if coding.is_empty() {
+            (ran.body.clone(), proxy.body.clone())
+        } else {
+            (decode(coding, &ran.body), decode(coding, &proxy.body))
+        };
+        assert_same_bytes(&theirs, &text, &format!("{coding:?} through the proxy"));
+        assert_same_bytes(&ours, &text, &format!("{coding:?} through run-transform"));
+    }
+}
