@@ -35,6 +35,7 @@ pub struct Found {
 #[derive(Debug)]
 pub struct Matcher {
     dfa: DFA,
+    start: StateID,
     max_len: u64,
 }
 
@@ -50,8 +51,9 @@ impl Matcher {
             .map_err(|e| {
                 format!("cannot build the matcher for {} patterns: {e}; use fewer or shorter patterns", patterns.len())
             })?;
+        let start = dfa.start_state(Anchored::No).map_err(|e| format!("the matcher has no unanchored start: {e}"))?;
         let max_len = dfa.max_pattern_len() as u64;
-        Ok(Matcher { dfa, max_len })
+        Ok(Matcher { dfa, start, max_len })
     }
 
     /// The longest pattern's length.
@@ -62,11 +64,6 @@ impl Matcher {
     /// The automaton's memory, shared by all transactions.
     pub fn memory_usage(&self) -> usize {
         self.dfa.memory_usage()
-    }
-
-    fn start(&self) -> StateID {
-        // An unanchored start state exists: the builder was asked for one.
-        self.dfa.start_state(Anchored::No).unwrap_or_default()
     }
 }
 
@@ -87,7 +84,7 @@ pub struct Scan {
 impl Scan {
     /// A scan at the start of a body.
     pub fn new(m: &Matcher) -> Scan {
-        Scan { sid: m.start(), scanned: 0, pos: 0, pending: Vec::new() }
+        Scan { sid: m.start, scanned: 0, pos: 0, pending: Vec::new() }
     }
 
     /// Bytes scanned so far.
