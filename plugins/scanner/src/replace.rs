@@ -66,10 +66,16 @@ impl Splice {
 
     /// Writes the input up to the match, then its replacement; skips the match.
     fn replace(&mut self, found: Found, with: &[u8], block: &Block<'_>, out: &mut Output<'_>) {
+        debug_assert!(
+            found.start >= self.out_pos,
+            "a match at {} before the output position {}",
+            found.start,
+            self.out_pos
+        );
         self.copy_to(found.start, block, out);
         out.write(with);
         // The match may begin in held bytes and end in this block.
-        let skip = to_usize(found.end - self.out_pos).min(self.held.len());
+        let skip = to_usize(found.end.saturating_sub(self.out_pos)).min(self.held.len());
         self.held.drain(..skip);
         self.out_pos = found.end;
     }
