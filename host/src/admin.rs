@@ -61,7 +61,7 @@ pub fn stats_json(shared: &Shared) -> String {
     );
     let generation = shared.generation();
     for (i, module) in generation.modules().iter().enumerate() {
-        let s = module.stats();
+        let s = module.snapshot();
         let _ = write!(
             out,
             "{}{{\"name\":{},\"path\":{},\"transactions\":{},\"bytes_in\":{},\"bytes_out\":{},\"aborts\":{},\"panics\":{},\"protocol_errors\":{}}}",

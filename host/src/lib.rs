@@ -6,11 +6,18 @@
 //! - [`txn`]: one transaction; request out, response back.
 //! - [`origin`]: origin connections and the per-worker pool.
 //! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
-//! - [`plugins`]: plugin.config, loading, generations, transaction hooks.
+//! - [`bridge`]: one transaction's plugin hooks and the host functions
+//!   plugins call.
+//! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//!
+//! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
+//! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
+//! `transform` and `h1` know none of the others (`.ci/check-deps` checks it).
 
 pub mod admin;
 pub mod body;
+pub mod bridge;
 pub mod error_page;
 pub mod event_loop;
 pub mod h1;

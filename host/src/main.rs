@@ -8,7 +8,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use host::plugins::runtime_dir::RuntimeDir;
-use host::plugins::{load_generation, Generation};
+use host::plugins::{load_generation, Generation, LoadOptions};
 use host::{admin, event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
@@ -87,7 +87,8 @@ struct RunArgs {
     /// Most open client connections.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
-    /// Bytes buffered per transaction and direction before reading stops (backpressure).
+    /// Bytes buffered per transaction and direction before reading stops
+    /// (backpressure); also the water mark of every buffer in a transform chain.
     #[arg(long, default_value_t = 256 * 1024)]
     buffer_bytes: usize,
     /// Log filter (overridden by RUST_LOG), e.g. info, warn, plugin_host=debug.
@@ -127,7 +128,14 @@ fn init_logging(level: &str) {
 
 fn check(config: &Path, plugin_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let rt = RuntimeDir::create(runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    match load_generation(config, &plugin_dir_for(config, plugin_dir), &rt) {
+    let plugin_dir = plugin_dir_for(config, plugin_dir);
+    let opts = LoadOptions {
+        plugin_dir: &plugin_dir,
+        runtime: &rt,
+        host: &host::bridge::HOST_TABLE,
+        water_mark: host::transform::DEFAULT_WATER_MARK,
+    };
+    match load_generation(config, &opts) {
         Ok(generation) => {
             println!("{}: ok, {} plugin(s)", config.display(), generation.modules().len());
             Ok(())
@@ -150,18 +158,16 @@ fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
 }
 
 /// Loads the plugins of `config`; a missing default config means no plugins.
-fn load_plugins(args: &RunArgs, rt: &RuntimeDir) -> anyhow::Result<Arc<Generation>> {
+fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::Result<Arc<Generation>> {
     let explicit = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
     if !args.plugins.config.exists() && !explicit {
         tracing::warn!(config = %args.plugins.config.display(), "no plugin.config here; running without plugins");
         return Ok(Arc::new(Generation::from_modules(Vec::new())));
     }
-    let generation = load_generation(
-        &args.plugins.config,
-        &plugin_dir_for(&args.plugins.config, args.plugins.plugin_dir.clone()),
-        rt,
-    )
-    .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
+    let plugin_dir = plugin_dir_for(&args.plugins.config, args.plugins.plugin_dir.clone());
+    let opts = LoadOptions { plugin_dir: &plugin_dir, runtime: rt, host: &host::bridge::HOST_TABLE, water_mark };
+    let generation = load_generation(&args.plugins.config, &opts)
+        .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
     for m in generation.modules() {
         tracing::info!(plugin = m.name(), path = %m.path().display(), "plugin loaded");
     }
@@ -192,7 +198,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_idle_origin: 256,
     });
     let rt = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let generation = load_plugins(&args, &rt)?;
+    // A chain's buffers stop at the same bound as the connection's (backpressure).
+    let generation = load_plugins(&args, &rt, settings.buffer_bytes)?;
     let shared = Arc::new(Shared::new(generation));
     signals::spawn(shared.clone())?;
 

@@ -7,12 +7,27 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use plugin_sdk::ffi::HostTable;
+
 use super::config;
-use super::hooks::TxnPlugins;
 use super::loader;
 use super::module::{Module, StatsSnapshot};
 use super::runtime_dir::RuntimeDir;
 use crate::transform::DEFAULT_WATER_MARK;
+
+/// How a generation is loaded: where relative plugin paths resolve, where
+/// the unique copies go, the host table plugins get, and the water mark of
+/// every buffer in the generation's chains (`--buffer-bytes`).
+pub struct LoadOptions<'a> {
+    /// Relative plugin paths resolve against this folder.
+    pub plugin_dir: &'a Path,
+    /// Where each plugin's unique copy is written and opened.
+    pub runtime: &'a RuntimeDir,
+    /// The host functions every plugin receives.
+    pub host: &'static HostTable,
+    /// The water mark of every chain buffer, in bytes.
+    pub water_mark: usize,
+}
 
 /// See the module docs.
 #[derive(Debug)]
@@ -27,17 +42,17 @@ pub struct Generation {
 /// `plugin-host check` shows an operator everything to fix in one pass.
 /// Plugins on good lines are loaded (and unloaded) even when another line
 /// is bad, so their refusals are found too.
-pub fn load_generation(config: &Path, plugin_dir: &Path, rt: &RuntimeDir) -> Result<Arc<Generation>, Vec<String>> {
-    let (lines, mut errors) = parse_all(config, plugin_dir);
+pub fn load_generation(config: &Path, opts: &LoadOptions<'_>) -> Result<Arc<Generation>, Vec<String>> {
+    let (lines, mut errors) = parse_all(config, opts.plugin_dir);
     let mut modules = Vec::new();
     for line in &lines {
-        match loader::load(line, rt) {
+        match loader::load(line, opts.runtime, opts.host) {
             Ok(m) => modules.push(Arc::new(m)),
             Err(e) => errors.push((line.line, e)),
         }
     }
     if errors.is_empty() {
-        Ok(Arc::new(Generation::from_modules(modules)))
+        Ok(Arc::new(Generation::from_modules(modules).with_water_mark(opts.water_mark)))
     } else {
         // `modules` drop here: the plugins that did load are finalised and unloaded.
         errors.sort_by_key(|(line, _)| *line);
@@ -80,11 +95,6 @@ impl Generation {
         self
     }
 
-    /// Starts a transaction.
-    pub fn begin_txn(self: &Arc<Self>) -> TxnPlugins {
-        TxnPlugins::new(self.clone())
-    }
-
     /// No plugin configured.
     pub fn is_empty(&self) -> bool {
         self.modules.is_empty()
@@ -95,12 +105,13 @@ impl Generation {
         &self.modules
     }
 
-    pub(crate) fn water_mark(&self) -> usize {
+    /// The water mark of every buffer in this generation's chains.
+    pub fn water_mark(&self) -> usize {
         self.water_mark
     }
 
     /// Every plugin's counters, in order.
     pub fn stats(&self) -> Vec<StatsSnapshot> {
-        self.modules.iter().map(|m| m.stats()).collect()
+        self.modules.iter().map(|m| m.snapshot()).collect()
     }
 }

@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use plugin_sdk::ffi::{EntryFn, ENTRY_SYMBOL};
+use plugin_sdk::ffi::{EntryFn, HostTable, ENTRY_SYMBOL};
 
 use super::abi::one_line;
 use super::config::PluginLine;
@@ -21,13 +21,13 @@ const DLERROR_CAP: usize = 120;
 
 /// Loads and initialises the plugin of `line`. The error is one line:
 /// the config file and line, then [`open`]'s refusal.
-pub fn load(line: &PluginLine, rt: &RuntimeDir) -> Result<Module, String> {
-    open(&line.path, &line.args, rt).map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
+pub fn load(line: &PluginLine, rt: &RuntimeDir, host: &'static HostTable) -> Result<Module, String> {
+    open(&line.path, &line.args, rt, host).map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
 }
 
 /// Loads the plugin at `path` from a unique copy in `rt` and initialises it
-/// with `args`. The error is `plugin PATH: what is wrong; what to do`.
-pub fn open(path: &Path, args: &[String], rt: &RuntimeDir) -> Result<Module, String> {
+/// with `args`, passing it `host`. The error is `plugin PATH: what is wrong; what to do`.
+pub fn open(path: &Path, args: &[String], rt: &RuntimeDir, host: &'static HostTable) -> Result<Module, String> {
     let shown = path.display();
     let copy = rt.unique_copy(path).map_err(|e| {
         format!(
@@ -56,7 +56,7 @@ pub fn open(path: &Path, args: &[String], rt: &RuntimeDir) -> Result<Module, Str
             ))
         }
     };
-    Module::init(path, entry, Some(library), args)
+    Module::init(path, entry, Some(library), args, host)
 }
 
 /// Why dlopen refused the copy of `path`, said for the operator: the

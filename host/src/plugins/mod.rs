@@ -1,34 +1,23 @@
-//! Plugins: configuration, loading, generations and per-transaction hooks.
+//! The loader: configuration, loading and generations. It knows nothing of
+//! transactions (that is the bridge's job); the engine sees its
+//! modules only as `crate::transform::PluginRef`.
 //!
 //! - [`config`]: the `plugin.config` parser.
 //! - [`runtime_dir`]: the private directory of unique plugin copies.
 //! - [`loader`]: opens one plugin and checks it.
 //! - `abi`: the descriptor checks (versions, panic strategy, layouts).
-//! - [`module`]: a loaded plugin, its counters, the ABI checks.
+//! - [`module`]: a loaded plugin, its counters, its entry points.
 //! - [`generation`]: the plugins of one configuration.
-//! - [`hooks`]: one transaction's hooks and the chains they build.
-//! - `txn_host` and `host_table`: the host functions plugins call.
+//! - `current`: which plugin this thread is calling into.
 
 pub(crate) mod abi;
 pub mod config;
+mod current;
 pub mod generation;
-pub mod hooks;
-pub(crate) mod host_table;
 pub mod loader;
 pub mod module;
 pub mod runtime_dir;
-pub(crate) mod txn_host;
 
-// The API the transaction integrates; unused until txn.rs does.
-#[allow(unused_imports)]
-pub use generation::{load_generation, Generation};
-#[allow(unused_imports)]
-pub use hooks::{HookResult, TxnPlugins, TxnView};
-#[allow(unused_imports)]
+pub use current::with_current;
+pub use generation::{load_generation, Generation, LoadOptions};
 pub use module::{Module, StatsSnapshot};
-#[cfg(test)]
-mod abi_tests;
-#[cfg(test)]
-mod faulty_tests;
-#[cfg(test)]
-mod tests;

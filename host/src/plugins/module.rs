@@ -11,32 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use plugin_sdk::ffi::{self, ByteSlice, EntryFn, ErrorBuf, PluginTable};
+use plugin_sdk::ffi::{self, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx};
 
 use super::abi::{self, one_line};
-use super::host_table::HOST_TABLE;
+use super::current::Calling;
+use crate::transform::{PluginStats, TransformPlugin};
 
 /// Longest message kept from a plugin (`init` error, panic message), in bytes.
 const MESSAGE_CAP: usize = 1024;
 /// Longest plugin message quoted in a one-line refusal, in bytes.
 const QUOTE_CAP: usize = 300;
-
-/// Per-plugin counters, shared by every worker thread.
-#[derive(Debug, Default)]
-pub struct PluginStats {
-    /// Transactions whose hooks ran this plugin.
-    pub transactions: AtomicU64,
-    /// Body bytes that entered this plugin's transforms.
-    pub bytes_in: AtomicU64,
-    /// Body bytes that left this plugin's transforms.
-    pub bytes_out: AtomicU64,
-    /// Transform chains with this plugin torn down before the end of the body.
-    pub aborts: AtomicU64,
-    /// Panics caught in this plugin's code.
-    pub panics: AtomicU64,
-    /// Protocol errors (bad handles, broken VIO rules) charged to this plugin.
-    pub protocol_errors: AtomicU64,
-}
 
 /// A copy of [`PluginStats`] at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,6 +52,8 @@ pub struct Module {
     table: PluginTable,
     /// The plugin-global state returned by `init`; `Send + Sync` by the SDK's contract.
     state: *mut c_void,
+    /// The host functions passed to every entry point.
+    host: &'static HostTable,
     pub(crate) stats: PluginStats,
     /// The message of the last panic caught in this plugin, if it said one.
     last_panic: Mutex<Option<String>>,
@@ -89,13 +75,15 @@ impl std::fmt::Debug for Module {
 
 impl Module {
     /// Checks the descriptor `entry` returns and runs the plugin's `init`
-    /// with `args`. `library` (if any) is the library `entry` lives in.
+    /// with `args`, passing it `host`, the table every later call passes too.
+    /// `library` (if any) is the library `entry` lives in.
     /// Errors are one line: `plugin PATH: what is wrong; what to do`.
     pub fn init(
         path: &Path,
         entry: EntryFn,
         library: Option<libloading::Library>,
         args: &[String],
+        host: &'static HostTable,
     ) -> Result<Module, String> {
         // SAFETY: the entry symbol has the declared signature (checked by
         // name only: the descriptor's versions and layout are checked in
@@ -107,9 +95,10 @@ impl Module {
         let mut err = vec![0u8; MESSAGE_CAP];
         let mut err_len = 0usize;
         let err_buf = ErrorBuf { ptr: err.as_mut_ptr(), cap: err.len(), len: &mut err_len };
+        let calling = Calling::enter(&checked.name, "init");
         // SAFETY: all pointers are live for the call; the SDK shim catches panics.
-        let status =
-            unsafe { (checked.table.init)(&HOST_TABLE, arg_slices.as_ptr(), arg_slices.len(), &mut state, err_buf) };
+        let status = unsafe { (checked.table.init)(host, arg_slices.as_ptr(), arg_slices.len(), &mut state, err_buf) };
+        drop(calling);
         let message = one_line(&String::from_utf8_lossy(&err[..err_len.min(err.len())]), QUOTE_CAP);
         match status {
             ffi::STATUS_OK if !state.is_null() => {}
@@ -136,6 +125,7 @@ impl Module {
             abi_minor: checked.minor,
             table: checked.table,
             state,
+            host,
             stats: PluginStats::default(),
             last_panic: Mutex::new(None),
             library,
@@ -157,18 +147,18 @@ impl Module {
         self.abi_minor
     }
 
-    /// The plugin's entry points (valid while `self` lives: the library
-    /// is unloaded only after `self` is dropped).
-    pub(crate) fn table(&self) -> &PluginTable {
-        &self.table
-    }
-
-    pub(crate) fn state(&self) -> *mut c_void {
-        self.state
+    /// Runs hook `hook` (a `plugin_sdk::ffi::hook_id`) on the transaction behind `txn`.
+    ///
+    /// # Safety
+    /// `txn` must be a context the host's transaction functions understand,
+    /// valid for the call.
+    pub(crate) unsafe fn call_hook(&self, hook: u32, txn: *mut TxnCtx, name: &'static str) -> i32 {
+        let _calling = Calling::enter(&self.name, name);
+        (self.table.hook)(self.host, self.state, hook, txn)
     }
 
     /// The counters now.
-    pub fn stats(&self) -> StatsSnapshot {
+    pub fn snapshot(&self) -> StatsSnapshot {
         let s = &self.stats;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         StatsSnapshot {
@@ -221,11 +211,37 @@ impl Module {
     }
 }
 
+impl TransformPlugin for Module {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+
+    unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
+        let _calling = Calling::enter(&self.name, "a transform event");
+        (self.table.transform_event)(self.host, instance, io, event, vio)
+    }
+
+    unsafe fn transform_destroy(&self, instance: *mut c_void) -> i32 {
+        let _calling = Calling::enter(&self.name, "transform destroy");
+        (self.table.transform_destroy)(instance)
+    }
+
+    fn count_panic(&self, during: &str) -> Option<String> {
+        Module::count_panic(self, during)
+    }
+}
+
 impl Drop for Module {
     fn drop(&mut self) {
+        let calling = Calling::enter(&self.name, "fini");
         // SAFETY: `state` came from this table's init; fini runs once, before
         // the library field is dropped.
-        let status = unsafe { (self.table().fini)(self.state) };
+        let status = unsafe { (self.table.fini)(self.state) };
+        drop(calling);
         if status == ffi::STATUS_PANIC {
             self.count_panic("fini");
         }

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 
-use super::host_fns::Shared;
+use super::host_fns::ChainCell;
 use super::instance::Instance;
 use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
 use super::Fault;
@@ -46,7 +46,7 @@ pub struct Chain {
     /// Declared first: instances are destroyed before the buffers they
     /// wrote into are freed.
     instances: Vec<Instance>,
-    shared: Box<Shared>,
+    shared: Box<ChainCell>,
     input_reader: Option<usize>,
     input_total: u64,
     input_ended: bool,
@@ -64,8 +64,8 @@ impl Chain {
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
-        let modules = instances.iter().map(|i| i.module().clone()).collect();
-        let shared = Box::new(Shared { state: std::cell::RefCell::new(State::new(modules, water_mark)) });
+        let plugins = instances.iter().map(|i| i.plugin().clone()).collect();
+        let shared = Box::new(ChainCell { state: std::cell::RefCell::new(State::new(plugins, water_mark)) });
         Chain {
             instances,
             shared,
@@ -78,7 +78,7 @@ impl Chain {
 
     /// The plugins of the chain, in order.
     pub fn plugin_names(&self) -> Vec<String> {
-        self.instances.iter().map(|i| i.module().name().to_string()).collect()
+        self.instances.iter().map(|i| i.plugin().name().to_string()).collect()
     }
 
     /// Upstream body length if known (None = unknown; set later by end_input).
@@ -171,17 +171,17 @@ impl Chain {
             st.current = None;
             st.pinned.clear();
             if status != STATUS_OK {
-                let module = self.instances[i].module();
+                let plugin = self.instances[i].plugin();
                 let what = if status == STATUS_PANIC {
-                    match module.count_panic("a transform event") {
+                    match plugin.count_panic("a transform event") {
                         Some(msg) => format!("panicked handling event {event}: {msg}"),
                         None => format!("panicked handling event {event}"),
                     }
                 } else {
-                    module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
                     format!("refused event {event} (status {status})")
                 };
-                st.set_fault(Fault { plugin: module.name().to_string(), what });
+                st.set_fault(Fault { plugin: plugin.name().to_string(), what });
             }
             let closed_now = st.vconns[i].closed != closed::OPEN && !st.vconns[i].gone;
             if closed_now {
@@ -273,9 +273,9 @@ impl Chain {
             })
         };
         let culprit = waiting.or_else(|| if self.input_ended { unfinished() } else { None })?;
-        let module = &st.modules[culprit];
-        module.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-        Some(Fault { plugin: module.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
+        let plugin = &st.plugins[culprit];
+        plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
+        Some(Fault { plugin: plugin.name().to_string(), what: "stopped making progress (inactivity timeout)".into() })
     }
 
     /// How much the client side can take now; the terminating transform
@@ -294,11 +294,11 @@ impl Drop for Chain {
             let aborted = !done && self.input_reader.is_some();
             let how = if aborted { closed::ABORTED } else { closed::CLOSED };
             for i in 0..self.instances.len() {
-                let m = self.instances[i].module();
-                m.stats.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
-                m.stats.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
+                let m = self.instances[i].plugin().stats();
+                m.bytes_in.fetch_add(st.vconns[i].write.ndone.max(0) as u64, Ordering::Relaxed);
+                m.bytes_out.fetch_add(st.vconns[i + 1].write.ndone.max(0) as u64, Ordering::Relaxed);
                 if aborted {
-                    m.stats.aborts.fetch_add(1, Ordering::Relaxed);
+                    m.aborts.fetch_add(1, Ordering::Relaxed);
                 }
                 if st.vconns[i].closed == closed::OPEN {
                     st.vconns[i].closed = how;

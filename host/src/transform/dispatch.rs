@@ -29,7 +29,7 @@ impl State {
             match p.target {
                 Target::Host => {
                     if p.event == event_code::ERROR {
-                        let plugin = self.modules.first().map_or_else(String::new, |m| m.name().to_string());
+                        let plugin = self.plugins.first().map_or_else(String::new, |m| m.name().to_string());
                         self.set_fault(Fault { plugin, what: "reported an error on its input".into() });
                     }
                 }

@@ -6,22 +6,21 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{ByteSlice, Handle, IoCtx, OwnedBytes};
 
+use super::plugin::PluginRef;
 use super::state::State;
-use crate::plugins::module::Module;
 
 /// What the IO context pointer points at: one chain's state.
-pub(super) struct Shared {
+pub(super) struct ChainCell {
     pub state: RefCell<State>,
 }
 
-impl Shared {
+impl ChainCell {
     pub fn ctx(&self) -> *mut IoCtx {
-        self as *const Shared as *mut IoCtx
+        self as *const ChainCell as *mut IoCtx
     }
 }
 
@@ -31,9 +30,9 @@ fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut State) -> T) -> T {
     if io.is_null() {
         return fallback;
     }
-    // SAFETY: the host passes plugins only pointers to a live `Shared`, and
+    // SAFETY: the host passes plugins only pointers to a live `ChainCell`, and
     // only for the duration of a callback into the plugin.
-    let shared = unsafe { &*(io as *const Shared) };
+    let shared = unsafe { &*(io as *const ChainCell) };
     let Ok(mut state) = shared.state.try_borrow_mut() else {
         return fallback;
     };
@@ -127,7 +126,7 @@ pub(crate) unsafe extern "C" fn buffer_append_copy(io: *mut IoCtx, b: Handle, by
 /// callback on drop, and keeps the plugin's library loaded until then.
 struct PluginBytes {
     bytes: OwnedBytes,
-    _module: Option<Arc<Module>>,
+    _plugin: Option<PluginRef>,
 }
 
 // SAFETY: the SDK contract makes `release` callable from any thread, and the
@@ -150,9 +149,9 @@ impl Drop for PluginBytes {
 
 pub(crate) unsafe extern "C" fn buffer_append_owned(io: *mut IoCtx, b: Handle, bytes: OwnedBytes) -> i32 {
     // Wrap first: whatever happens next, dropping the wrapper releases them.
-    let mut owned = PluginBytes { bytes, _module: None };
+    let mut owned = PluginBytes { bytes, _plugin: None };
     with(io, 1, move |s| {
-        owned._module = s.current.and_then(|c| s.modules.get(c).cloned());
+        owned._plugin = s.current.and_then(|c| s.plugins.get(c).cloned());
         s.append_handle(b, Bytes::from_owner(owned))
     })
 }

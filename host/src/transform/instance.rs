@@ -3,38 +3,36 @@
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use plugin_sdk::ffi::{Handle, IoCtx, STATUS_PANIC};
 
-use crate::plugins::host_table::HOST_TABLE;
-use crate::plugins::module::Module;
+use super::plugin::PluginRef;
 
 /// Live transform instances in the process (see [`super::live_counts`]).
 pub(super) static LIVE_TRANSFORMS: AtomicUsize = AtomicUsize::new(0);
 
 /// One transform instance; destroyed on drop.
 pub struct Instance {
-    module: Arc<Module>,
+    plugin: PluginRef,
     ptr: *mut c_void,
     alive: bool,
 }
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("plugin", &self.module.name()).field("alive", &self.alive).finish()
+        f.debug_struct("Instance").field("plugin", &self.plugin.name()).field("alive", &self.alive).finish()
     }
 }
 
 impl Instance {
-    /// Takes ownership of `ptr`, an instance `module` handed over in `txn_add_transform`.
-    pub(crate) fn new(module: Arc<Module>, ptr: *mut c_void) -> Self {
+    /// Takes ownership of `ptr`, an instance `plugin` handed over in `txn_add_transform`.
+    pub(crate) fn new(plugin: PluginRef, ptr: *mut c_void) -> Self {
         LIVE_TRANSFORMS.fetch_add(1, Ordering::Relaxed);
-        Instance { module, ptr, alive: true }
+        Instance { plugin, ptr, alive: true }
     }
 
-    pub(crate) fn module(&self) -> &Arc<Module> {
-        &self.module
+    pub(crate) fn plugin(&self) -> &PluginRef {
+        &self.plugin
     }
 
     /// Delivers one event; returns the plugin's status.
@@ -42,9 +40,9 @@ impl Instance {
         if !self.alive {
             return plugin_sdk::ffi::STATUS_OK;
         }
-        // SAFETY: `ptr` is a live instance of this module (alive), `io`
+        // SAFETY: `ptr` is a live instance of this plugin (alive), `io`
         // points at the chain's state for this call.
-        unsafe { (self.module.table().transform_event)(&HOST_TABLE, self.ptr, io, event, vio) }
+        unsafe { self.plugin.transform_event(self.ptr, io, event, vio) }
     }
 
     /// Destroys the instance (idempotent).
@@ -54,10 +52,10 @@ impl Instance {
         }
         self.alive = false;
         LIVE_TRANSFORMS.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: destroyed exactly once (alive flag), with its own module's function.
-        let status = unsafe { (self.module.table().transform_destroy)(self.ptr) };
+        // SAFETY: destroyed exactly once (alive flag), by its own plugin.
+        let status = unsafe { self.plugin.transform_destroy(self.ptr) };
         if status == STATUS_PANIC {
-            self.module.count_panic("transform destroy");
+            self.plugin.count_panic("transform destroy");
         }
     }
 }

@@ -8,9 +8,11 @@
 //! - `buffer`: IO buffers of shared `Bytes` blocks.
 //! - `host_fns`: the IO host functions plugins call.
 //! - [`instance`]: a plugin's transform object, destroyed exactly once.
+//! - [`plugin`]: the narrow handle on a plugin the engine holds.
 //!
 //! Single-threaded by design: a transaction, its chain and its buffers live
-//! on one worker thread. Knows nothing of sockets or mio.
+//! on one worker thread. Knows nothing of sockets, mio, HTTP or the loader:
+//! a plugin is a [`PluginRef`], whatever loaded it.
 //!
 //! ```text
 //! host --B0--> T0 --B1--> T1 ... T(n-1) --Bn--> terminus --> take_output()
@@ -22,16 +24,16 @@ mod dispatch;
 pub(crate) mod host_fns;
 pub mod instance;
 mod ops;
+pub mod plugin;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use std::sync::atomic::Ordering;
 
-// The API the transaction integrates; unused until txn.rs does.
-#[allow(unused_imports)]
-pub use chain::{Chain, RunStatus, DEFAULT_WATER_MARK, MAX_EVENTS_PER_RUN};
+pub use chain::{Chain, RunStatus, DEFAULT_WATER_MARK};
 pub use instance::Instance;
+pub use plugin::{PluginRef, PluginStats, TransformPlugin};
 
 /// Why a chain stopped: a plugin panicked or broke the VIO protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

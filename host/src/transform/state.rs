@@ -9,14 +9,13 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{event_code, Handle};
 
 use super::buffer::IoBuffer;
+use super::plugin::PluginRef;
 use super::Fault;
-use crate::plugins::module::Module;
 
 pub(super) const KIND_VCONN: u64 = 1;
 pub(super) const KIND_VIO: u64 = 2;
@@ -102,15 +101,15 @@ pub(super) struct State {
     /// Blocks lent to the running callback (`reader_block`).
     pub pinned: Vec<Bytes>,
     pub fault: Option<Fault>,
-    pub modules: Vec<Arc<Module>>,
+    pub plugins: Vec<PluginRef>,
     pub water_mark: usize,
     /// The terminus output length as announced when the last transform started writing.
     pub announced: Option<i64>,
 }
 
 impl State {
-    pub fn new(modules: Vec<Arc<Module>>, water_mark: usize) -> Self {
-        let vconns = (0..=modules.len()).map(|_| VConnState::default()).collect();
+    pub fn new(plugins: Vec<PluginRef>, water_mark: usize) -> Self {
+        let vconns = (0..=plugins.len()).map(|_| VConnState::default()).collect();
         State {
             vconns,
             buffers: Vec::new(),
@@ -119,14 +118,14 @@ impl State {
             current: None,
             pinned: Vec::new(),
             fault: None,
-            modules,
+            plugins,
             water_mark,
             announced: None,
         }
     }
 
     pub fn terminus(&self) -> usize {
-        self.modules.len()
+        self.plugins.len()
     }
 
     // ----- faults -----
@@ -134,10 +133,10 @@ impl State {
     /// Records a broken rule against the running transform (first fault wins,
     /// and only it is counted: one fault per chain, however many calls broke rules).
     pub fn violation(&mut self, what: impl Into<String>) {
-        let plugin = match self.current.and_then(|i| self.modules.get(i)) {
+        let plugin = match self.current.and_then(|i| self.plugins.get(i)) {
             Some(m) => {
                 if self.fault.is_none() {
-                    m.stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    m.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
                 }
                 m.name().to_string()
             }
@@ -378,12 +377,12 @@ pub(super) fn handle_vio(vc: usize) -> Handle {
 #[cfg(test)]
 mod stall_tests {
     use super::*;
-    use crate::transform::tests::{null_module, serial};
+    use crate::transform::tests::{null_plugin, serial};
 
     /// One transform between the host's write of `input` (known length)
     /// and the terminus, its events already delivered and ignored.
     fn one_transform(input: &[u8]) -> State {
-        let mut st = State::new(vec![null_module()], 16);
+        let mut st = State::new(vec![null_plugin()], 16);
         let b = st.new_buffer();
         let r = st.new_reader(b).expect("a fresh buffer takes a reader");
         st.vconns[0].write =
@@ -417,7 +416,7 @@ mod stall_tests {
         st.schedule_immediate(0);
         assert!(!st.check_stall(false), "an event is queued: not stuck");
         st.queue.clear();
-        let before = st.modules[0].stats().protocol_errors;
+        let before = st.plugins[0].stats().protocol_errors.load(Ordering::Relaxed);
         assert!(st.check_stall(false));
         let fault = st.fault.clone().expect("a fault");
         assert_eq!(fault.plugin, "plugin-null");
@@ -425,7 +424,7 @@ mod stall_tests {
             fault.what,
             "stalled: left 10 input bytes unconsumed with nothing scheduled (no reenable, no WRITE_READY)"
         );
-        assert_eq!(st.modules[0].stats().protocol_errors, before + 1);
+        assert_eq!(st.plugins[0].stats().protocol_errors.load(Ordering::Relaxed), before + 1);
         assert!(!st.check_stall(false), "a faulted chain is not checked again");
     }
 

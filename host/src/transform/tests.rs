@@ -2,14 +2,16 @@
 //! rlib and called through its exported entry, not dlopen) on in-memory input.
 
 use std::ffi::c_void;
-use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
+use plugin_sdk::ffi::{Handle, IoCtx, PluginTable};
 use plugin_sdk::{Event, Transform, TransformCx};
 
+use super::plugin::{PluginRef, PluginStats, TransformPlugin};
 use super::{live_counts, Chain, Instance, RunStatus};
-use crate::plugins::module::Module;
+use crate::bridge::HOST_TABLE;
 
 /// The live counters are process-wide: tests that read them run one at a time.
 pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
@@ -18,20 +20,47 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn null_module() -> Arc<Module> {
-    let m = Module::init(Path::new("null(static)"), plugin_null::plugin_host_module, None, &[]);
-    Arc::new(m.expect("the null plugin initialises with no args"))
+/// The null plugin linked as an rlib: its entry table called directly, no
+/// loader, no `init` (transforms need none).
+struct LinkedPlugin {
+    table: &'static PluginTable,
+    stats: PluginStats,
 }
 
-/// An instance of `t` run through `module`'s table (any SDK plugin's shims
+impl TransformPlugin for LinkedPlugin {
+    fn name(&self) -> &str {
+        "plugin-null"
+    }
+    fn stats(&self) -> &PluginStats {
+        &self.stats
+    }
+    unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
+        (self.table.transform_event)(&HOST_TABLE, instance, io, event, vio)
+    }
+    unsafe fn transform_destroy(&self, instance: *mut c_void) -> i32 {
+        (self.table.transform_destroy)(instance)
+    }
+    fn count_panic(&self, _during: &str) -> Option<String> {
+        self.stats.panics.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+pub(crate) fn null_plugin() -> PluginRef {
+    // SAFETY: the linked plugin's descriptor and table are statics of this binary.
+    let table = unsafe { &*(*plugin_null::plugin_host_module()).table };
+    Arc::new(LinkedPlugin { table, stats: PluginStats::default() })
+}
+
+/// An instance of `t` run through `plugin`'s table (any SDK plugin's shims
 /// handle any `Transform`, as the test binary links one SDK).
-fn instance(module: &Arc<Module>, t: impl Transform) -> Instance {
+fn instance(plugin: &PluginRef, t: impl Transform) -> Instance {
     let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(t));
-    Instance::new(module.clone(), Box::into_raw(boxed) as *mut c_void)
+    Instance::new(plugin.clone(), Box::into_raw(boxed) as *mut c_void)
 }
 
 fn null_chain(n: usize, water_mark: usize) -> Chain {
-    let m = null_module();
+    let m = null_plugin();
     Chain::new((0..n).map(|_| instance(&m, plugin_null::NullTransform::default())).collect(), water_mark)
 }
 
@@ -182,17 +211,17 @@ impl Transform for Panicker {
 #[test]
 fn a_panicking_transform_faults_the_chain_and_is_counted() {
     let _g = serial();
-    let m = null_module();
+    let m = null_plugin();
     let mut chain = Chain::new(vec![instance(&m, plugin_null::NullTransform::default()), instance(&m, Panicker)], 4096);
     chain.start(Some(3));
     chain.push_input(Bytes::from_static(b"abc"));
     chain.run();
     let fault = chain.fault().expect("a fault");
     assert!(fault.what.contains("panicked"), "{fault}");
-    assert_eq!(m.stats().panics, 1);
+    assert_eq!(m.stats().panics.load(Ordering::Relaxed), 1);
     assert!(chain.take_output(10).is_empty());
     drop(chain);
-    assert_eq!(m.stats().aborts, 2);
+    assert_eq!(m.stats().aborts.load(Ordering::Relaxed), 2);
     assert_eq!(live_counts(), (0, 0));
 }
 
@@ -209,14 +238,14 @@ impl Transform for EarlyComplete {
 #[test]
 fn write_complete_with_bytes_to_do_is_a_protocol_fault() {
     let _g = serial();
-    let m = null_module();
+    let m = null_plugin();
     let mut chain = Chain::new(vec![instance(&m, EarlyComplete)], 4096);
     chain.start(Some(10));
     chain.push_input(Bytes::from_static(b"0123456789"));
     chain.run();
     let fault = chain.fault().expect("a fault");
     assert!(fault.what.contains("ntodo"), "{fault}");
-    assert_eq!(m.stats().protocol_errors, 1);
+    assert_eq!(m.stats().protocol_errors.load(Ordering::Relaxed), 1);
     drop(chain);
     assert_eq!(live_counts(), (0, 0));
 }
@@ -232,7 +261,7 @@ impl Transform for Sink {
 #[test]
 fn reenables_coalesce_and_never_recurse() {
     let _g = serial();
-    let m = null_module();
+    let m = null_plugin();
     let count = std::rc::Rc::new(std::cell::Cell::new(0));
     let mut chain = Chain::new(vec![instance(&m, Sink(count.clone()))], 4096);
     chain.start(None);

@@ -17,6 +17,7 @@
 use crate::body::{BodyPipe, PipeError, Pump};
 
 mod response;
+use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
@@ -24,7 +25,6 @@ use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, RequestH
 use crate::heads::upstream_request;
 use crate::io_util::ReadOutcome;
 use crate::origin::OriginConn;
-use crate::plugins::{HookResult, TxnPlugins, TxnView};
 use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
 use crate::settings::Settings;
 use bytes::Bytes;
@@ -109,7 +109,7 @@ impl Txn {
             return Err(error_page::render(501, "CONNECT is not supported by this reverse proxy", true));
         }
         let generation = ctx.shared.generation();
-        let mut plugins = (!generation.is_empty()).then(|| generation.begin_txn());
+        let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
         let mut request_chain = None;
         if let Some(p) = plugins.as_mut() {
             let mut view = TxnView { request: &mut head, response: None };

@@ -4,13 +4,13 @@
 
 use super::{Resp, Txn, TxnStep};
 use crate::body::{BodyPipe, PipeError, Pump};
+use crate::bridge::{HookResult, TxnView};
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
     keep_alive, parse_response, response_framing, strip_hop_by_hop, write_response, BodyKind, ResponseHead, Version,
 };
 use crate::heads::{frame_response, BodyLen};
-use crate::plugins::{HookResult, TxnView};
 use crate::session::{ClientIo, Ctx};
 use bytes::Buf;
 

@@ -14,10 +14,9 @@ use std::sync::Arc;
 
 use plugin_sdk::ffi::{hook_id, STATUS_OK, STATUS_PANIC};
 
-use super::generation::Generation;
-use super::host_table::HOST_TABLE;
 use super::txn_host::{Phase, TxnCell, TxnState};
 use crate::h1::head::{RequestHead, ResponseHead};
+use crate::plugins::Generation;
 use crate::transform::{Chain, Instance};
 
 /// The parts of a transaction hooks may read and change.
@@ -50,7 +49,8 @@ pub struct TxnPlugins {
 }
 
 impl TxnPlugins {
-    pub(super) fn new(generation: Arc<Generation>) -> Self {
+    /// Starts a transaction on `generation`; it keeps the generation to its end.
+    pub fn new(generation: Arc<Generation>) -> Self {
         for m in generation.modules() {
             m.stats.transactions.fetch_add(1, Ordering::Relaxed);
         }
@@ -111,9 +111,8 @@ impl TxnPlugins {
                     response_added: Vec::new(),
                 }),
             };
-            // SAFETY: the table and state belong to this live module; the
-            // context points at `cell`, alive until after the call.
-            let status = unsafe { (module.table().hook)(&HOST_TABLE, module.state(), id, cell.ctx()) };
+            // SAFETY: the context points at `cell`, alive until after the call.
+            let status = unsafe { module.call_hook(id, cell.ctx(), hook_name) };
             let state = cell.state.into_inner();
             self.request.extend(state.request_added);
             self.response.extend(state.response_added);

@@ -10,9 +10,10 @@ use std::process::Command;
 use super::faulty_tests::{body, generation, run_txn};
 use plugin_sdk::ffi::AbiRoot;
 
-use super::loader;
-use super::runtime_dir::RuntimeDir;
-use super::{load_generation, HookResult};
+use super::{test_options, HookResult, HOST_TABLE};
+use crate::plugins::load_generation;
+use crate::plugins::loader;
+use crate::plugins::runtime_dir::RuntimeDir;
 use crate::transform::live_counts;
 use crate::transform::tests::serial;
 use e2e::fixtures::{self, Patch, Scratch};
@@ -81,7 +82,7 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
     ];
     let config = scratch.write("plugin.config", &(lines.join("\n") + "\n"));
     let rt = RuntimeDir::create(Some(&scratch.0)).expect("runtime dir");
-    let errors = load_generation(&config, &scratch.0, &rt).expect_err("refused");
+    let errors = load_generation(&config, &test_options(&scratch.0, &rt)).expect_err("refused");
     let at = |line: usize, so: &Path| format!("{}:{line}: plugin {}", config.display(), so.display());
     let expected = [
         format!(
@@ -158,7 +159,7 @@ fn a_plugin_of_an_older_minor_loads_and_runs_without_the_newer_entries() {
     let message = "plugin abi-fixture-minor-0 panicked in read_response_headers".to_string();
     assert_eq!(o.hook, HookResult::Fail { status: 500, message });
     let module = &gen.modules()[0];
-    assert_eq!(module.stats().panics, 1);
+    assert_eq!(module.snapshot().panics, 1);
     assert_eq!(module.last_panic(), None);
     drop(gen);
     assert_eq!(live_counts(), (0, 0));
@@ -198,7 +199,7 @@ fn a_runtime_directory_remounted_noexec_is_named_in_the_refusal() {
     };
     let rt = RuntimeDir::create(Some(&mount.0)).expect("exec allowed at first");
     assert!(mount.remount_noexec(), "remount noexec");
-    let e = loader::open(&so, &[], &rt).expect_err("cannot be mapped executable");
+    let e = loader::open(&so, &[], &rt, &HOST_TABLE).expect_err("cannot be mapped executable");
     assert_eq!(
         e,
         format!(

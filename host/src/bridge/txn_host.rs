@@ -12,8 +12,8 @@ use std::sync::Arc;
 use plugin_sdk::ffi::{direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK};
 
 use super::hooks::TxnView;
-use super::module::Module;
 use crate::h1::head::Headers;
+use crate::plugins::Module;
 use crate::transform::Instance;
 
 /// Which hook is running: decides which transforms may still be added.

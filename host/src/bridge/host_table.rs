@@ -4,17 +4,24 @@
 use plugin_sdk::ffi::{ByteSlice, HostTable, ABI_MINOR};
 
 use super::txn_host as t;
+use crate::plugins::with_current;
 use crate::transform::host_fns as io;
 
-/// Logs a plugin message through `tracing`.
+/// Logs a plugin message through `tracing`, with the name of the plugin
+/// this thread is calling into (`unknown` from a thread of the plugin's own).
 unsafe extern "C" fn log(level: u32, msg: ByteSlice) {
     // SAFETY: lent for this call.
     let text = String::from_utf8_lossy(unsafe { msg.as_slice() });
-    let _ = std::panic::catch_unwind(|| match level {
-        0 => tracing::error!(target: "plugin", "{text}"),
-        1 => tracing::warn!(target: "plugin", "{text}"),
-        2 => tracing::info!(target: "plugin", "{text}"),
-        _ => tracing::debug!(target: "plugin", "{text}"),
+    let _ = std::panic::catch_unwind(|| {
+        with_current(|current| {
+            let plugin = current.map_or("unknown", |(name, _)| name);
+            match level {
+                0 => tracing::error!(target: "plugin", plugin, "{text}"),
+                1 => tracing::warn!(target: "plugin", plugin, "{text}"),
+                2 => tracing::info!(target: "plugin", plugin, "{text}"),
+                _ => tracing::debug!(target: "plugin", plugin, "{text}"),
+            }
+        })
     });
 }
 

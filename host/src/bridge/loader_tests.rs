@@ -10,11 +10,12 @@ use plugin_sdk::export::Tables;
 use plugin_sdk::ffi::{AbiRoot, ByteSlice, PluginModule, PluginTable, StaticStr, ABI_MAJOR, ABI_MINOR};
 use plugin_sdk::{Plugin, Txn};
 
-use super::module::Module;
-use super::runtime_dir::RuntimeDir;
-use super::{load_generation, Generation, HookResult, TxnView};
+use super::{test_options, HookResult, TxnPlugins, TxnView, HOST_TABLE};
 use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
-use crate::transform::tests::{null_module, serial};
+use crate::plugins::module::Module;
+use crate::plugins::runtime_dir::RuntimeDir;
+use crate::plugins::{load_generation, Generation};
+use crate::transform::tests::serial;
 use crate::transform::{live_counts, RunStatus};
 
 /// Defines an entry function returning a descriptor for plugin type `$ty`
@@ -68,7 +69,12 @@ test_entry!(abort_entry, Rude, ABI_MAJOR, ABI_MINOR, 0, ROOT);
 test_entry!(layout_entry, Rude, ABI_MAJOR, ABI_MINOR, 1, <ByteSlice as StableAbi>::LAYOUT);
 
 fn init_err(entry: plugin_sdk::ffi::EntryFn) -> String {
-    Module::init(Path::new("/p/x.so"), entry, None, &[]).expect_err("must be refused")
+    Module::init(Path::new("/p/x.so"), entry, None, &[], &HOST_TABLE).expect_err("must be refused")
+}
+
+fn null_module() -> Arc<Module> {
+    let m = Module::init(Path::new("null(static)"), plugin_null::plugin_host_module, None, &[], &HOST_TABLE);
+    Arc::new(m.expect("the null plugin initialises with no args"))
 }
 
 #[test]
@@ -113,13 +119,13 @@ fn response() -> ResponseHead {
 #[test]
 fn hooks_run_in_order_and_failures_stop_the_transaction() {
     let _g = serial();
-    let rude = Arc::new(Module::init(Path::new("rude"), rude_entry, None, &[]).expect("rude loads"));
+    let rude = Arc::new(Module::init(Path::new("rude"), rude_entry, None, &[], &HOST_TABLE).expect("rude loads"));
     let generation = Arc::new(Generation::from_modules(vec![null_module(), rude.clone()]));
-    let mut txn = generation.begin_txn();
+    let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
     let r = txn.read_request_headers(&mut TxnView { request: &mut req, response: None });
     assert!(matches!(r, HookResult::Fail { status: 500, ref message } if message.contains("panicked")), "{r:?}");
-    assert_eq!(rude.stats().panics, 1);
+    assert_eq!(rude.snapshot().panics, 1);
     let r = txn.read_response_headers(&mut TxnView { request: &mut req, response: Some(&mut resp) });
     assert!(matches!(r, HookResult::Fail { status: 403, ref message } if message.contains("not today")), "{r:?}");
     assert_eq!(resp.status, 203);
@@ -157,9 +163,9 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     let rt = RuntimeDir::create(Some(&dir)).expect("runtime dir");
     let config = dir.join("plugin.config");
     std::fs::write(&config, format!("{} response\n", so.display())).expect("write config");
-    let generation = load_generation(&config, &dir, &rt).expect("loads");
+    let generation = load_generation(&config, &test_options(&dir, &rt)).expect("loads");
     assert!(generation.modules()[0].is_dynamic());
-    let mut txn = generation.begin_txn();
+    let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
     let mut view = TxnView { request: &mut req, response: Some(&mut resp) };
     assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
@@ -186,7 +192,7 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     drop(generation);
 
     std::fs::write(&config, format!("{} sideways\n", so.display())).expect("write config");
-    let errs = load_generation(&config, &dir, &rt).expect_err("bad argument");
+    let errs = load_generation(&config, &test_options(&dir, &rt)).expect_err("bad argument");
     assert_eq!(errs.len(), 1);
     assert!(errs[0].contains("plugin.config:1") && errs[0].contains("\"sideways\""), "{}", errs[0]);
     drop(rt);

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::runtime_dir::RuntimeDir;
-use super::{load_generation, Generation, HookResult, StatsSnapshot, TxnView};
+use super::{test_options, HookResult, TxnPlugins, TxnView};
 use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
+use crate::plugins::runtime_dir::RuntimeDir;
+use crate::plugins::{load_generation, Generation, StatsSnapshot};
 use crate::transform::tests::serial;
 use crate::transform::{live_counts, Chain, Fault, RunStatus};
 use e2e::fixtures::{self, Scratch};
@@ -43,7 +44,7 @@ pub(super) fn body() -> Vec<u8> {
 pub(super) fn generation(scratch: &Scratch, so: &Path, args: &str) -> Result<Arc<Generation>, Vec<String>> {
     let config = scratch.write("plugin.config", &format!("{} {args}\n", so.display()));
     let rt = RuntimeDir::create(Some(&scratch.0)).expect("runtime dir");
-    load_generation(&config, &scratch.0, &rt)
+    load_generation(&config, &test_options(&scratch.0, &rt))
 }
 
 /// One GET with a 200 response of [`body`] (known length) through `generation`.
@@ -52,7 +53,7 @@ pub(super) fn run_txn(generation: &Arc<Generation>) -> Outcome {
         RequestHead { method: "GET".into(), target: "/".into(), version: Version::Http11, headers: Headers::default() };
     let mut response =
         ResponseHead { version: Version::Http11, status: 200, reason: "OK".into(), headers: Headers::default() };
-    let mut txn = generation.begin_txn();
+    let mut txn = TxnPlugins::new(generation.clone());
     let mut view = TxnView { request: &mut request, response: Some(&mut response) };
     let hook = txn.read_response_headers(&mut view);
     let mut outcome = Outcome { hook, out: Vec::new(), fault: None, done: false, stalled: false };
@@ -104,7 +105,7 @@ fn faulty_txn(arg: &str) -> (Outcome, StatsSnapshot, Option<String>) {
     let outcome = run_txn(&generation);
     assert_eq!(live_counts(), (0, 0), "{arg}: every transform and buffer is gone");
     let module = &generation.modules()[0];
-    (outcome, module.stats(), module.last_panic())
+    (outcome, module.snapshot(), module.last_panic())
 }
 
 fn fault(what: &str) -> Option<Fault> {
