@@ -32,7 +32,7 @@ fn refusals(stderr: &str, config: &Path) -> Vec<String> {
 /// The refusal of `so` on `config:line` for each kind of ABI mismatch.
 fn major_refusal(config: &Path, line: usize, so: &Path) -> String {
     format!(
-        "{}:{line}: plugin {}: built against plugin-sdk ABI 2.1, this host speaks 1.1; \
+        "{}:{line}: plugin {}: built against plugin-sdk ABI 2.2, this host speaks 1.2; \
          rebuild it against this host's plugin-sdk",
         config.display(),
         so.display()
@@ -41,7 +41,7 @@ fn major_refusal(config: &Path, line: usize, so: &Path) -> String {
 
 fn minor_refusal(config: &Path, line: usize, so: &Path) -> String {
     format!(
-        "{}:{line}: plugin {}: built against plugin-sdk ABI 1.2, newer than this host's 1.1; \
+        "{}:{line}: plugin {}: built against plugin-sdk ABI 1.3, newer than this host's 1.2; \
          upgrade the host, or rebuild the plugin against this host's plugin-sdk",
         config.display(),
         so.display()
@@ -61,7 +61,7 @@ type Refusal = fn(&Path, usize, &Path) -> String;
 
 /// The three refused fixtures with their refusal messages.
 fn refused() -> [(PathBuf, Refusal); 3] {
-    [(abi::major_2(), major_refusal), (abi::minor_2(), minor_refusal), (abi::panic_abort(), abort_refusal)]
+    [(abi::major_2(), major_refusal), (abi::minor_3(), minor_refusal), (abi::panic_abort(), abort_refusal)]
 }
 
 #[test]
@@ -107,10 +107,16 @@ fn run_with_any_refused_plugin_exits_non_zero_without_serving() {
 }
 
 #[test]
-fn a_plugin_of_an_older_minor_passes_check_loads_and_serves() {
+fn plugins_of_older_minors_pass_check_load_and_serve() {
+    // 1.1 as released (today's plugins built before SDK 1.2) and 1.0.
+    for (so, name) in [(abi::minor_1(), "abi-fixture-minor-1"), (abi::minor_0(), "abi-fixture-minor-0")] {
+        older_minor_serves(&so, name);
+    }
+}
+
+fn older_minor_serves(so: &Path, name: &str) {
     const BODY: usize = 256 * 1024;
-    let so = abi::minor_0();
-    let scratch = ScratchDir::new("abi-minor-0");
+    let scratch = ScratchDir::new(name);
     let config = write_plugin_config(scratch.path(), &[so.display().to_string()]);
     let out = check(&config, &scratch);
     assert!(out.success(), "{out:?}");
@@ -121,10 +127,10 @@ fn a_plugin_of_an_older_minor_passes_check_loads_and_serves() {
     let served = Exchange::get(host.addr(), &format!("/bytes?n={BODY}&seed=10"));
     assert_eq!(served.outcome(), Outcome::Served);
     let body = served.response.as_ref().map(|r| r.body.as_slice()).unwrap_or_default();
-    assert_same_bytes(body, &pattern(BODY, 10), "through the ABI 1.0 plugin");
+    assert_same_bytes(body, &pattern(BODY, 10), name);
     let stats = host.wait_idle();
     let plugin = stats.plugin(0);
-    assert_eq!(plugin.name, "abi-fixture-minor-0");
+    assert_eq!(plugin.name, name);
     assert_eq!((plugin.transactions, plugin.bytes_in, plugin.bytes_out), (1, BODY as u64, BODY as u64));
     assert_eq!(plugin.faults(), (0, 0, 0));
 }

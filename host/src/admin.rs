@@ -52,19 +52,22 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
 /// The counters as one JSON object.
 pub fn stats_json(shared: &Shared) -> String {
     let (transforms, buffers) = live_counts();
+    let generation = shared.generation();
     let mut out = format!(
-        "{{\"connections\":{},\"live_transactions\":{},\"live_transforms\":{},\"live_buffers\":{},\"plugins\":[",
+        "{{\"connections\":{},\"live_transactions\":{},\"live_transforms\":{},\"live_buffers\":{},\"chain_water_mark\":{},\"plugins\":[",
         shared.connections.load(Ordering::Relaxed),
         LIVE_TRANSACTIONS.load(Ordering::Relaxed),
         transforms,
-        buffers
+        buffers,
+        generation.water_mark()
     );
-    let generation = shared.generation();
     for (i, module) in generation.modules().iter().enumerate() {
         let s = module.snapshot();
+        let counters: Vec<String> =
+            module.plugin_counters().iter().map(|(name, value)| format!("{}:{value}", json_string(name))).collect();
         let _ = write!(
             out,
-            "{}{{\"name\":{},\"path\":{},\"transactions\":{},\"bytes_in\":{},\"bytes_out\":{},\"aborts\":{},\"panics\":{},\"protocol_errors\":{}}}",
+            "{}{{\"name\":{},\"path\":{},\"transactions\":{},\"bytes_in\":{},\"bytes_out\":{},\"aborts\":{},\"panics\":{},\"protocol_errors\":{},\"counters\":{{{}}}}}",
             if i == 0 { "" } else { "," },
             json_string(&s.name),
             json_string(&module.path().display().to_string()),
@@ -73,7 +76,8 @@ pub fn stats_json(shared: &Shared) -> String {
             s.bytes_out,
             s.aborts,
             s.panics,
-            s.protocol_errors
+            s.protocol_errors,
+            counters.join(",")
         );
     }
     out.push_str("]}\n");

@@ -10,7 +10,7 @@
 use crate::h1::decode::{DecodeError, Decoder};
 use crate::h1::encode::{EncodeError, Encoder};
 use crate::h1::write_queue::WriteQueue;
-use crate::transform::{Chain, Fault, RunStatus};
+use crate::transform::{Chain, Fault, Replacement, RunStatus};
 use bytes::{Bytes, BytesMut};
 
 /// What one `pump` achieved.
@@ -26,6 +26,9 @@ pub enum Pump {
     NeedHead(Option<u64>),
     /// The whole body went out.
     Done,
+    /// A transform replaced the whole message before its head left: send
+    /// this instead. The chain is gone; what is left of the input is unread.
+    Replace(Replacement),
 }
 
 /// Why a body stopped.
@@ -140,6 +143,11 @@ impl BodyPipe {
         let mut status = chain.run();
         if let Some(fault) = chain.fault() {
             return Err(PipeError::Plugin(fault));
+        }
+        if let Some(replacement) = chain.take_replacement() {
+            self.chain = None;
+            self.done = true;
+            return Ok(Pump::Replace(replacement));
         }
         let Some(enc) = self.enc.as_mut() else {
             return Ok(match chain.output_started() {

@@ -16,19 +16,19 @@
 //! `transform` and `h1` know none of the others (`.ci/check-deps` checks it).
 
 pub mod admin;
-pub mod body;
+pub(crate) mod body;
 pub mod bridge;
-pub mod error_page;
+pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;
-pub mod heads;
-pub mod io_util;
-pub mod origin;
+pub(crate) mod heads;
+pub(crate) mod io_util;
+pub(crate) mod origin;
 pub mod plugins;
-pub mod session;
+pub(crate) mod session;
 pub mod settings;
 pub mod shared;
 pub mod signals;
 pub mod static_origin;
 pub mod transform;
-pub mod txn;
+pub(crate) mod txn;

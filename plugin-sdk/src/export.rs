@@ -13,6 +13,7 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::counter::Counters;
 use crate::event::Event;
 use crate::ffi::{
     hook_id, ByteSlice, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR,
@@ -116,6 +117,13 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
     n
 }
 
+/// What the global state pointer the host keeps points at: the plugin
+/// value and the counters its `init` registered.
+struct PluginState<P> {
+    plugin: P,
+    counters: Counters,
+}
+
 /// The plugin table for plugin type `P`.
 pub struct Tables<P>(PhantomData<P>);
 
@@ -129,6 +137,8 @@ impl<P: Plugin> Tables<P> {
         transform_event,
         transform_destroy,
         panic_message,
+        txn_state_drop,
+        counter_at: counter_at::<P>,
     };
 }
 
@@ -184,8 +194,10 @@ fn init_impl<P: Plugin>(host: &HostTable, args: &[String]) -> Result<*mut c_void
             std::mem::size_of::<HostTable>()
         ));
     }
-    let plugin = P::init(args)?;
-    Ok(Box::into_raw(Box::new(plugin)) as *mut c_void)
+    // SAFETY: the host's table is static in the host, for the library's whole life.
+    crate::log::set_host(unsafe { &*(host as *const HostTable) });
+    let (plugin, counters) = Counters::collect(|| P::init(args));
+    Ok(Box::into_raw(Box::new(PluginState { plugin: plugin?, counters })) as *mut c_void)
 }
 
 fn write_error(err: &ErrorBuf, msg: &str) {
@@ -207,7 +219,7 @@ unsafe extern "C" fn fini<P: Plugin>(state: *mut c_void) -> i32 {
             return STATUS_BAD_ARG;
         }
         // SAFETY: `state` came from init::<P> and the host calls fini once.
-        drop(unsafe { Box::from_raw(state as *mut P) });
+        drop(unsafe { Box::from_raw(state as *mut PluginState<P>) });
         STATUS_OK
     })
 }
@@ -219,8 +231,8 @@ unsafe extern "C" fn hook<P: Plugin>(host: *const HostTable, state: *mut c_void,
         }
         // SAFETY: state is our P (shared, hooks take &self); host and txn are
         // valid for this call.
-        let (plugin, mut txn) = unsafe { (&*(state as *const P), Txn::new(&*host, txn)) };
-        hook_impl(plugin, hook, &mut txn)
+        let (state, mut txn) = unsafe { (&*(state as *const PluginState<P>), Txn::new(&*host, txn)) };
+        hook_impl(&state.plugin, hook, &mut txn)
     })
 }
 
@@ -271,5 +283,42 @@ pub(crate) unsafe extern "C" fn transform_destroy(instance: *mut c_void) -> i32 
         // SAFETY: as in transform_event; the host calls destroy exactly once.
         drop(unsafe { Box::from_raw(instance as *mut Box<dyn Transform>) });
         STATUS_OK
+    })
+}
+
+/// [`crate::ffi::PluginTable::txn_state_drop`].
+pub(crate) unsafe extern "C" fn txn_state_drop(state: *mut c_void) -> i32 {
+    guard(|| {
+        if state.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: `state` came from Txn::state (a boxed Box<dyn Any>) and the
+        // host drops it exactly once.
+        drop(unsafe { Box::from_raw(state as *mut Box<dyn Any>) });
+        STATUS_OK
+    })
+}
+
+/// [`crate::ffi::PluginTable::counter_at`].
+unsafe extern "C" fn counter_at<P: Plugin>(
+    state: *mut c_void,
+    index: usize,
+    name: *mut ByteSlice,
+    value: *mut u64,
+) -> i32 {
+    guard(|| {
+        if state.is_null() || name.is_null() || value.is_null() {
+            return 0;
+        }
+        // SAFETY: `state` came from init::<P> and lives until fini; the host
+        // passes live out-pointers for the call.
+        let state = unsafe { &*(state as *const PluginState<P>) };
+        let Some(counter) = state.counters.get(index) else { return 0 };
+        // SAFETY: as above; the name lives in the counter, which lives until fini.
+        unsafe {
+            *name = ByteSlice::new(counter.name().as_bytes());
+            *value = counter.get();
+        }
+        1
     })
 }

@@ -37,6 +37,9 @@
 //! |-----|---------------------------------------------------------|
 //! | 1.0 | first version                                           |
 //! | 1.1 | [`PluginTable::panic_message`] appended                 |
+//! | 1.2 | per-transaction state, body info, message replacement, |
+//! |     | plugin counters: [`HostTable::txn_state_get`] and on,   |
+//! |     | [`PluginTable::txn_state_drop`] and on                  |
 //!
 //! To add minor `1.n`: freeze the current tables and [`AbiRoot`] as module
 //! `v1_{n-1}` (same type and field names, so the layout check compares
@@ -55,9 +58,10 @@ pub const ENTRY_SYMBOL: &str = "plugin_host_module";
 /// ABI major version: the host refuses a plugin whose major differs.
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: a plugin's minor must be <= the host's.
-pub const ABI_MINOR: u32 = 1;
+pub const ABI_MINOR: u32 = 2;
 
 pub mod v1_0;
+pub mod v1_1;
 
 /// Signature of the exported entry symbol. Returns a pointer to a static
 /// descriptor that lives as long as the library is loaded.
@@ -75,6 +79,24 @@ pub const STATUS_PANIC: i32 = 2;
 /// The callee received an argument it does not understand (unknown event
 /// code, unknown hook id).
 pub const STATUS_BAD_ARG: i32 = 3;
+/// ABI 1.2. `txn_add_transform`: the message has no body, so a transform
+/// would never run; the plugin keeps the instance.
+pub const STATUS_NO_BODY: i32 = 4;
+/// ABI 1.2. `txn_add_transform`: too late in the transaction for a
+/// transform in that direction; `transform_replace`: the head has left.
+pub const STATUS_TOO_LATE: i32 = 5;
+
+/// `txn_body` results: whether a message has a body.
+pub mod body {
+    /// No body (a request without framing, a response to HEAD, 1xx, 204, 304).
+    pub const NONE: i32 = 0;
+    /// A body of the length stored in `len_out`.
+    pub const LENGTH: i32 = 1;
+    /// A body of unknown length (chunked, or delimited by the connection's close).
+    pub const UNKNOWN: i32 = 2;
+    /// No such message yet (the response, before it was read).
+    pub const ABSENT: i32 = -1;
+}
 
 /// Event codes (Traffic Server's numbers).
 pub mod event_code {
@@ -338,6 +360,34 @@ pub struct HostTable {
     /// host owns `instance` and will call `transform_destroy` on it exactly
     /// once; otherwise ownership stays with the plugin.
     pub txn_add_transform: unsafe extern "C" fn(txn: *mut TxnCtx, dir: u32, instance: *mut c_void) -> i32,
+
+    /// ABI 1.2. This plugin's state for this transaction, as stored by
+    /// `txn_state_set`; null if none was stored.
+    pub txn_state_get: unsafe extern "C" fn(txn: *mut TxnCtx) -> *mut c_void,
+    /// ABI 1.2. Stores this plugin's state for this transaction. From then
+    /// the host owns `state` and passes it to the plugin's `txn_state_drop`
+    /// exactly once, on the transaction's thread, after `txn_close`. Fails
+    /// (the plugin keeps `state`) if a state is already stored.
+    pub txn_state_set: unsafe extern "C" fn(txn: *mut TxnCtx, state: *mut c_void) -> i32,
+    /// ABI 1.2. Whether [`message`] `msg` has a body, by RFC 9112 framing as
+    /// received (before hooks edited it): one of [`body`]'s values; for
+    /// [`body::LENGTH`] the length goes to `len_out`.
+    pub txn_body: unsafe extern "C" fn(txn: *mut TxnCtx, msg: u32, len_out: *mut i64) -> i32,
+    /// ABI 1.2. From a transform: replaces the message its chain carries,
+    /// before its head has left, with `status`, `nfields / 2` header fields
+    /// (`fields` alternates names and values, read during the call) and
+    /// `body` (copied). A request transform's replacement is the response
+    /// the client gets instead; the origin never sees the request. The
+    /// chain ends: every transform gets its closed event, then no more.
+    /// [`STATUS_TOO_LATE`] once the head has left; [`STATUS_BAD_ARG`] for a
+    /// status outside 200..=599, an odd `nfields` or a bad field.
+    pub transform_replace: unsafe extern "C" fn(
+        io: *mut IoCtx,
+        status: u16,
+        fields: *const ByteSlice,
+        nfields: usize,
+        body: ByteSlice,
+    ) -> i32,
 }
 
 /// The plugin's entry points. Lives in the plugin's static memory.
@@ -374,13 +424,22 @@ pub struct PluginTable {
     /// into `out` and returns 1, or returns 0 if there is none. Absent
     /// from 1.0 plugins, whose panics the host reports without a message.
     pub panic_message: unsafe extern "C" fn(out: ErrorBuf) -> i32,
+    /// ABI 1.2. Drops a per-transaction state stored with `txn_state_set`.
+    /// Called once per stored state, on the transaction's thread.
+    pub txn_state_drop: unsafe extern "C" fn(state: *mut c_void) -> i32,
+    /// ABI 1.2. Counter `index` of the plugin whose global state is
+    /// `state`: its name into `name` (valid until `fini`) and its value
+    /// into `value`; returns 1, or 0 past the last counter. May be called
+    /// from any thread, concurrently with hooks and transforms.
+    pub counter_at:
+        unsafe extern "C" fn(state: *mut c_void, index: usize, name: *mut ByteSlice, value: *mut u64) -> i32,
 }
 
 /// Every type whose layout host and plugin must agree on; the host checks
 /// `<AbiRoot as StableAbi>::LAYOUT` against the plugin's copy at load.
 /// A new minor version adds fields at the end of the tables and freezes a
-/// copy of the previous root (see [`v1_0`]) so the host can check older
-/// plugins against the layout they were built with.
+/// copy of the previous root (see [`v1_0`], [`v1_1`]) so the host can check
+/// older plugins against the layout they were built with.
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct AbiRoot {

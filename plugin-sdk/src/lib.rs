@@ -71,7 +71,87 @@
 //!    assert_eq!(out.bytes, b"hello world");
 //!    assert_eq!(out.nbytes, Some(11));
 //!    ```
-//! 5. List it in `plugin.config` (`libmy_plugin.so arg1 arg2`) and reload.
+//! 5. List it in `plugin.config` (`libmy_plugin.so arg1 arg2`), check it
+//!    with `plugin-host check --config plugin.config`, and restart the host.
+//!
+//! `plugins/null-stream` in the plugin-host repository is exactly this
+//! plugin as a crate: the template to copy.
+//!
+//! # What else a plugin can do
+//!
+//! - **Per-transaction state**: [`Txn::state`] gives every hook of one
+//!   transaction the same value of a type you choose: decide in the request
+//!   hook, act in the response hook.
+//! - **Whether there is a body**: [`Txn::request_body`] and
+//!   [`Txn::response_body`] say so by the message's framing; adding a
+//!   transform to a message without one is refused with [`Refused::NoBody`]
+//!   (header edits made in the hook still apply).
+//! - **Logging**: [`log_info!`] and friends write to the host's log, with
+//!   the plugin's name added by the host ([`log`]).
+//! - **Counters**: [`Counter::register`] in `init`, `inc`/`add` anywhere;
+//!   they appear under the plugin in the host's `/stats` ([`counter`]).
+//! - **Holding and replacing a message**: a transform can hold the message
+//!   head while it reads the body ([`StreamTransform::holds_output`]) and
+//!   then let the original go or replace the whole message with a status,
+//!   headers and a short body ([`Output::replace`], [`TransformCx::replace`]);
+//!   on a request the origin then never sees it ([`message`]).
+//! - **Unit tests of hooks and transforms together**: [`testing::FakeTxn`]
+//!   runs hooks on fake heads, then the transforms they added over a body.
+//!
+//! All of these at once, tested without a proxy:
+//!
+//! ```
+//! use plugin_sdk::testing::{init_plugin, FakeHost, FakeTxn};
+//! use plugin_sdk::{log_info, Chunk, Counter, Message, Output, Plugin, StreamTransform, Txn};
+//!
+//! /// Refuses uploads that mention a word, for clients that said who they are.
+//! struct NoSecrets { refused: Counter }
+//! #[derive(Default)]
+//! struct Client { name: Option<String> }
+//! struct Scan { seen: Vec<u8> }
+//!
+//! impl StreamTransform for Scan {
+//!     fn holds_output(&self) -> bool { true } // the origin waits for our verdict
+//!     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+//!         self.seen.extend_from_slice(chunk);
+//!         if self.seen.windows(6).any(|w| w == b"secret") {
+//!             let _ = out.replace(&Message::new(403).body("no secrets\n"));
+//!         } else {
+//!             out.pass(chunk);
+//!         }
+//!     }
+//! }
+//!
+//! impl Plugin for NoSecrets {
+//!     fn init(_: &[String]) -> Result<Self, String> {
+//!         Ok(NoSecrets { refused: Counter::register("refused") })
+//!     }
+//!     fn read_request_headers(&self, txn: &mut Txn<'_>) {
+//!         let name = txn.request().get("x-client").map(|v| String::from_utf8_lossy(v).into_owned());
+//!         if name.is_some() && txn.request_body().exists() {
+//!             let _ = txn.add_request_stream(Scan { seen: Vec::new() });
+//!             self.refused.inc(); // counted when scanned, in this small example
+//!         }
+//!         txn.state::<Client>().name = name;
+//!     }
+//!     fn read_response_headers(&self, txn: &mut Txn<'_>) {
+//!         let name = txn.state::<Client>().name.clone().unwrap_or_default();
+//!         log_info!("answered {name}");
+//!     }
+//! }
+//!
+//! let (plugin, counters) = init_plugin::<NoSecrets>(&[]).expect("init");
+//! let mut txn = FakeTxn::new("POST", "/upload")
+//!     .request_header("x-client", "ci")
+//!     .request_body(plugin_sdk::Body::Length(13));
+//! txn.run_request_hooks(&plugin);
+//! let out = txn.run_request_body(&FakeHost::new(), &[b"top sec", b"ret!!!"]);
+//! assert_eq!(out.replaced.map(|m| m.status), Some(403));
+//! assert_eq!(counters.values(), vec![("refused".to_string(), 1)]);
+//! txn.respond(403, &[]);
+//! txn.run_response_hooks(&plugin);
+//! assert!(plugin_sdk::testing::take_logs().iter().any(|(_, line)| line == "answered ci"));
+//! ```
 //!
 //! # The raw layer
 //!
@@ -98,11 +178,14 @@
 #![deny(missing_docs)]
 
 pub mod buffer;
+pub mod counter;
 pub mod event;
 #[doc(hidden)]
 pub mod export;
 pub mod ffi;
 mod io;
+pub mod log;
+pub mod message;
 pub mod plugin;
 pub mod stream;
 pub mod testing;
@@ -111,10 +194,12 @@ pub mod vconn;
 pub mod vio;
 
 pub use buffer::{Blocks, Buffer, BufferId, Reader, ReaderId};
+pub use counter::Counter;
 pub use event::Event;
+pub use message::{Message, Refused};
 pub use plugin::Plugin;
 pub use stream::{Chunk, Output, StreamAdapter, StreamTransform};
-pub use txn::{Direction, Headers, Txn};
+pub use txn::{Body, Direction, Headers, Txn};
 pub use vconn::{Closed, Transform, TransformCx, VConn, VConnId};
 pub use vio::{Step, Vio, VioId, UNKNOWN_LEN};
 

@@ -10,6 +10,41 @@
 //! **not** the entire body, and a piece boundary can fall anywhere (inside a
 //! word, a UTF-8 sequence or a gzip member).
 //!
+//! # Holding the output
+//!
+//! A transform whose [`StreamTransform::holds_output`] is true starts with
+//! its output held: what it writes is kept, and the message head does not
+//! leave, until it calls [`Output::release`] or the input ends (then the
+//! output goes out with its exact length, so the client gets a
+//! `Content-Length`). Instead it may call [`Output::replace`] to send a
+//! whole other message (a block page) while the head has not left. Input
+//! keeps flowing while held, so what is held is the transform's to bound
+//! (count it with [`Output::written`]); the host's inactivity timeout still
+//! applies.
+//!
+//! ```
+//! use plugin_sdk::{Chunk, Message, Output, StreamTransform};
+//! /// Blocks any body that mentions "secret"; passes others unchanged.
+//! #[derive(Default)]
+//! struct Guard { tail: Vec<u8> }
+//! impl StreamTransform for Guard {
+//!     fn holds_output(&self) -> bool { true }
+//!     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+//!         self.tail.extend_from_slice(chunk); // a real scanner keeps automaton state instead
+//!         if self.tail.windows(6).any(|w| w == b"secret") {
+//!             let _ = out.replace(&Message::new(403).body("blocked\n"));
+//!         } else {
+//!             out.pass(chunk);
+//!         }
+//!     }
+//! }
+//! let fake = plugin_sdk::testing::FakeHost::new();
+//! let out = fake.run_stream(Guard::default(), &[b"top se", b"cret"]);
+//! assert_eq!(out.replaced.map(|m| m.status), Some(403));
+//! let out = fake.run_stream(Guard::default(), &[b"hello ", b"world"]);
+//! assert_eq!((out.bytes.as_slice(), out.nbytes), (&b"hello world"[..], Some(11)));
+//! ```
+//!
 //! ```
 //! use plugin_sdk::{Chunk, Output, StreamTransform};
 //! /// Upper-cases ASCII letters.
@@ -28,8 +63,9 @@
 
 use std::ops::Deref;
 
-use crate::buffer::{Buffer, BufferId, Reader};
+use crate::buffer::{Buffer, BufferId, Reader, ReaderId};
 use crate::event::Event;
+use crate::message::{Message, Refused};
 use crate::vconn::{Transform, TransformCx};
 use crate::vio::{Vio, VioId, UNKNOWN_LEN};
 
@@ -52,6 +88,11 @@ pub trait StreamTransform: 'static {
         let _ = input_len;
         None
     }
+
+    /// True to start with the output held (see the module docs). Default: false.
+    fn holds_output(&self) -> bool {
+        false
+    }
 }
 
 /// A piece of input: the bytes, plus the means to pass them on without copying.
@@ -72,6 +113,21 @@ impl Deref for Chunk<'_> {
 pub struct Output<'o> {
     buf: Buffer<'o>,
     written: &'o mut i64,
+    hold: &'o mut Hold,
+    cx: &'o TransformCx<'o>,
+}
+
+/// Whether a [`StreamAdapter`]'s output is held, going out, or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// Written bytes are kept; the head waits.
+    Held,
+    /// `release` was called: start the output after this call.
+    Releasing,
+    /// The output VIO is started.
+    Flowing,
+    /// The message was replaced: nothing more to do.
+    Replaced,
 }
 
 impl Output<'_> {
@@ -93,9 +149,35 @@ impl Output<'_> {
         *self.written += self.buf.copy_from(&chunk.reader, len_i64(chunk.data.len()), chunk.offset);
     }
 
-    /// Bytes written so far.
+    /// Bytes written so far (while held: the bytes held).
     pub fn written(&self) -> u64 {
         u64::try_from(*self.written).unwrap_or(0)
+    }
+
+    /// Whether the output is still held.
+    pub fn is_held(&self) -> bool {
+        *self.hold == Hold::Held
+    }
+
+    /// Lets held output go: it starts as soon as this call returns, with the
+    /// length [`StreamTransform::output_len`] gives (the input is not over
+    /// yet). No effect unless held.
+    pub fn release(&mut self) {
+        if *self.hold == Hold::Held {
+            *self.hold = Hold::Releasing;
+        }
+    }
+
+    /// Replaces the whole message with `msg` (see [`crate::message`]); what
+    /// was written is dropped and the transform gets no more data. Refused
+    /// with [`Refused::TooLate`] once the output started.
+    pub fn replace(&mut self, msg: &Message) -> Result<(), Refused> {
+        if matches!(*self.hold, Hold::Flowing | Hold::Replaced) {
+            return Err(Refused::TooLate);
+        }
+        self.cx.replace(msg)?;
+        *self.hold = Hold::Replaced;
+        Ok(())
     }
 }
 
@@ -106,7 +188,10 @@ fn len_i64(n: usize) -> i64 {
 /// Runs a [`StreamTransform`] as a raw [`Transform`].
 pub struct StreamAdapter<S> {
     inner: S,
-    output: Option<(VioId, BufferId)>,
+    /// The output buffer and its reader, created on the first event.
+    buffer: Option<(BufferId, ReaderId)>,
+    output: Option<VioId>,
+    hold: Hold,
     written: i64,
     ended: bool,
 }
@@ -114,40 +199,78 @@ pub struct StreamAdapter<S> {
 impl<S: StreamTransform> StreamAdapter<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        StreamAdapter { inner, output: None, written: 0, ended: false }
+        let hold = if inner.holds_output() { Hold::Held } else { Hold::Releasing };
+        StreamAdapter { inner, buffer: None, output: None, hold, written: 0, ended: false }
     }
 
-    /// The output VIO and buffer, created on the first event.
-    fn output<'a>(&mut self, cx: &TransformCx<'a>, input: &Vio<'a>) -> (Vio<'a>, Buffer<'a>) {
-        if let Some((vio, buf)) = self.output {
-            return (cx.vio(vio), cx.buffer(buf));
+    /// The output buffer, created on the first event.
+    fn buffer<'a>(&mut self, cx: &TransformCx<'a>) -> (Buffer<'a>, Reader<'a>) {
+        if let Some((buf, reader)) = self.buffer {
+            return (cx.buffer(buf), cx.reader(reader));
         }
         let buf = cx.new_buffer();
         let reader = buf.alloc_reader();
-        let nbytes = self.inner.output_len(input.known_nbytes()).and_then(|n| i64::try_from(n).ok());
-        let vio = cx.output_vconn().write(&reader, nbytes.unwrap_or(UNKNOWN_LEN));
-        self.output = Some((vio.id(), buf.id()));
-        (vio, buf)
+        self.buffer = Some((buf.id(), reader.id()));
+        (buf, reader)
     }
 
-    fn finish(&mut self, out_vio: &Vio<'_>, buf: Buffer<'_>) {
+    /// Starts the output VIO if a release is due: with the exact length
+    /// written once the input ended, else the length the transform declares.
+    fn start_output<'a>(&mut self, cx: &TransformCx<'a>, input: &Vio<'a>) -> Option<Vio<'a>> {
+        if let Some(vio) = self.output {
+            return Some(cx.vio(vio));
+        }
+        let release = self.hold == Hold::Releasing || (self.hold == Hold::Held && self.ended);
+        if !release {
+            return None;
+        }
+        let (_, reader) = self.buffer(cx);
+        let nbytes = if self.ended {
+            self.written
+        } else {
+            let declared = self.inner.output_len(input.known_nbytes()).and_then(|n| i64::try_from(n).ok());
+            declared.unwrap_or(UNKNOWN_LEN)
+        };
+        let vio = cx.output_vconn().write(&reader, nbytes);
+        self.output = Some(vio.id());
+        self.hold = Hold::Flowing;
+        Some(vio)
+    }
+
+    /// Calls `f` with an [`Output`] on this adapter's buffer.
+    fn with_output(&mut self, cx: &TransformCx<'_>, f: impl FnOnce(&mut S, &mut Output<'_>)) {
+        let (buf, _) = self.buffer(cx);
+        let mut out = Output { buf, written: &mut self.written, hold: &mut self.hold, cx };
+        f(&mut self.inner, &mut out);
+    }
+
+    fn finish(&mut self, cx: &TransformCx<'_>, input: &Vio<'_>) {
         if !self.ended {
             self.ended = true;
-            self.inner.on_end(&mut Output { buf, written: &mut self.written });
+            self.with_output(cx, |inner, out| inner.on_end(out));
         }
-        out_vio.set_nbytes(self.written);
-        out_vio.reenable();
+        if self.hold == Hold::Replaced {
+            return;
+        }
+        if let Some(out_vio) = self.start_output(cx, input) {
+            out_vio.set_nbytes(self.written);
+            out_vio.reenable();
+        }
     }
 
     fn step(&mut self, cx: &TransformCx<'_>) {
         let Some(input) = cx.input_vio() else { return };
-        let (out_vio, buf) = self.output(cx, &input);
+        self.buffer(cx);
+        if self.hold == Hold::Replaced {
+            return;
+        }
+        let out_vio = self.start_output(cx, &input);
         if self.ended {
             return;
         }
         let Some(reader) = input.reader() else {
             // The upstream shut its write down: no more input will come.
-            self.finish(&out_vio, buf);
+            self.finish(cx, &input);
             return;
         };
         let towrite = input.ntodo().min(reader.avail());
@@ -155,33 +278,41 @@ impl<S: StreamTransform> StreamAdapter<S> {
             let mut left = towrite;
             let mut offset = 0i64;
             for block in reader.blocks() {
-                if left <= 0 {
+                if left <= 0 || self.hold == Hold::Replaced {
                     break;
                 }
                 let take = block.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let chunk = Chunk { data: &block[..take], reader, offset };
-                self.inner.on_data(&chunk, &mut Output { buf, written: &mut self.written });
+                self.with_output(cx, |inner, out| inner.on_data(&chunk, out));
                 offset += len_i64(take);
                 left -= len_i64(take);
+            }
+            if self.hold == Hold::Replaced {
+                return;
             }
             reader.consume(towrite);
             input.set_ndone(input.ndone() + towrite);
         }
         if input.ntodo() > 0 {
             if towrite > 0 {
-                out_vio.reenable();
+                // A release asked for during on_data starts now.
+                if let Some(out_vio) = out_vio.or_else(|| self.start_output(cx, &input)) {
+                    out_vio.reenable();
+                }
                 input.call_cont(Event::VConnWriteReady);
             }
         } else {
-            self.finish(&out_vio, buf);
-            input.call_cont(Event::VConnWriteComplete);
+            self.finish(cx, &input);
+            if self.hold != Hold::Replaced {
+                input.call_cont(Event::VConnWriteComplete);
+            }
         }
     }
 }
 
 impl<S: StreamTransform> Transform for StreamAdapter<S> {
     fn on_event(&mut self, cx: &mut TransformCx<'_>, event: Event) {
-        if cx.is_closed() {
+        if cx.is_closed() || self.hold == Hold::Replaced {
             return;
         }
         match event {

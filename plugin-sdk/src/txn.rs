@@ -22,12 +22,38 @@
 //! }
 //! ```
 
+use std::any::Any;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 
 use crate::ffi::{self, ByteSlice, HostTable, TxnCtx, STATUS_OK};
+use crate::message::Refused;
 use crate::stream::{StreamAdapter, StreamTransform};
 use crate::vconn::Transform;
+
+/// Whether a message has a body, by its framing as received (RFC 9112
+/// section 6), before any hook edited its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body: a request without `Content-Length` or `Transfer-Encoding`,
+    /// a response to HEAD, a 1xx, 204 or 304. Transforms are refused.
+    None,
+    /// A body of exactly this many bytes (it may be 0).
+    Length(u64),
+    /// A body of unknown length (chunked, or until the connection closes).
+    Unknown,
+}
+
+impl Body {
+    /// True unless [`Body::None`].
+    pub fn exists(&self) -> bool {
+        *self != Body::None
+    }
+}
+
+/// The per-transaction state slot as the SDK stores it: any type, boxed twice
+/// so the host holds one thin pointer.
+type StateBox = Box<dyn Any>;
 
 /// Which body a transform applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,47 +131,121 @@ impl<'a> Txn<'a> {
         Headers { txn: self, msg: ffi::message::RESPONSE }
     }
 
+    /// This plugin's state for this transaction: created with
+    /// `S::default()` the first time any hook of the transaction asks, then
+    /// the same value in every later hook of the same transaction (decide in
+    /// the request hook, act in the response hook), dropped when the
+    /// transaction ends, after `txn_close`. One state type per plugin: asking
+    /// for another type replaces the value with that type's default.
+    ///
+    /// ```
+    /// use plugin_sdk::{Plugin, Txn};
+    /// #[derive(Default)]
+    /// struct Seen { method: String }
+    /// struct Remember;
+    /// impl Plugin for Remember {
+    ///     fn init(_: &[String]) -> Result<Self, String> { Ok(Remember) }
+    ///     fn read_request_headers(&self, txn: &mut Txn<'_>) {
+    ///         let method = txn.method().to_string();
+    ///         txn.state::<Seen>().method = method;
+    ///     }
+    ///     fn read_response_headers(&self, txn: &mut Txn<'_>) {
+    ///         let method = txn.state::<Seen>().method.clone();
+    ///         txn.response().set("x-request-method", method);
+    ///     }
+    /// }
+    /// let mut fake = plugin_sdk::testing::FakeTxn::new("POST", "/form");
+    /// fake.run_request_hooks(&Remember);
+    /// fake.respond(200, &[]);
+    /// fake.run_response_hooks(&Remember);
+    /// assert_eq!(fake.response_header("x-request-method"), Some("POST".to_string()));
+    /// ```
+    pub fn state<S: Default + 'static>(&mut self) -> &mut S {
+        let mut ptr = txn_call!(&*self, txn_state_get) as *mut StateBox;
+        if ptr.is_null() {
+            let fresh: Box<StateBox> = Box::new(Box::new(S::default()));
+            let raw = Box::into_raw(fresh);
+            if txn_call!(&*self, txn_state_set, raw as *mut c_void) != STATUS_OK {
+                // SAFETY: the host refused it, so it stayed ours.
+                drop(unsafe { Box::from_raw(raw) });
+                // Only a host without a slot for this plugin refuses an empty slot.
+                panic!("the host refused to store this plugin's transaction state");
+            }
+            ptr = raw;
+        }
+        // SAFETY: the host hands back the pointer we stored, owned by it until
+        // the transaction ends, only ever used on this thread; `'a` is this hook.
+        let slot = unsafe { &mut *ptr };
+        if !slot.is::<S>() {
+            *slot = Box::new(S::default());
+        }
+        slot.downcast_mut::<S>().expect("the slot holds an S: just checked or replaced")
+    }
+
+    fn body_of(&self, msg: u32) -> Body {
+        let mut len = 0i64;
+        match txn_call!(self, txn_body, msg, &mut len) {
+            ffi::body::LENGTH => Body::Length(u64::try_from(len).unwrap_or(0)),
+            ffi::body::UNKNOWN => Body::Unknown,
+            _ => Body::None,
+        }
+    }
+
+    /// Whether the request has a body (as received); see [`Body`].
+    pub fn request_body(&self) -> Body {
+        self.body_of(ffi::message::REQUEST)
+    }
+
+    /// Whether the response has a body (as received); [`Body::None`] before
+    /// a response exists. See [`Body`].
+    pub fn response_body(&self) -> Body {
+        self.body_of(ffi::message::RESPONSE)
+    }
+
     /// Fails the transaction: the client gets `status` (if the response has
     /// not started) and the log gets `message`.
     pub fn fail(&mut self, status: u16, message: &str) {
         txn_call!(self, txn_fail, status, ByteSlice::new(message.as_bytes()));
     }
 
-    /// Adds a raw transform at the end of the chain for `dir`. Returns false
-    /// if the host refused (e.g. a request transform after the request body
-    /// started); the transform is dropped then.
-    pub fn add_transform<T: Transform>(&mut self, dir: Direction, transform: T) -> bool {
+    /// Adds a raw transform at the end of the chain for `dir`. Refused
+    /// (and the transform dropped) when the message has no body
+    /// ([`Refused::NoBody`]: header edits made in the hook still apply) or
+    /// when it is too late for that direction ([`Refused::TooLate`]: request
+    /// transforms only from `read_request_headers`, response transforms not
+    /// from `send_response_headers`).
+    pub fn add_transform<T: Transform>(&mut self, dir: Direction, transform: T) -> Result<(), Refused> {
         let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
         let raw = Box::into_raw(boxed) as *mut c_void;
         let d = match dir {
             Direction::Request => ffi::direction::REQUEST,
             Direction::Response => ffi::direction::RESPONSE,
         };
-        if txn_call!(self, txn_add_transform, d, raw) == STATUS_OK {
-            return true;
-        }
+        let Some(refused) = Refused::from_status(txn_call!(self, txn_add_transform, d, raw)) else {
+            return Ok(());
+        };
         // SAFETY: the host refused, so ownership stayed with us.
         drop(unsafe { Box::from_raw(raw as *mut Box<dyn Transform>) });
-        false
+        Err(refused)
     }
 
-    /// Adds a response transform.
-    pub fn add_response_transform<T: Transform>(&mut self, transform: T) -> bool {
+    /// Adds a response transform; see [`Txn::add_transform`].
+    pub fn add_response_transform<T: Transform>(&mut self, transform: T) -> Result<(), Refused> {
         self.add_transform(Direction::Response, transform)
     }
 
-    /// Adds a request transform.
-    pub fn add_request_transform<T: Transform>(&mut self, transform: T) -> bool {
+    /// Adds a request transform; see [`Txn::add_transform`].
+    pub fn add_request_transform<T: Transform>(&mut self, transform: T) -> Result<(), Refused> {
         self.add_transform(Direction::Request, transform)
     }
 
-    /// Adds a [`StreamTransform`] on the response body.
-    pub fn add_response_stream<S: StreamTransform>(&mut self, stream: S) -> bool {
+    /// Adds a [`StreamTransform`] on the response body; see [`Txn::add_transform`].
+    pub fn add_response_stream<S: StreamTransform>(&mut self, stream: S) -> Result<(), Refused> {
         self.add_transform(Direction::Response, StreamAdapter::new(stream))
     }
 
-    /// Adds a [`StreamTransform`] on the request body.
-    pub fn add_request_stream<S: StreamTransform>(&mut self, stream: S) -> bool {
+    /// Adds a [`StreamTransform`] on the request body; see [`Txn::add_transform`].
+    pub fn add_request_stream<S: StreamTransform>(&mut self, stream: S) -> Result<(), Refused> {
         self.add_transform(Direction::Request, StreamAdapter::new(stream))
     }
 }

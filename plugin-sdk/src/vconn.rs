@@ -21,8 +21,9 @@
 
 use crate::buffer::{Buffer, BufferId, Reader, ReaderId};
 use crate::event::Event;
-use crate::ffi::{closed, Handle};
+use crate::ffi::{closed, ByteSlice, Handle};
 use crate::io::{host_call, Io};
+use crate::message::{Message, Refused};
 use crate::vio::{Vio, VioId};
 
 /// A stored vconnection handle.
@@ -172,5 +173,41 @@ impl<'a> TransformCx<'a> {
     /// Rebinds a stored vconnection id.
     pub fn vconn(&self, id: VConnId) -> VConn<'a> {
         VConn { io: self.io, h: id.0 }
+    }
+
+    /// Replaces the message this chain carries with `msg`, if its head has
+    /// not left yet (no transform of the chain may have started the final
+    /// output). The chain then ends: this transform gets its closed event
+    /// and no more data. See [`crate::message`].
+    ///
+    /// ```
+    /// use plugin_sdk::{Event, Message, Transform, TransformCx};
+    /// /// Answers every request body with 403 instead of forwarding it.
+    /// struct Deny;
+    /// impl Transform for Deny {
+    ///     fn on_event(&mut self, cx: &mut TransformCx<'_>, _event: Event) {
+    ///         if !cx.is_closed() {
+    ///             let _ = cx.replace(&Message::new(403).body("denied\n"));
+    ///         }
+    ///     }
+    /// }
+    /// let out = plugin_sdk::testing::FakeHost::new().run(Deny, &[b"body"]);
+    /// assert_eq!(out.replaced.map(|m| m.status), Some(403));
+    /// ```
+    pub fn replace(&self, msg: &Message) -> Result<(), Refused> {
+        let mut fields = Vec::with_capacity(msg.headers.len() * 2);
+        for (name, value) in &msg.headers {
+            fields.push(ByteSlice::new(name.as_bytes()));
+            fields.push(ByteSlice::new(value.as_bytes()));
+        }
+        let status = host_call!(
+            self.io,
+            transform_replace,
+            msg.status,
+            fields.as_ptr(),
+            fields.len(),
+            ByteSlice::new(&msg.body)
+        );
+        Refused::from_status(status).map_or(Ok(()), Err)
     }
 }

@@ -1,6 +1,7 @@
 //! The host's admin server as the tests see it: `GET /stats` parsed into [`Stats`], and a
 //! bounded wait for the counters to reach a state (e.g. nothing live after aborts).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub struct PluginStats {
     pub panics: u64,
     /// VIO protocol violations.
     pub protocol_errors: u64,
+    /// The plugin's own counters (ABI 1.2), by name.
+    pub counters: BTreeMap<String, u64>,
 }
 
 impl PluginStats {
@@ -51,6 +54,8 @@ pub struct Stats {
     pub live_transforms: u64,
     /// IO buffers not yet freed.
     pub live_buffers: u64,
+    /// The water mark of every buffer in the current generation's chains (`--buffer-bytes`).
+    pub chain_water_mark: u64,
     /// One entry per `plugin.config` line, in order.
     pub plugins: Vec<PluginStats>,
 }
@@ -108,6 +113,7 @@ pub fn parse_stats(body: &[u8]) -> Result<Stats, String> {
         live_transactions: num(&doc, "live_transactions")?,
         live_transforms: num(&doc, "live_transforms")?,
         live_buffers: num(&doc, "live_buffers")?,
+        chain_water_mark: num(&doc, "chain_water_mark")?,
         plugins,
     })
 }
@@ -122,6 +128,13 @@ fn parse_plugin(entry: &Value) -> Result<PluginStats, String> {
         aborts: num(entry, "aborts")?,
         panics: num(entry, "panics")?,
         protocol_errors: num(entry, "protocol_errors")?,
+        counters: entry
+            .get("counters")
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("/stats: `counters` missing or not an object in {entry}"))?
+            .iter()
+            .map(|(k, v)| v.as_u64().map(|v| (k.clone(), v)).ok_or_else(|| format!("/stats: counter {k} is {v}")))
+            .collect::<Result<_, _>>()?,
     })
 }
 

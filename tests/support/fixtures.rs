@@ -66,7 +66,7 @@ impl Plugin for Tiny {
         if self.panic_hook {
             panic!("tiny: panic-hook");
         }
-        txn.add_response_stream(Pass);
+        let _ = txn.add_response_stream(Pass);
     }
 }
 
@@ -81,17 +81,31 @@ pub extern "C" fn not_a_plugin_host_module() -> i32 {
 }
 "#;
 
+/// Which `plugin-sdk` a fixture is built against.
+#[derive(Clone, Copy)]
+pub enum Sdk {
+    /// This workspace's, as it is now.
+    Workspace,
+    /// This repository's at a past commit (a released ABI minor, frozen in history).
+    Commit(&'static str),
+}
+
 /// Builds the tiny plugin against a copy of this workspace's `plugin-sdk`
 /// with `patches` applied (`panic_abort`: with `CARGO_PROFILE_DEV_PANIC=abort`),
 /// as crate `abi_fixture_<case>`. Returns the `.so`.
 pub fn sdk_variant(case: &str, patches: &[Patch], panic_abort: bool) -> PathBuf {
+    sdk_build(case, Sdk::Workspace, patches, panic_abort)
+}
+
+/// Builds the tiny plugin against `sdk` with `patches` applied; see [`sdk_variant`].
+pub fn sdk_build(case: &str, sdk_source: Sdk, patches: &[Patch], panic_abort: bool) -> PathBuf {
     let dir = fixture_dir(case);
     // A directory name of its own: cargo names artifacts of path packages by
     // name, version and path *relative to the workspace root*, so copies of
     // plugin-sdk at the same relative path would share (and overwrite) one
     // build in the shared target directory.
     let sdk = format!("sdk-{case}");
-    copy_sdk(&dir.join(&sdk), patches);
+    copy_sdk(&dir.join(&sdk), sdk_source, patches);
     let deps = format!("plugin-sdk = {{ path = \"../{sdk}\" }}\n");
     write_crate(&dir, case, &deps, TINY_PLUGIN, &[&sdk, "plugin"]);
     build(&dir, case, panic_abort)
@@ -147,20 +161,58 @@ fn write_crate(dir: &Path, case: &str, deps: &str, source: &str, members: &[&str
     write_if_changed(&dir.join("plugin/src/lib.rs"), source);
 }
 
-/// Copies `plugin-sdk` (manifest and sources) to `dest`, applying `patches`.
-fn copy_sdk(dest: &Path, patches: &[Patch]) {
-    let src = workspace().join("plugin-sdk");
-    let mut files = vec![PathBuf::from("Cargo.toml")];
-    collect_files(&src, Path::new("src"), &mut files);
-    for rel in files {
-        let mut text = std::fs::read_to_string(src.join(&rel)).expect("read an SDK file");
-        for p in patches.iter().filter(|p| rel == Path::new("src").join(p.file)) {
+/// Copies `plugin-sdk` (manifest and sources) from `sdk` to `dest`, applying `patches`.
+fn copy_sdk(dest: &Path, sdk: Sdk, patches: &[Patch]) {
+    let files = sdk_files(sdk);
+    for (rel, original) in &files {
+        let mut text = original.clone();
+        for p in patches.iter().filter(|p| *rel == Path::new("src").join(p.file)) {
             text = apply(&text, p);
         }
-        write_if_changed(&dest.join(&rel), &text);
+        write_if_changed(&dest.join(rel), &text);
     }
     for p in patches {
-        assert!(src.join("src").join(p.file).exists(), "patch for missing SDK file {}", p.file);
+        let rel = Path::new("src").join(p.file);
+        assert!(files.iter().any(|(f, _)| *f == rel), "patch for missing SDK file {}", p.file);
+    }
+}
+
+/// Every file of `plugin-sdk` (its manifest and `src/`) in `sdk`, as (path
+/// relative to `plugin-sdk/`, text).
+fn sdk_files(sdk: Sdk) -> Vec<(PathBuf, String)> {
+    let src = workspace().join("plugin-sdk");
+    match sdk {
+        Sdk::Workspace => {
+            let mut files = vec![PathBuf::from("Cargo.toml")];
+            collect_files(&src, Path::new("src"), &mut files);
+            files
+                .into_iter()
+                .map(|rel| {
+                    let text = std::fs::read_to_string(src.join(&rel)).expect("read an SDK file");
+                    (rel, text)
+                })
+                .collect()
+        }
+        Sdk::Commit(commit) => {
+            let git = |args: &[&str]| {
+                let out = Command::new("git").arg("-C").arg(workspace()).args(args).output().expect("run git");
+                assert!(
+                    out.status.success(),
+                    "git {args:?} failed (the ABI fixtures need this repository's history, not a shallow copy): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            let listed = git(&["ls-tree", "-r", "--name-only", commit, "plugin-sdk"]);
+            listed
+                .lines()
+                .filter_map(|path| {
+                    let rel = Path::new(path).strip_prefix("plugin-sdk").ok()?.to_path_buf();
+                    (rel == Path::new("Cargo.toml") || rel.starts_with("src")).then_some((rel, path.to_string()))
+                })
+                .map(|(rel, path)| (rel, git(&["show", &format!("{commit}:{path}")])))
+                .collect()
+        }
     }
 }
 

@@ -16,53 +16,13 @@ use crate::plugins::loader;
 use crate::plugins::runtime_dir::RuntimeDir;
 use crate::transform::live_counts;
 use crate::transform::tests::serial;
-use e2e::fixtures::{self, Patch, Scratch};
+use e2e::fixtures::{self, Scratch};
 
-const FFI: &str = "ffi.rs";
-
-fn major_2() -> PathBuf {
-    let p = [Patch::replace(FFI, "pub const ABI_MAJOR: u32 = 1;", "pub const ABI_MAJOR: u32 = 2;")];
-    fixtures::sdk_variant("major_2", &p, false)
-}
-
-fn minor_2() -> PathBuf {
-    let p = [Patch::replace(FFI, "pub const ABI_MINOR: u32 = 1;", "pub const ABI_MINOR: u32 = 2;")];
-    fixtures::sdk_variant("minor_2", &p, false)
-}
-
-/// ABI 1.0 as it was: minor 0 and no `panic_message` entry (a shorter table).
-fn minor_0() -> PathBuf {
-    let p = [
-        Patch::replace(FFI, "pub const ABI_MINOR: u32 = 1;", "pub const ABI_MINOR: u32 = 0;"),
-        Patch {
-            file: FFI,
-            from: "    /// ABI 1.1. Right after another entry",
-            through: "pub panic_message: unsafe extern \"C\" fn(out: ErrorBuf) -> i32,\n",
-            to: "",
-        },
-        Patch::replace("export.rs", "        panic_message,\n", ""),
-    ];
-    fixtures::sdk_variant("minor_0", &p, false)
-}
-
-/// Same version numbers, but a boundary type changed: what a plugin built
-/// against an SDK edited without a version bump looks like.
-fn changed_layout() -> PathBuf {
-    let p = [Patch::replace(
-        FFI,
-        "    /// Static strings.\n    pub name: StaticStr,\n}",
-        "    /// Static strings.\n    pub name: StaticStr,\n    /// Unknown to the host.\n    pub extra: u8,\n}",
-    )];
-    fixtures::sdk_variant("changed_layout", &p, false)
-}
-
-fn panic_abort() -> PathBuf {
-    fixtures::sdk_variant("panic_abort", &[], true)
-}
+use e2e::faults::abi::{changed_layout, major_2, minor_0, minor_1, minor_3, panic_abort};
 
 #[test]
 fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
-    let (major, minor, layout, abort) = (major_2(), minor_2(), changed_layout(), panic_abort());
+    let (major, minor, layout, abort) = (major_2(), minor_3(), changed_layout(), panic_abort());
     let (no_symbol, faulty) = (fixtures::not_a_plugin(), fixtures::faulty());
     let _g = serial();
     let scratch = Scratch::new("abi-refusals");
@@ -86,11 +46,11 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
     let at = |line: usize, so: &Path| format!("{}:{line}: plugin {}", config.display(), so.display());
     let expected = [
         format!(
-            "{}: built against plugin-sdk ABI 2.1, this host speaks 1.1; rebuild it against this host's plugin-sdk",
+            "{}: built against plugin-sdk ABI 2.2, this host speaks 1.2; rebuild it against this host's plugin-sdk",
             at(2, &major)
         ),
         format!(
-            "{}: built against plugin-sdk ABI 1.2, newer than this host's 1.1; upgrade the host, or rebuild the plugin \
+            "{}: built against plugin-sdk ABI 1.3, newer than this host's 1.2; upgrade the host, or rebuild the plugin \
              against this host's plugin-sdk",
             at(3, &minor)
         ),
@@ -100,7 +60,7 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
             at(4, &abort)
         ),
         format!(
-            "{}: its ABI 1.1 types differ from this host's (AbiRoot: {} bytes in the plugin, {} in this host); \
+            "{}: its ABI 1.2 types differ from this host's (AbiRoot: {} bytes in the plugin, {} in this host); \
              rebuild it against this host's plugin-sdk",
             at(5, &layout),
             // One more field, of one byte, padded to the alignment.
@@ -138,6 +98,21 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     assert!(errors.iter().all(|e| !e.contains('\n')));
     // The good line's plugin was loaded and is gone again, with the rest.
+    assert_eq!(live_counts(), (0, 0));
+}
+
+#[test]
+fn a_plugin_of_abi_1_1_as_released_loads_and_runs() {
+    let so = minor_1();
+    let _g = serial();
+    let scratch = Scratch::new("abi-minor-1");
+    let gen = generation(&scratch, &so, "").expect("an ABI 1.1 plugin loads");
+    assert_eq!(gen.modules()[0].abi_minor(), 1);
+    let o = run_txn(&gen);
+    assert!(o.done && o.fault.is_none() && o.out == body(), "{:?}", o.fault);
+    // No counters of its own: the host's default entry answers "none".
+    assert!(gen.modules()[0].plugin_counters().is_empty());
+    drop(gen);
     assert_eq!(live_counts(), (0, 0));
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{test_options, HookResult, TxnPlugins, TxnView};
-use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
+use crate::h1::head::{BodyKind, Headers, RequestHead, ResponseHead, Version};
 use crate::plugins::runtime_dir::RuntimeDir;
 use crate::plugins::{load_generation, Generation, StatsSnapshot};
 use crate::transform::tests::serial;
@@ -54,7 +54,7 @@ pub(super) fn run_txn(generation: &Arc<Generation>) -> Outcome {
     let mut response =
         ResponseHead { version: Version::Http11, status: 200, reason: "OK".into(), headers: Headers::default() };
     let mut txn = TxnPlugins::new(generation.clone());
-    let mut view = TxnView { request: &mut request, response: Some(&mut response) };
+    let mut view = TxnView::request(&mut request, BodyKind::Empty).response(&mut response, BodyKind::Chunked);
     let hook = txn.read_response_headers(&mut view);
     let mut outcome = Outcome { hook, out: Vec::new(), fault: None, done: false, stalled: false };
     if outcome.hook == HookResult::Continue {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use plugin_sdk::ffi::{hook_id, STATUS_OK, STATUS_PANIC};
 
 use super::txn_host::{Phase, TxnCell, TxnState};
-use crate::h1::head::{RequestHead, ResponseHead};
+use crate::h1::head::{BodyKind, RequestHead, ResponseHead};
 use crate::plugins::Generation;
 use crate::transform::{Chain, Instance};
 
@@ -23,8 +23,24 @@ use crate::transform::{Chain, Instance};
 pub struct TxnView<'a> {
     /// The client's request head.
     pub request: &'a mut RequestHead,
+    /// The request body's framing as received (before hooks edit the head).
+    pub request_body: BodyKind,
     /// The origin's response head, once there is one.
     pub response: Option<&'a mut ResponseHead>,
+    /// The response body's framing as received (`Empty` before a response).
+    pub response_body: BodyKind,
+}
+
+impl<'a> TxnView<'a> {
+    /// Before the response: the request and its body's framing.
+    pub fn request(request: &'a mut RequestHead, request_body: BodyKind) -> Self {
+        TxnView { request, request_body, response: None, response_body: BodyKind::Empty }
+    }
+
+    /// With the response and its body's framing.
+    pub fn response(self, response: &'a mut ResponseHead, response_body: BodyKind) -> Self {
+        TxnView { response: Some(response), response_body, ..self }
+    }
 }
 
 /// What the transaction does after a hook.
@@ -46,6 +62,9 @@ pub struct TxnPlugins {
     generation: Arc<Generation>,
     request: Vec<Instance>,
     response: Vec<Instance>,
+    /// Each plugin's per-transaction state (null: none), in module order;
+    /// dropped through its plugin when the transaction ends.
+    states: Vec<*mut std::ffi::c_void>,
 }
 
 impl TxnPlugins {
@@ -54,7 +73,8 @@ impl TxnPlugins {
         for m in generation.modules() {
             m.stats.transactions.fetch_add(1, Ordering::Relaxed);
         }
-        TxnPlugins { generation, request: Vec::new(), response: Vec::new() }
+        let states = vec![std::ptr::null_mut(); generation.modules().len()];
+        TxnPlugins { generation, request: Vec::new(), response: Vec::new(), states }
     }
 
     /// The client request head was read.
@@ -99,7 +119,7 @@ impl TxnPlugins {
             Phase::Close => (hook_id::TXN_CLOSE, "txn_close"),
         };
         let mut result = HookResult::Continue;
-        for module in self.generation.modules() {
+        for (module, slot) in self.generation.modules().iter().zip(self.states.iter_mut()) {
             let cell = TxnCell {
                 state: RefCell::new(TxnState {
                     view: &mut *v,
@@ -109,6 +129,7 @@ impl TxnPlugins {
                     fail: None,
                     request_added: Vec::new(),
                     response_added: Vec::new(),
+                    slot,
                 }),
             };
             // SAFETY: the context points at `cell`, alive until after the call.
@@ -142,5 +163,18 @@ impl TxnPlugins {
             }
         }
         result
+    }
+}
+
+impl Drop for TxnPlugins {
+    fn drop(&mut self) {
+        // Transforms first: an instance may refer to its transaction's state.
+        self.request.clear();
+        self.response.clear();
+        for (module, state) in self.generation.modules().iter().zip(self.states.drain(..)) {
+            if !state.is_null() {
+                module.drop_txn_state(state);
+            }
+        }
     }
 }

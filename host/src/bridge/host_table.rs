@@ -16,10 +16,10 @@ unsafe extern "C" fn log(level: u32, msg: ByteSlice) {
         with_current(|current| {
             let plugin = current.map_or("unknown", |(name, _)| name);
             match level {
-                0 => tracing::error!(target: "plugin", plugin, "{text}"),
-                1 => tracing::warn!(target: "plugin", plugin, "{text}"),
-                2 => tracing::info!(target: "plugin", plugin, "{text}"),
-                _ => tracing::debug!(target: "plugin", plugin, "{text}"),
+                0 => tracing::error!(target: "plugin", plugin = %plugin, "{text}"),
+                1 => tracing::warn!(target: "plugin", plugin = %plugin, "{text}"),
+                2 => tracing::info!(target: "plugin", plugin = %plugin, "{text}"),
+                _ => tracing::debug!(target: "plugin", plugin = %plugin, "{text}"),
             }
         })
     });
@@ -74,4 +74,8 @@ pub static HOST_TABLE: HostTable = HostTable {
     txn_status_set: t::txn_status_set,
     txn_fail: t::txn_fail,
     txn_add_transform: t::txn_add_transform,
+    txn_state_get: t::txn_state_get,
+    txn_state_set: t::txn_state_set,
+    txn_body: t::txn_body,
+    transform_replace: io::transform_replace,
 };

@@ -11,7 +11,7 @@ use plugin_sdk::ffi::{AbiRoot, ByteSlice, PluginModule, PluginTable, StaticStr, 
 use plugin_sdk::{Plugin, Txn};
 
 use super::{test_options, HookResult, TxnPlugins, TxnView, HOST_TABLE};
-use crate::h1::head::{Headers, RequestHead, ResponseHead, Version};
+use crate::h1::head::{BodyKind, Headers, RequestHead, ResponseHead, Version};
 use crate::plugins::module::Module;
 use crate::plugins::runtime_dir::RuntimeDir;
 use crate::plugins::{load_generation, Generation};
@@ -57,7 +57,11 @@ impl Plugin for Rude {
         txn.fail(403, "not today");
     }
     fn send_response_headers(&self, txn: &mut Txn<'_>) {
-        assert!(!txn.add_response_transform(plugin_null::NullTransform::default()), "too late to add");
+        assert_eq!(
+            txn.add_response_transform(plugin_null::NullTransform::default()),
+            Err(plugin_sdk::Refused::TooLate),
+            "too late to add"
+        );
     }
 }
 
@@ -123,13 +127,15 @@ fn hooks_run_in_order_and_failures_stop_the_transaction() {
     let generation = Arc::new(Generation::from_modules(vec![null_module(), rude.clone()]));
     let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
-    let r = txn.read_request_headers(&mut TxnView { request: &mut req, response: None });
+    let r = txn.read_request_headers(&mut TxnView::request(&mut req, BodyKind::Empty));
     assert!(matches!(r, HookResult::Fail { status: 500, ref message } if message.contains("panicked")), "{r:?}");
     assert_eq!(rude.snapshot().panics, 1);
-    let r = txn.read_response_headers(&mut TxnView { request: &mut req, response: Some(&mut resp) });
+    let r = txn
+        .read_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert!(matches!(r, HookResult::Fail { status: 403, ref message } if message.contains("not today")), "{r:?}");
     assert_eq!(resp.status, 203);
-    let r = txn.send_response_headers(&mut TxnView { request: &mut req, response: Some(&mut resp) });
+    let r = txn
+        .send_response_headers(&mut TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked));
     assert_eq!(r, HookResult::Continue);
     // null (first in order) added its response transform before rude failed.
     let chain = txn.take_response_chain().expect("null added a response transform");
@@ -167,7 +173,7 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     assert!(generation.modules()[0].is_dynamic());
     let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());
-    let mut view = TxnView { request: &mut req, response: Some(&mut resp) };
+    let mut view = TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked);
     assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
     let mut chain = txn.take_response_chain().expect("a response transform");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
@@ -197,4 +203,33 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     assert!(errs[0].contains("plugin.config:1") && errs[0].contains("\"sideways\""), "{}", errs[0]);
     drop(rt);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_load_options_water_mark_bounds_every_chain_buffer() {
+    let _g = serial();
+    let generation = Arc::new(Generation::from_modules(vec![null_module(), null_module()]).with_water_mark(20_000));
+    let mut txn = TxnPlugins::new(generation.clone());
+    let (mut req, mut resp) = (request(), response());
+    let mut view = TxnView::request(&mut req, BodyKind::Empty).response(&mut resp, BodyKind::Chunked);
+    assert_eq!(txn.read_response_headers(&mut view), HookResult::Continue);
+    let mut chain = txn.take_response_chain().expect("two response transforms");
+    chain.start(None);
+    assert_eq!(chain.input_space(), 20_000, "the first buffer stops at the mark");
+    // Nobody takes output: every buffer fills to its mark and input stops.
+    let mut pushed = 0;
+    for _ in 0..100 {
+        let room = chain.input_space();
+        if room == 0 {
+            break;
+        }
+        chain.push_input(Bytes::from(vec![1u8; room]));
+        pushed += room;
+        while chain.run() == RunStatus::MoreWork {}
+    }
+    assert_eq!(chain.input_space(), 0);
+    assert!(pushed <= 3 * 20_000 * 2, "three buffers of a 20,000-byte mark held {pushed} bytes");
+    drop(chain);
+    drop(txn);
+    assert_eq!(live_counts(), (0, 0));
 }

@@ -11,11 +11,11 @@
 //! ABI. The bridge uses the loader's generations and modules; neither the
 //! loader nor the engine knows the bridge.
 
-pub mod hooks;
-pub mod host_table;
+pub(crate) mod hooks;
+pub(crate) mod host_table;
 mod txn_host;
 
-pub use hooks::{HookResult, TxnPlugins, TxnView};
+pub(crate) use hooks::{HookResult, TxnPlugins, TxnView};
 pub use host_table::HOST_TABLE;
 
 #[cfg(test)]

@@ -9,10 +9,13 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use plugin_sdk::ffi::{direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK};
+use plugin_sdk::ffi::{
+    body, direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_NO_BODY, STATUS_OK,
+    STATUS_TOO_LATE,
+};
 
 use super::hooks::TxnView;
-use crate::h1::head::Headers;
+use crate::h1::head::{BodyKind, Headers};
 use crate::plugins::Module;
 use crate::transform::Instance;
 
@@ -34,6 +37,8 @@ pub(crate) struct TxnState<'v, 'a> {
     pub fail: Option<(u16, String)>,
     pub request_added: Vec<Instance>,
     pub response_added: Vec<Instance>,
+    /// This plugin's per-transaction state slot (null: none stored).
+    pub slot: &'v mut *mut std::ffi::c_void,
 }
 
 /// What the `TxnCtx` pointer points at.
@@ -231,7 +236,18 @@ pub(crate) unsafe extern "C" fn txn_add_transform(txn: *mut TxnCtx, dir: u32, in
             _ => false,
         };
         if !allowed {
-            return STATUS_ERROR;
+            return STATUS_TOO_LATE;
+        }
+        let kind = if dir == direction::REQUEST {
+            s.view.request_body
+        } else if s.view.response.is_some() {
+            s.view.response_body
+        } else {
+            // From the request hook: the response's framing is not known yet.
+            BodyKind::Chunked
+        };
+        if kind == BodyKind::Empty {
+            return STATUS_NO_BODY;
         }
         let inst = Instance::new(s.module.clone(), instance);
         if dir == direction::REQUEST {
@@ -240,5 +256,44 @@ pub(crate) unsafe extern "C" fn txn_add_transform(txn: *mut TxnCtx, dir: u32, in
             s.response_added.push(inst);
         }
         STATUS_OK
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_state_get(txn: *mut TxnCtx) -> *mut std::ffi::c_void {
+    with(txn, std::ptr::null_mut(), |s| *s.slot)
+}
+
+/// Stores the plugin's state; the bridge drops it through the plugin when the transaction ends.
+pub(crate) unsafe extern "C" fn txn_state_set(txn: *mut TxnCtx, state: *mut std::ffi::c_void) -> i32 {
+    if state.is_null() {
+        return STATUS_BAD_ARG;
+    }
+    with(txn, STATUS_ERROR, |s| {
+        if !s.slot.is_null() {
+            return STATUS_ERROR;
+        }
+        *s.slot = state;
+        STATUS_OK
+    })
+}
+
+pub(crate) unsafe extern "C" fn txn_body(txn: *mut TxnCtx, msg: u32, len_out: *mut i64) -> i32 {
+    with(txn, body::ABSENT, |s| {
+        let kind = match msg {
+            message::REQUEST => s.view.request_body,
+            message::RESPONSE if s.view.response.is_some() => s.view.response_body,
+            _ => return body::ABSENT,
+        };
+        match kind {
+            BodyKind::Empty => body::NONE,
+            BodyKind::Length(n) => {
+                if !len_out.is_null() {
+                    // SAFETY: a live out-pointer from the plugin for this call.
+                    unsafe { *len_out = i64::try_from(n).unwrap_or(i64::MAX) };
+                }
+                body::LENGTH
+            }
+            BodyKind::Chunked | BodyKind::CloseDelimited => body::UNKNOWN,
+        }
     })
 }

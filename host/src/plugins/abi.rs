@@ -24,8 +24,8 @@ use abi_stable::abi_stability::abi_checking::{check_layout_compatibility, AbiIns
 use abi_stable::type_layout::{TLFieldOrFunction, TypeLayout};
 use abi_stable::StableAbi;
 use plugin_sdk::ffi::{
-    self, v1_0, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable, TxnCtx,
-    ABI_MAJOR, ABI_MINOR,
+    self, v1_0, v1_1, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable,
+    TxnCtx, ABI_MAJOR, ABI_MINOR,
 };
 
 /// Longest layout summary kept in a refusal, in bytes.
@@ -42,6 +42,7 @@ struct Minor {
 
 static MINORS: [Minor; ABI_MINOR as usize + 1] = [
     Minor { root: <v1_0::AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<v1_0::PluginTable>() },
+    Minor { root: <v1_1::AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<v1_1::PluginTable>() },
     Minor { root: <AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<PluginTable>() },
 ];
 
@@ -146,6 +147,8 @@ const DEFAULTS: PluginTable = PluginTable {
     transform_event: absent_event,
     transform_destroy: absent_ok,
     panic_message: absent_panic_message,
+    txn_state_drop: absent_ok,
+    counter_at: absent_counter,
 };
 
 unsafe extern "C" fn absent_init(
@@ -168,6 +171,10 @@ unsafe extern "C" fn absent_event(_: *const HostTable, _: *mut c_void, _: *mut I
 }
 /// ABI 1.0 plugins cannot say why they panicked.
 unsafe extern "C" fn absent_panic_message(_: ErrorBuf) -> i32 {
+    0
+}
+/// Plugins older than ABI 1.2 have no counters of their own.
+unsafe extern "C" fn absent_counter(_: *mut c_void, _: usize, _: *mut ByteSlice, _: *mut u64) -> i32 {
     0
 }
 

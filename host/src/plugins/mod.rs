@@ -11,13 +11,13 @@
 //! - `current`: which plugin this thread is calling into.
 
 pub(crate) mod abi;
-pub mod config;
+pub(crate) mod config;
 mod current;
-pub mod generation;
-pub mod loader;
-pub mod module;
+pub(crate) mod generation;
+pub(crate) mod loader;
+pub(crate) mod module;
 pub mod runtime_dir;
 
-pub use current::with_current;
+pub(crate) use current::with_current;
 pub use generation::{load_generation, Generation, LoadOptions};
 pub use module::{Module, StatsSnapshot};

@@ -21,6 +21,8 @@ use crate::transform::{PluginStats, TransformPlugin};
 const MESSAGE_CAP: usize = 1024;
 /// Longest plugin message quoted in a one-line refusal, in bytes.
 const QUOTE_CAP: usize = 300;
+/// Most counters of one plugin shown in `/stats`.
+const MAX_COUNTERS: usize = 256;
 
 /// A copy of [`PluginStats`] at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,6 +157,34 @@ impl Module {
     pub(crate) unsafe fn call_hook(&self, hook: u32, txn: *mut TxnCtx, name: &'static str) -> i32 {
         let _calling = Calling::enter(&self.name, name);
         (self.table.hook)(self.host, self.state, hook, txn)
+    }
+
+    /// Drops a per-transaction state the plugin stored (once per state).
+    pub(crate) fn drop_txn_state(&self, state: *mut c_void) {
+        let calling = Calling::enter(&self.name, "txn state drop");
+        // SAFETY: `state` came from this plugin's txn_state_set, dropped once.
+        let status = unsafe { (self.table.txn_state_drop)(state) };
+        drop(calling);
+        if status == ffi::STATUS_PANIC {
+            self.count_panic("txn state drop");
+        }
+    }
+
+    /// The counters the plugin registered (ABI 1.2), with their values now.
+    pub fn plugin_counters(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for index in 0..MAX_COUNTERS {
+            let (mut name, mut value) = (ByteSlice::EMPTY, 0u64);
+            // SAFETY: the state lives until fini (self is alive); out-pointers are live locals.
+            let found = unsafe { (self.table.counter_at)(self.state, index, &mut name, &mut value) };
+            if found != 1 {
+                break;
+            }
+            // SAFETY: the plugin keeps counter names alive until fini.
+            let name = String::from_utf8_lossy(unsafe { name.as_slice() });
+            out.push((one_line(&name, QUOTE_CAP), value));
+        }
+        out
     }
 
     /// The counters now.

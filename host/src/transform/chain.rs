@@ -23,7 +23,7 @@ use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 use super::host_fns::ChainCell;
 use super::instance::Instance;
 use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
-use super::Fault;
+use super::{Fault, Replacement};
 
 /// Events delivered per [`Chain::run`] call at most, so one busy chain
 /// cannot starve the other connections of its worker.
@@ -77,6 +77,7 @@ impl Chain {
     }
 
     /// The plugins of the chain, in order.
+    #[cfg(test)]
     pub fn plugin_names(&self) -> Vec<String> {
         self.instances.iter().map(|i| i.plugin().name().to_string()).collect()
     }
@@ -203,6 +204,7 @@ impl Chain {
     }
 
     /// Bytes the terminating transform could take now (ignoring downstream space).
+    #[cfg(test)]
     pub fn output_avail(&self) -> usize {
         let st = self.shared.state.borrow();
         let t = st.terminus();
@@ -252,6 +254,12 @@ impl Chain {
         self.shared.state.borrow().output_done()
     }
 
+    /// The message a transform put in place of this chain's, once: the
+    /// caller sends it instead and drops the chain.
+    pub fn take_replacement(&mut self) -> Option<Replacement> {
+        self.shared.state.borrow_mut().replacement.take()
+    }
+
     /// A plugin panicked or broke the protocol; the caller aborts the transaction.
     pub fn fault(&self) -> Option<Fault> {
         self.shared.state.borrow().fault.clone()
@@ -289,7 +297,8 @@ impl Drop for Chain {
     fn drop(&mut self) {
         let faulted = {
             let st = &mut *self.shared.state.borrow_mut();
-            let done = st.output_done();
+            // A replaced message ended its chain as it should: not an abort.
+            let done = st.output_done() || st.vconns.iter().all(|v| v.closed == closed::CLOSED);
             // A chain that never started (a response without a body) had nothing to abort.
             let aborted = !done && self.input_reader.is_some();
             let how = if aborted { closed::ABORTED } else { closed::CLOSED };

@@ -184,3 +184,27 @@ pub(crate) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: u
 pub(crate) unsafe extern "C" fn reader_consume(io: *mut IoCtx, r: Handle, n: i64) -> i32 {
     with(io, 1, |s| s.reader_consume(r, n))
 }
+
+pub(crate) unsafe extern "C" fn transform_replace(
+    io: *mut IoCtx,
+    status: u16,
+    fields: *const ByteSlice,
+    nfields: usize,
+    body: ByteSlice,
+) -> i32 {
+    if !nfields.is_multiple_of(2) || (fields.is_null() && nfields != 0) {
+        return plugin_sdk::ffi::STATUS_BAD_ARG;
+    }
+    // SAFETY: the plugin lends `nfields` slices and the body for this call.
+    let (fields, body) =
+        unsafe { (if nfields == 0 { &[][..] } else { std::slice::from_raw_parts(fields, nfields) }, body.as_slice()) };
+    let mut headers = Vec::with_capacity(nfields / 2);
+    for pair in fields.chunks(2) {
+        // SAFETY: as above.
+        let (name, value) = unsafe { (pair[0].as_slice(), pair[1].as_slice()) };
+        let Ok(name) = std::str::from_utf8(name) else { return plugin_sdk::ffi::STATUS_BAD_ARG };
+        headers.push((name.to_string(), value.to_vec()));
+    }
+    let body = Bytes::copy_from_slice(body);
+    with(io, plugin_sdk::ffi::STATUS_ERROR, |s| s.replace(status, headers, body))
+}

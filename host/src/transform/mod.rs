@@ -19,21 +19,39 @@
 //! ```
 
 mod buffer;
-pub mod chain;
+pub(crate) mod chain;
 mod dispatch;
 pub(crate) mod host_fns;
-pub mod instance;
+pub(crate) mod instance;
 mod ops;
-pub mod plugin;
+pub(crate) mod plugin;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use std::sync::atomic::Ordering;
 
-pub use chain::{Chain, RunStatus, DEFAULT_WATER_MARK};
-pub use instance::Instance;
+use bytes::Bytes;
+
+pub use chain::DEFAULT_WATER_MARK;
+pub(crate) use chain::{Chain, RunStatus};
+pub(crate) use instance::Instance;
 pub use plugin::{PluginRef, PluginStats, TransformPlugin};
+
+/// A whole message a transform put in place of the one its chain carries
+/// (see `plugin_sdk::ffi::HostTable::transform_replace`). Plain data: the
+/// caller frames it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// The plugin that replaced the message.
+    pub plugin: String,
+    /// A final status, 200 to 599.
+    pub status: u16,
+    /// Header fields (names checked as tokens, values free of CR, LF and NUL).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body.
+    pub body: Bytes,
+}
 
 /// Why a chain stopped: a plugin panicked or broke the VIO protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]

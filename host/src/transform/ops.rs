@@ -3,7 +3,7 @@
 //! and the call returns a neutral value).
 
 use bytes::Bytes;
-use plugin_sdk::ffi::{closed, event_code, Handle};
+use plugin_sdk::ffi::{closed, event_code, Handle, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK, STATUS_TOO_LATE};
 
 use super::state::{
     handle, index_of, State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, UNKNOWN,
@@ -366,5 +366,35 @@ impl State {
         }
         self.consume(r, n as u64);
         0
+    }
+}
+
+/// A header name a replacement may carry: an RFC 9110 token.
+fn is_token(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl State {
+    /// `transform_replace`: keeps `status`, `headers` and `body` in place
+    /// of the chain's message if its head has not left, then closes every
+    /// transform so each sees its closed event and the chain ends.
+    pub fn replace(&mut self, status: u16, headers: Vec<(String, Vec<u8>)>, body: Bytes) -> i32 {
+        let Some(i) = self.caller() else { return STATUS_ERROR };
+        if self.announced.is_some() || self.replacement.is_some() {
+            return STATUS_TOO_LATE;
+        }
+        let bad_value = |v: &[u8]| v.iter().any(|b| matches!(b, b'\r' | b'\n' | 0));
+        if !(200..=599).contains(&status) || headers.iter().any(|(n, v)| !is_token(n) || bad_value(v)) {
+            return STATUS_BAD_ARG;
+        }
+        let plugin = self.plugins[i].name().to_string();
+        self.replacement = Some(super::Replacement { plugin, status, headers, body });
+        for k in 0..self.vconns.len() {
+            if self.vconns[k].closed == closed::OPEN {
+                self.vconns[k].closed = closed::CLOSED;
+                self.schedule_immediate(k);
+            }
+        }
+        STATUS_OK
     }
 }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use plugin_sdk::ffi::{event_code, Handle};
+use plugin_sdk::ffi::{closed, event_code, Handle};
 
 use super::buffer::IoBuffer;
 use super::plugin::PluginRef;
@@ -105,6 +105,8 @@ pub(super) struct State {
     pub water_mark: usize,
     /// The terminus output length as announced when the last transform started writing.
     pub announced: Option<i64>,
+    /// The message a transform put in place of this chain's, if any.
+    pub replacement: Option<super::Replacement>,
 }
 
 impl State {
@@ -121,6 +123,7 @@ impl State {
             plugins,
             water_mark,
             announced: None,
+            replacement: None,
         }
     }
 
@@ -321,6 +324,8 @@ impl State {
             || !self.vconns[0].write.started
             || self.output_done()
             || self.output_takeable() > 0
+            // Every transform closed (a replaced message): nothing is owed.
+            || self.vconns.iter().all(|v| v.closed != closed::OPEN)
         {
             return false;
         }

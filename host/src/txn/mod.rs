@@ -16,6 +16,7 @@
 
 use crate::body::{BodyPipe, PipeError, Pump};
 
+mod replace;
 mod response;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
@@ -60,6 +61,10 @@ pub struct Txn {
     owner: usize,
     /// The client's request head, as plugins left it.
     request: RequestHead,
+    /// The request body's framing as received.
+    request_body: BodyKind,
+    /// The response body's framing as received (`Empty` until a response).
+    response_body: BodyKind,
     client_keep_alive: bool,
     plugins: Option<TxnPlugins>,
     /// The request head as sent upstream, once its framing is known; kept to retry.
@@ -112,7 +117,7 @@ impl Txn {
         let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
         let mut request_chain = None;
         if let Some(p) = plugins.as_mut() {
-            let mut view = TxnView { request: &mut head, response: None };
+            let mut view = TxnView::request(&mut head, framing);
             if let HookResult::Fail { status, message } = p.read_request_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 p.txn_close(&mut view);
@@ -144,6 +149,8 @@ impl Txn {
             owner,
             client_keep_alive: keep_alive(head.version, &head.headers),
             request: head,
+            request_body: framing,
+            response_body: BodyKind::Empty,
             plugins,
             upstream_head,
             retry_allowed,
@@ -314,6 +321,15 @@ impl Txn {
                     progress = true;
                 }
                 Ok(Pump::Done | Pump::Progress) => return TxnStep::Progress,
+                Ok(Pump::Replace(r)) => {
+                    let read = pipe.input_complete();
+                    self.req = None;
+                    if !read {
+                        // The rest of the request body is still on the client connection.
+                        self.client_keep_alive = false;
+                    }
+                    return self.send_replacement(r, read, io);
+                }
                 Ok(Pump::MoreWork) => {
                     ctx.more_work = true;
                     break;
@@ -391,7 +407,7 @@ impl Txn {
         self.req = None;
         self.resp = Resp::Done;
         if let Some(p) = self.plugins.as_mut() {
-            p.txn_close(&mut TxnView { request: &mut self.request, response: None });
+            p.txn_close(&mut TxnView::request(&mut self.request, self.request_body));
         }
         if let Some(o) = self.origin.take() {
             if clean && req_done && self.origin_reusable && !self.origin_eof && o.rbuf.is_empty() && o.wbuf.is_empty() {

@@ -72,6 +72,10 @@ impl Txn {
                             self.resp = Resp::Done;
                             return TxnStep::Progress;
                         }
+                        Ok(Pump::Replace(r)) => {
+                            let read = pipe.input_complete();
+                            return self.send_replacement(r, read, io);
+                        }
                         Ok(Pump::Progress) => return TxnStep::Progress,
                         Ok(Pump::MoreWork) => {
                             ctx.more_work = true;
@@ -102,10 +106,11 @@ impl Txn {
             Err(_) => return Some(self.fail(502, "the origin sent an ambiguous response framing", io)),
         };
         self.status = head.status;
+        self.response_body = kind;
         self.origin_reusable = keep_alive(head.version, &head.headers) && kind != BodyKind::CloseDelimited;
         let mut chain = None;
         if let Some(p) = self.plugins.as_mut() {
-            let mut view = TxnView { request: &mut self.request, response: Some(&mut head) };
+            let mut view = TxnView::request(&mut self.request, self.request_body).response(&mut head, kind);
             if let HookResult::Fail { status, message } = p.read_response_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 return Some(self.fail(status, "the response was refused by a plugin", io));
@@ -150,7 +155,8 @@ impl Txn {
     ) -> Result<BodyKind, TxnStep> {
         let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
         if let Some(p) = self.plugins.as_mut() {
-            let mut view = TxnView { request: &mut self.request, response: Some(&mut out) };
+            let mut view =
+                TxnView::request(&mut self.request, self.request_body).response(&mut out, self.response_body);
             if let HookResult::Fail { status, message } = p.send_response_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 return Err(self.fail(status, "the response was refused by a plugin", io));

@@ -7,13 +7,16 @@
 //! compares names, so a frozen copy must be indistinguishable from the
 //! original. Never edit this file; a new minor adds a new frozen module.
 //! Types 1.1 left unchanged ([`HostTable`], [`OwnedBytes`], [`ErrorBuf`],
-//! [`StaticStr`]) are shared with the current ABI until a minor changes them.
+//! [`StaticStr`]) are shared with later minors until one changes them: the
+//! host table is 1.1's ([`super::v1_1::HostTable`], frozen when 1.2 appended
+//! to it).
 
 use std::ffi::c_void;
 
 use abi_stable::StableAbi;
 
-use super::{ByteSlice, ErrorBuf, Handle, HostTable, IoCtx, OwnedBytes, StaticStr, TxnCtx};
+use super::v1_1::HostTable;
+use super::{ByteSlice, ErrorBuf, Handle, IoCtx, OwnedBytes, StaticStr, TxnCtx};
 
 /// The 1.0 entry table: [`super::PluginTable`] without `panic_message`.
 #[repr(C)]

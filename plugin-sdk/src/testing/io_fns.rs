@@ -1,7 +1,8 @@
 //! The fake host's IO functions: each rebuilds the [`Fake`] from the context
 //! pointer and does what the real host does, minus the sharing of blocks.
 
-use crate::ffi::{event_code, ByteSlice, Handle, IoCtx, OwnedBytes};
+use crate::ffi::{event_code, ByteSlice, Handle, IoCtx, OwnedBytes, STATUS_BAD_ARG, STATUS_OK, STATUS_TOO_LATE};
+use crate::message::Message;
 
 use super::state::{vio_handle, Fake, FakeCell, FakeVio, BUFFER_BASE, READER_BASE, TERMINUS, TRANSFORM, VCONN_BASE};
 
@@ -17,9 +18,37 @@ fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut Fake) -> T) -> T {
     f(&mut fake)
 }
 
-pub(super) unsafe extern "C" fn log(_level: u32, msg: ByteSlice) {
+pub(super) unsafe extern "C" fn log(level: u32, msg: ByteSlice) {
+    use crate::log::Level;
+    let level = [Level::Error, Level::Warn, Level::Info].get(level as usize).copied().unwrap_or(Level::Debug);
     // SAFETY: lent for this call.
-    eprintln!("[plugin] {}", String::from_utf8_lossy(unsafe { msg.as_slice() }));
+    super::keep_log(level, String::from_utf8_lossy(unsafe { msg.as_slice() }).into_owned());
+}
+
+/// Keeps the replacement, as the host would before the head left.
+pub(super) unsafe extern "C" fn transform_replace(
+    io: *mut IoCtx,
+    status: u16,
+    fields: *const ByteSlice,
+    nfields: usize,
+    body: ByteSlice,
+) -> i32 {
+    if !(200..=599).contains(&status) || !nfields.is_multiple_of(2) || (fields.is_null() && nfields != 0) {
+        return STATUS_BAD_ARG;
+    }
+    // SAFETY: the plugin lends `nfields` slices and the body for this call.
+    let (fields, body) = unsafe {
+        (if nfields == 0 { &[][..] } else { std::slice::from_raw_parts(fields, nfields) }, body.as_slice().to_vec())
+    };
+    let text = |s: &ByteSlice| String::from_utf8_lossy(unsafe { s.as_slice() }).into_owned();
+    let headers = fields.chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
+    with(io, STATUS_BAD_ARG, |f| {
+        if f.announced.is_some() || f.replaced.is_some() {
+            return STATUS_TOO_LATE;
+        }
+        f.replaced = Some(Message { status, headers, body });
+        STATUS_OK
+    })
 }
 pub(super) unsafe extern "C" fn transform_self(_io: *mut IoCtx) -> Handle {
     VCONN_BASE

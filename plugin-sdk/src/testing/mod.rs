@@ -28,16 +28,22 @@
 mod io_fns;
 mod state;
 mod table;
+mod txn;
 
 use std::cell::RefCell;
 use std::ffi::c_void;
 
+use crate::counter::Counters;
 use crate::export::{transform_destroy, transform_event};
 use crate::ffi::{event_code, IoCtx, STATUS_OK};
+use crate::log::Level;
+use crate::message::Message;
+use crate::plugin::Plugin;
 use crate::stream::{StreamAdapter, StreamTransform};
 use crate::vconn::Transform;
 use state::{vio_handle, Fake, FakeCell, FakeVio, TERMINUS, TRANSFORM};
 use table::FAKE_TABLE;
+pub use txn::FakeTxn;
 
 /// Iterations without progress after which the fake declares a stall.
 const STALL_LIMIT: usize = 3;
@@ -47,7 +53,7 @@ const STALL_LIMIT: usize = 3;
 pub struct FakeHost {
     water_mark: usize,
     known_length: bool,
-    take: usize,
+    pub(super) take: usize,
 }
 
 impl Default for FakeHost {
@@ -71,6 +77,8 @@ pub struct FakeOutput {
     pub write_ready: usize,
     /// Protocol errors and panics noticed.
     pub errors: Vec<String>,
+    /// The message the transform put in place of this one, if it replaced it.
+    pub replaced: Option<Message>,
 }
 
 impl FakeHost {
@@ -104,11 +112,16 @@ impl FakeHost {
 
     /// Runs a raw [`Transform`] over `chunks`.
     pub fn run<T: Transform>(&self, transform: T, chunks: &[&[u8]]) -> FakeOutput {
+        let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
+        self.run_instance(Box::into_raw(boxed) as *mut c_void, chunks)
+    }
+
+    /// Runs `instance` (a boxed `Box<dyn Transform>`, as `Txn::add_transform`
+    /// hands it to a host) over `chunks`, then destroys it.
+    pub(super) fn run_instance(&self, instance: *mut c_void, chunks: &[&[u8]]) -> FakeOutput {
         let total: usize = chunks.iter().map(|c| c.len()).sum();
         let cell = Box::new(FakeCell(RefCell::new(Fake::new(self.water_mark))));
         let io = &*cell as *const FakeCell as *mut IoCtx;
-        let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
-        let instance = Box::into_raw(boxed) as *mut c_void;
         let input_reader = {
             let f = &mut *cell.0.borrow_mut();
             let b = f.new_buffer();
@@ -145,7 +158,7 @@ impl FakeHost {
             let f = cell.0.borrow();
             let t = f.vios[TERMINUS];
             let done = t.started && t.nbytes != i64::MAX && t.ndone == t.nbytes && next_chunk == chunks.len();
-            if done && f.queue.is_empty() || !out.errors.is_empty() {
+            if done && f.queue.is_empty() || !out.errors.is_empty() || f.replaced.is_some() {
                 break;
             }
             stalls = if progress { 0 } else { stalls + 1 };
@@ -164,8 +177,10 @@ impl FakeHost {
             out.errors.append(&mut f.errors);
             let input = f.vios[TRANSFORM];
             let t = f.vios[TERMINUS];
+            out.replaced = f.replaced.take();
             out.complete &= input.ndone == input.nbytes && t.ndone == t.nbytes;
-            f.closed[TRANSFORM] = if out.complete { 1 } else { 2 };
+            // A replaced message ends the chain normally: the host sends the replacement.
+            f.closed[TRANSFORM] = if out.complete || out.replaced.is_some() { 1 } else { 2 };
         }
         // The closed notification, then destruction, as the host does.
         // SAFETY: `instance` is the live boxed transform; FAKE_TABLE and `io` are valid.
@@ -262,9 +277,37 @@ fn deliver(
             out.errors.append(&mut f.errors);
             break;
         }
+        if f.replaced.is_some() {
+            break;
+        }
     }
     any
 }
 
+/// Runs `P::init(args)` as the host would, minus the loader: returns the
+/// plugin and the counters it registered, so a test can check them.
+pub fn init_plugin<P: Plugin>(args: &[&str]) -> Result<(P, Counters), String> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let (plugin, counters) = Counters::collect(|| P::init(&args));
+    Ok((plugin?, counters))
+}
+
+thread_local! {
+    /// Lines plugin code logged on this thread outside a host.
+    static LOGS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn keep_log(level: Level, text: String) {
+    LOGS.with(|l| l.borrow_mut().push((level, text)));
+}
+
+/// Takes the lines logged on this thread (through the `log_*!` macros)
+/// since the last call, when no host was there to receive them.
+pub fn take_logs() -> Vec<(Level, String)> {
+    LOGS.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod txn_tests;

@@ -43,6 +43,8 @@ pub(super) struct Fake {
     pub announced: Option<i64>,
     pub complete_sent: bool,
     pub water_mark: usize,
+    /// The message a `transform_replace` put in place of this one.
+    pub replaced: Option<crate::message::Message>,
 }
 
 impl Fake {
@@ -58,6 +60,7 @@ impl Fake {
             announced: None,
             complete_sent: false,
             water_mark,
+            replaced: None,
         }
     }
 

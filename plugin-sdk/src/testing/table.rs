@@ -1,39 +1,10 @@
-//! The fake host's function table: real IO functions, transaction functions
-//! that find nothing (hooks are not exercised by the fake).
+//! The fake host's function table: the fake IO functions of [`super::FakeHost`]
+//! and the fake transaction functions of [`super::FakeTxn`].
 
-use std::ffi::c_void;
-
-use crate::ffi::{ByteSlice, HostTable, TxnCtx, ABI_MINOR};
+use crate::ffi::{HostTable, ABI_MINOR};
 
 use super::io_fns::*;
-
-unsafe extern "C" fn no_header(_t: *mut TxnCtx, _m: u32, _n: ByteSlice, _i: usize, _o: *mut ByteSlice) -> i32 {
-    0
-}
-unsafe extern "C" fn no_header_at(_t: *mut TxnCtx, _m: u32, _i: usize, _n: *mut ByteSlice, _v: *mut ByteSlice) -> i32 {
-    0
-}
-unsafe extern "C" fn no_set(_t: *mut TxnCtx, _m: u32, _n: ByteSlice, _v: ByteSlice) -> i32 {
-    1
-}
-unsafe extern "C" fn no_remove(_t: *mut TxnCtx, _m: u32, _n: ByteSlice) -> i32 {
-    0
-}
-unsafe extern "C" fn no_str(_t: *mut TxnCtx, _o: *mut ByteSlice) -> i32 {
-    0
-}
-unsafe extern "C" fn no_status(_t: *mut TxnCtx) -> i32 {
-    0
-}
-unsafe extern "C" fn no_status_set(_t: *mut TxnCtx, _s: u16) -> i32 {
-    1
-}
-unsafe extern "C" fn no_fail(_t: *mut TxnCtx, _s: u16, _m: ByteSlice) -> i32 {
-    1
-}
-unsafe extern "C" fn no_add(_t: *mut TxnCtx, _d: u32, _i: *mut c_void) -> i32 {
-    1
-}
+use super::txn as t;
 
 /// See the module docs.
 pub(super) static FAKE_TABLE: HostTable = HostTable {
@@ -73,15 +44,19 @@ pub(super) static FAKE_TABLE: HostTable = HostTable {
     reader_avail,
     reader_block,
     reader_consume,
-    txn_header_get: no_header,
-    txn_header_at: no_header_at,
-    txn_header_set: no_set,
-    txn_header_append: no_set,
-    txn_header_remove: no_remove,
-    txn_method: no_str,
-    txn_url: no_str,
-    txn_status_get: no_status,
-    txn_status_set: no_status_set,
-    txn_fail: no_fail,
-    txn_add_transform: no_add,
+    txn_header_get: t::header_get,
+    txn_header_at: t::header_at,
+    txn_header_set: t::header_set,
+    txn_header_append: t::header_append,
+    txn_header_remove: t::header_remove,
+    txn_method: t::method,
+    txn_url: t::url,
+    txn_status_get: t::status_get,
+    txn_status_set: t::status_set,
+    txn_fail: t::fail,
+    txn_add_transform: t::add_transform,
+    txn_state_get: t::state_get,
+    txn_state_set: t::state_set,
+    txn_body: t::body_of,
+    transform_replace,
 };

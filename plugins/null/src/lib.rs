@@ -32,23 +32,18 @@ impl Plugin for NullPlugin {
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
-        if self.request && has_body(txn) {
-            txn.add_request_transform(NullTransform::default());
+        if self.request && txn.request_body().exists() {
+            // Cannot be refused: the request has a body and this is its hook.
+            let _ = txn.add_request_transform(NullTransform::default());
         }
     }
 
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
-        if self.response {
-            txn.add_response_transform(NullTransform::default());
+        // Refused (and dropped) when the response has no body: nothing to pass on.
+        if self.response && txn.response_body().exists() {
+            let _ = txn.add_response_transform(NullTransform::default());
         }
     }
-}
-
-/// A request has a body when it says so in its framing headers (RFC 9112 6.3).
-fn has_body(txn: &mut Txn<'_>) -> bool {
-    let req = txn.request();
-    let length = req.get("content-length").map(|v| v != b"0").unwrap_or(false);
-    length || req.get("transfer-encoding").is_some()
 }
 
 declare_plugin!(NullPlugin);

@@ -1,0 +1,128 @@
+//! A test-only plugin that exercises what SDK 1.2 added, so the end-to-end
+//! tests can watch each through the real host. Arguments (any mix):
+//!
+//! - `stamp=VALUE`: every response gets `x-probe-stamp: VALUE`.
+//! - `remember`: the request hook keeps the method and URL in the
+//!   transaction's state; the response hook copies them into
+//!   `x-probe-request` and logs `probe saw METHOD URL`.
+//! - `block=WORD`: response bodies are held to their end; one containing
+//!   WORD is replaced by a 403, others go out unchanged with their length.
+//! - `block-request=WORD`: the same on request bodies; the origin never
+//!   sees a blocked request.
+//!
+//! Counters: `requests`, `remembered`, `blocked`, `passed`.
+
+use plugin_sdk::{declare_plugin, log_info, Chunk, Counter, Message, Output, Plugin, StreamTransform, Txn};
+
+/// What the request hook leaves for the response hook.
+#[derive(Default)]
+struct Seen {
+    request: Option<String>,
+}
+
+pub struct Probe {
+    stamp: Option<String>,
+    remember: bool,
+    block: Option<Vec<u8>>,
+    block_request: Option<Vec<u8>>,
+    requests: Counter,
+    remembered: Counter,
+    blocked: Counter,
+    passed: Counter,
+}
+
+impl Plugin for Probe {
+    fn init(args: &[String]) -> Result<Self, String> {
+        let mut probe = Probe {
+            stamp: None,
+            remember: false,
+            block: None,
+            block_request: None,
+            requests: Counter::register("requests"),
+            remembered: Counter::register("remembered"),
+            blocked: Counter::register("blocked"),
+            passed: Counter::register("passed"),
+        };
+        for arg in args {
+            match arg.split_once('=') {
+                Some(("stamp", v)) => probe.stamp = Some(v.to_string()),
+                Some(("block", w)) if !w.is_empty() => probe.block = Some(w.as_bytes().to_vec()),
+                Some(("block-request", w)) if !w.is_empty() => probe.block_request = Some(w.as_bytes().to_vec()),
+                None if arg == "remember" => probe.remember = true,
+                _ => {
+                    return Err(format!(
+                        "unknown argument {arg:?}: probe takes stamp=V, remember, block=W, block-request=W"
+                    ))
+                }
+            }
+        }
+        Ok(probe)
+    }
+
+    fn read_request_headers(&self, txn: &mut Txn<'_>) {
+        self.requests.inc();
+        if self.remember {
+            let seen = format!("{} {}", txn.method(), txn.url());
+            txn.state::<Seen>().request = Some(seen);
+        }
+        if let Some(word) = &self.block_request {
+            let _ = txn.add_request_stream(Hold::new(word, &self.blocked, &self.passed));
+        }
+    }
+
+    fn read_response_headers(&self, txn: &mut Txn<'_>) {
+        if let Some(stamp) = &self.stamp {
+            txn.response().set("x-probe-stamp", stamp);
+        }
+        if let Some(seen) = txn.state::<Seen>().request.clone() {
+            self.remembered.inc();
+            log_info!("probe saw {seen}");
+            txn.response().set("x-probe-request", seen);
+        }
+        if let Some(word) = &self.block {
+            let _ = txn.add_response_stream(Hold::new(word, &self.blocked, &self.passed));
+        }
+    }
+}
+
+declare_plugin!(Probe);
+
+/// Holds a body to its end; replaces it with a 403 if it contains `word`.
+pub struct Hold {
+    word: Vec<u8>,
+    /// The last `word.len() - 1` bytes seen, for a match across pieces.
+    tail: Vec<u8>,
+    blocked: Counter,
+    passed: Counter,
+}
+
+impl Hold {
+    fn new(word: &[u8], blocked: &Counter, passed: &Counter) -> Self {
+        Hold { word: word.to_vec(), tail: Vec::new(), blocked: blocked.clone(), passed: passed.clone() }
+    }
+}
+
+impl StreamTransform for Hold {
+    fn holds_output(&self) -> bool {
+        true
+    }
+
+    fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+        self.tail.extend_from_slice(chunk);
+        if self.tail.windows(self.word.len()).any(|w| w == self.word.as_slice()) {
+            self.blocked.inc();
+            let page = Message::new(403).header("content-type", "text/plain").body("blocked by probe\n");
+            let _ = out.replace(&page);
+            return;
+        }
+        let keep = self.word.len() - 1;
+        self.tail.drain(..self.tail.len().saturating_sub(keep));
+        out.pass(chunk);
+    }
+
+    fn on_end(&mut self, out: &mut Output<'_>) {
+        if out.is_held() {
+            self.passed.inc();
+        }
+    }
+}
