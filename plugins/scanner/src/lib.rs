@@ -18,7 +18,7 @@ pub mod stats;
 
 use std::sync::Arc;
 
-use plugin_sdk::{declare_plugin, Direction, Plugin, Txn};
+use plugin_sdk::{declare_plugin, Direction, Plugin, Refused, Txn};
 
 pub use config::{Config, Mode};
 use log::MatchLog;
@@ -48,7 +48,7 @@ impl Shared {
         let matcher = Matcher::new(&patterns.iter().map(|p| &p.bytes).collect::<Vec<_>>(), cfg.ignore_case)
             .map_err(|e| format!("{}: {e}", cfg.patterns))?;
         let same_length = patterns.iter().all(|p| p.replacement.as_ref().is_none_or(|r| r.len() == p.bytes.len()));
-        let stats = Stats::new(patterns.len());
+        let stats = Stats::register(&patterns.iter().map(|p| p.line).collect::<Vec<_>>());
         Ok(Shared { cfg, matcher, patterns, stats, same_length })
     }
 
@@ -63,7 +63,7 @@ impl Shared {
         self.patterns.get(index).and_then(|p| p.replacement.as_deref()).unwrap_or(&[])
     }
 
-    /// Counts one finished body and writes its log line.
+    /// Counts one finished (or decided) body and writes its log line.
     pub(crate) fn body_done(&self, scanned: u64, log: &MatchLog) {
         self.stats.add(Count::BytesScanned, scanned);
         if log.total() > 0 {
@@ -84,15 +84,12 @@ pub struct Scanner {
 impl Plugin for Scanner {
     fn init(args: &[String]) -> Result<Self, String> {
         let cfg = Config::parse(args)?;
-        if cfg.mode == Mode::Block {
-            return Err("--mode block needs the plugin-sdk 1.2 hold-and-replace API, which this build lacks; use report or replace".into());
-        }
         let patterns = patterns::load(&cfg.patterns, cfg.mode == Mode::Replace)?;
         Ok(Scanner { shared: Arc::new(Shared::new(cfg, patterns)?) })
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
-        if self.shared.cfg.on.request && request_has_body(txn) {
+        if self.shared.cfg.on.request && txn.request_body().exists() {
             self.scan(txn, Direction::Request);
         }
     }
@@ -129,27 +126,22 @@ impl Scanner {
         let log = MatchLog::new(side, txn.method(), txn.url());
         let shared = Arc::clone(sh);
         let added = match sh.cfg.mode {
+            Mode::Report => add_stream(txn, dir, report::Report::new(shared, log)),
             Mode::Replace => add_stream(txn, dir, replace::Replace::new(shared, log)),
-            Mode::Report | Mode::Block => add_stream(txn, dir, report::Report::new(shared, log)),
+            Mode::Block => txn.add_transform(dir, block::BlockTransform::new(shared, log)),
         };
-        if added {
+        // Refused: the message has no body (HEAD, 204, 304) or it is too late; nothing to scan.
+        if added.is_ok() {
             sh.stats.inc(Count::Scanned);
         }
     }
 }
 
-fn add_stream<S: plugin_sdk::StreamTransform>(txn: &mut Txn<'_>, dir: Direction, s: S) -> bool {
+fn add_stream<S: plugin_sdk::StreamTransform>(txn: &mut Txn<'_>, dir: Direction, s: S) -> Result<(), Refused> {
     match dir {
         Direction::Request => txn.add_request_stream(s),
         Direction::Response => txn.add_response_stream(s),
     }
-}
-
-/// A request has a body when its framing headers say so (RFC 9112 section 6.3).
-fn request_has_body(txn: &mut Txn<'_>) -> bool {
-    let req = txn.request();
-    let length = req.get("content-length").is_some_and(|v| v != b"0");
-    length || req.get("transfer-encoding").is_some()
 }
 
 declare_plugin!(Scanner);
@@ -157,8 +149,8 @@ declare_plugin!(Scanner);
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use plugin_sdk::testing::{FakeHost, FakeOutput};
-    use plugin_sdk::StreamTransform;
+    use plugin_sdk::testing::{FakeHost, FakeOutput, FakeTxn};
+    use plugin_sdk::{StreamAdapter, StreamTransform, Transform};
 
     /// Shared state for `patterns` (the text of a patterns file).
     pub fn shared(patterns: &str, mode: Mode, ignore_case: bool) -> Arc<Shared> {
@@ -175,16 +167,21 @@ pub(crate) mod tests {
     /// Runs a fresh transform over `body` delivered as one block, as two blocks
     /// split at every offset, and in 1-byte blocks (known length), and once with
     /// an unknown length; returns each run named.
-    pub fn every_split<S: StreamTransform>(body: &[u8], make: impl Fn() -> S) -> Vec<(String, FakeOutput)> {
+    pub fn every_split_raw<T: Transform>(body: &[u8], make: impl Fn() -> T) -> Vec<(String, FakeOutput)> {
         let host = FakeHost::new();
-        let mut runs = vec![("one block".to_string(), host.run_stream(make(), &[body]))];
+        let mut runs = vec![("one block".to_string(), host.run(make(), &[body]))];
         for cut in 0..=body.len() {
-            runs.push((format!("split at {cut}"), host.run_stream(make(), &[&body[..cut], &body[cut..]])));
+            runs.push((format!("split at {cut}"), host.run(make(), &[&body[..cut], &body[cut..]])));
         }
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
-        runs.push(("1-byte blocks".to_string(), host.run_stream(make(), &bytes)));
-        runs.push(("unknown length".to_string(), FakeHost::new().unknown_length().run_stream(make(), &bytes)));
+        runs.push(("1-byte blocks".to_string(), host.run(make(), &bytes)));
+        runs.push(("unknown length".to_string(), FakeHost::new().unknown_length().run(make(), &bytes)));
         runs
+    }
+
+    /// [`every_split_raw`] for a [`StreamTransform`].
+    pub fn every_split<S: StreamTransform>(body: &[u8], make: impl Fn() -> S) -> Vec<(String, FakeOutput)> {
+        every_split_raw(body, || StreamAdapter::new(make()))
     }
 
     #[test]
@@ -193,5 +190,99 @@ pub(crate) mod tests {
         assert!(e.starts_with("/nonexistent/p: cannot read"), "{e}");
         let e = Scanner::init(&["--frob".into()]).err().unwrap_or_default();
         assert!(e.contains("unknown argument \"--frob\""), "{e}");
+    }
+
+    /// A patterns file on disk for `Scanner::init`, removed on drop.
+    struct PatternsFile(std::path::PathBuf);
+
+    impl PatternsFile {
+        fn new(tag: &str, text: &str) -> PatternsFile {
+            let path = std::env::temp_dir().join(format!("scanner-unit-{}-{tag}.txt", std::process::id()));
+            std::fs::write(&path, text).expect("write the test patterns file");
+            PatternsFile(path)
+        }
+
+        fn args(&self, more: &str) -> Vec<String> {
+            let mut args = vec!["--patterns".to_string(), self.0.display().to_string()];
+            args.extend(more.split_whitespace().map(String::from));
+            args
+        }
+    }
+
+    impl Drop for PatternsFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn init(file: &PatternsFile, more: &str) -> (Scanner, plugin_sdk::counter::Counters) {
+        let args = file.args(more);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        plugin_sdk::testing::init_plugin::<Scanner>(&refs).expect("init")
+    }
+
+    fn counter(counters: &plugin_sdk::counter::Counters, name: &str) -> u64 {
+        counters.values().into_iter().find(|(n, _)| n == name).map_or(u64::MAX, |(_, v)| v)
+    }
+
+    #[test]
+    fn init_registers_the_counters_and_a_body_counts_in_them() {
+        let file = PatternsFile::new("counters", "# c\nfox\nlazy dog\n");
+        let (plugin, counters) = init(&file, "");
+        let names: Vec<String> = counters.values().into_iter().map(|(n, _)| n).collect();
+        assert!(names.iter().any(|n| n == "matches") && names.iter().any(|n| n == "pattern_line_3"), "{names:?}");
+        let mut txn = FakeTxn::new("GET", "/fox");
+        txn.respond(200, &[("content-length", "40")]);
+        txn.run_response_hooks(&plugin);
+        assert_eq!(txn.transforms(Direction::Response), 1);
+        let body = b"the fox and the lazy dog, the fox again.";
+        let out = txn.run_response_body(&FakeHost::new(), &[&body[..7], &body[7..]]);
+        assert_eq!(out.bytes, body);
+        let got: Vec<u64> = ["scanned", "matches", "bodies_matched", "pattern_line_2", "pattern_line_3"]
+            .iter()
+            .map(|n| counter(&counters, n))
+            .collect();
+        assert_eq!(got, [1, 3, 1, 2, 1]);
+        let logs = plugin_sdk::testing::take_logs();
+        assert!(logs.iter().any(|(_, l)| l.starts_with("3 match(es) in the response of GET /fox")), "{logs:?}");
+    }
+
+    #[test]
+    fn hooks_skip_encoded_untyped_and_bodiless_messages() {
+        let file = PatternsFile::new("skips", "x\n");
+        let (plugin, counters) = init(&file, "--types text/* --on both");
+        type Headers<'h> = &'h [(&'h str, &'h str)];
+        let cases: [(&str, Headers<'_>, usize); 4] = [
+            ("GET", &[("content-type", "text/html"), ("content-encoding", "gzip")], 0),
+            ("GET", &[("content-type", "image/png")], 0),
+            ("HEAD", &[("content-type", "text/html")], 0),
+            ("GET", &[("content-type", "text/html"), ("content-encoding", "identity")], 1),
+        ];
+        for (method, headers, want) in cases {
+            let mut txn = FakeTxn::new(method, "/");
+            txn.run_request_hooks(&plugin);
+            assert_eq!(txn.transforms(Direction::Request), 0, "no request body: nothing to scan");
+            txn.respond(200, headers);
+            txn.run_response_hooks(&plugin);
+            assert_eq!(txn.transforms(Direction::Response), want, "{method} {headers:?}");
+        }
+        assert_eq!((counter(&counters, "skipped_encoded"), counter(&counters, "skipped_type")), (1, 1));
+        let mut txn = FakeTxn::new("POST", "/up")
+            .request_header("content-type", "text/plain")
+            .request_body(plugin_sdk::Body::Length(3));
+        txn.run_request_hooks(&plugin);
+        assert_eq!(txn.transforms(Direction::Request), 1);
+    }
+
+    #[test]
+    fn block_mode_blocks_a_request_body_before_the_origin() {
+        let file = PatternsFile::new("block", "evil\n");
+        let (plugin, counters) = init(&file, "--mode block --on request --block-status 451");
+        let mut txn = FakeTxn::new("POST", "/up").request_body(plugin_sdk::Body::Length(11));
+        txn.run_request_hooks(&plugin);
+        let out = txn.run_request_body(&FakeHost::new(), &[b"so ev", b"il, no"]);
+        assert_eq!(out.replaced.map(|m| m.status), Some(451));
+        assert!(out.bytes.is_empty());
+        assert_eq!(counter(&counters, "blocked"), 1);
     }
 }

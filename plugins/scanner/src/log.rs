@@ -31,6 +31,11 @@ impl MatchLog {
         }
     }
 
+    /// What was scanned, e.g. `response of GET /path`.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
     /// Matches recorded.
     pub fn total(&self) -> u64 {
         self.total
@@ -56,10 +61,9 @@ impl MatchLog {
     }
 }
 
-/// Writes a log line through the host.
+/// Writes a log line through the host's log (the host adds the plugin's name).
 pub fn emit(line: &str) {
-    // Until the SDK offers the host's log, stderr is where the host's own log goes.
-    eprintln!("plugin scanner: {line}");
+    plugin_sdk::log_info!("{line}");
 }
 
 #[cfg(test)]

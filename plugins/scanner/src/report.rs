@@ -64,7 +64,8 @@ mod tests {
         assert_eq!(sh.stats.get(Count::Matches), 8 * runs);
         assert_eq!(sh.stats.get(Count::BodiesMatched), runs);
         assert_eq!(sh.stats.get(Count::BytesScanned), body.len() as u64 * runs);
-        assert_eq!(sh.stats.top_patterns(5), [(1, 2 * runs), (2, 2 * runs), (4, 2 * runs), (0, runs), (3, runs)]);
+        let per_pattern: Vec<Option<u64>> = (0..6).map(|i| sh.stats.pattern(i)).collect();
+        assert_eq!(per_pattern, [Some(runs), Some(2 * runs), Some(2 * runs), Some(runs), Some(2 * runs), None]);
     }
 
     #[test]

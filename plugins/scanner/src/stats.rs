@@ -1,7 +1,7 @@
-//! The plugin's counters, shared by every transaction (and thread), and the
-//! one log line per transaction that had matches.
+//! The plugin's counters in `/stats`, shared by every transaction (and
+//! thread): SDK counters, one relaxed atomic add each.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use plugin_sdk::Counter;
 
 /// The counters the plugin keeps, by name as `/stats` shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +56,31 @@ impl Count {
     }
 }
 
-/// The counters: the fixed ones, and one per pattern.
+/// Patterns that get a counter of their own in `/stats` (the first lines of
+/// the patterns file: put the ones worth watching first). Counters are named
+/// at init, before any traffic says which patterns are frequent, and a
+/// thousand of them would drown `/stats`.
+pub const PATTERN_COUNTERS: usize = 100;
+
+/// The counters: the fixed ones, and one per pattern for the first
+/// [`PATTERN_COUNTERS`] lines. Registered with the host when made during
+/// `Plugin::init`; anywhere else (unit tests) they count without being shown.
 #[derive(Debug)]
 pub struct Stats {
-    fixed: [AtomicU64; Count::ALL.len()],
-    per_pattern: Vec<AtomicU64>,
+    fixed: Vec<Counter>,
+    per_pattern: Vec<Counter>,
 }
 
 impl Stats {
-    /// Zeroed counters for `patterns` patterns.
-    pub fn new(patterns: usize) -> Stats {
-        Stats { fixed: Default::default(), per_pattern: (0..patterns).map(|_| AtomicU64::new(0)).collect() }
+    /// Registers the counters, one per pattern for the first lines in `lines`.
+    pub fn register(lines: &[usize]) -> Stats {
+        let fixed = Count::ALL.iter().map(|c| Counter::register(c.name())).collect();
+        let per_pattern = lines
+            .iter()
+            .take(PATTERN_COUNTERS)
+            .map(|line| Counter::register(&format!("pattern_line_{line}")))
+            .collect();
+        Stats { fixed, per_pattern }
     }
 
     /// Adds one to `c`.
@@ -76,30 +90,26 @@ impl Stats {
 
     /// Adds `n` to `c`.
     pub fn add(&self, c: Count, n: u64) {
-        // Counters are independent totals: no ordering with other memory is needed.
-        self.fixed[c as usize].fetch_add(n, Ordering::Relaxed);
+        if let Some(counter) = self.fixed.get(c as usize) {
+            counter.add(n);
+        }
     }
 
-    /// Adds `n` matches of pattern `index`.
+    /// Adds `n` matches of pattern `index` (no-op past [`PATTERN_COUNTERS`]).
     pub fn add_pattern(&self, index: usize, n: u64) {
         if let Some(c) = self.per_pattern.get(index) {
-            c.fetch_add(n, Ordering::Relaxed);
+            c.add(n);
         }
     }
 
     /// The value of `c`.
     pub fn get(&self, c: Count) -> u64 {
-        self.fixed[c as usize].load(Ordering::Relaxed)
+        self.fixed.get(c as usize).map_or(0, Counter::get)
     }
 
-    /// The `n` most frequent patterns as (index, matches), most first, ties
-    /// in line order; patterns never matched are left out.
-    pub fn top_patterns(&self, n: usize) -> Vec<(usize, u64)> {
-        let mut all: Vec<(usize, u64)> =
-            self.per_pattern.iter().map(|c| c.load(Ordering::Relaxed)).enumerate().filter(|(_, v)| *v > 0).collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        all.truncate(n);
-        all
+    /// The matches counted for pattern `index`, if it has a counter.
+    pub fn pattern(&self, index: usize) -> Option<u64> {
+        self.per_pattern.get(index).map(Counter::get)
     }
 }
 
@@ -125,18 +135,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_and_top_patterns() {
-        let s = Stats::new(4);
+    fn counts_fixed_and_per_pattern() {
+        let s = Stats::register(&[2, 5, 9]);
         s.inc(Count::Matches);
         s.add(Count::Matches, 2);
         s.add_pattern(2, 5);
-        s.add_pattern(0, 1);
-        s.add_pattern(3, 5);
-        s.add_pattern(9, 1); // out of range: ignored, not a panic
-        assert_eq!(s.get(Count::Matches), 3);
-        assert_eq!(s.get(Count::Blocked), 0);
-        assert_eq!(s.top_patterns(2), [(2, 5), (3, 5)]);
-        assert_eq!(s.top_patterns(10), [(2, 5), (3, 5), (0, 1)]);
+        s.add_pattern(9, 1); // no counter: ignored, not a panic
+        assert_eq!((s.get(Count::Matches), s.get(Count::Blocked)), (3, 0));
+        assert_eq!((s.pattern(0), s.pattern(2), s.pattern(3)), (Some(0), Some(5), None));
+        let many: Vec<usize> = (1..=PATTERN_COUNTERS + 10).collect();
+        assert!(Stats::register(&many).pattern(PATTERN_COUNTERS).is_none());
     }
 
     #[test]
