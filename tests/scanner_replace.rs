@@ -7,7 +7,7 @@
 //! - Replacements of the same length keep a Content-Length origin's Content-Length.
 //! - The replacement is not rescanned; matches split across reads are replaced whole.
 
-use e2e::scanner::scanner_host;
+use e2e::scanner::{counters, expect, scanner_host};
 use e2e::trickle::{TrickleFraming, TrickleOrigin, TrickleReply};
 use e2e::{assert_same_bytes, pattern, RawConn, RawResponse};
 
@@ -58,7 +58,10 @@ fn other_length_replacements_drop_content_length() {
                 assert_eq!(resp.header("transfer-encoding"), None, "{what}: HTTP/1.0 cannot take chunked");
             }
         }
-        host.wait_idle();
+        let stats = host.wait_idle();
+        // Five matches per segment, 80 segments, two fetches.
+        let want = [("scanned", 2), ("matches", 800), ("replaced", 800)];
+        assert_eq!(counters(&stats, 0, &["scanned", "matches", "replaced"]), expect(&want), "{framing:?}");
     }
 }
 

@@ -7,7 +7,7 @@
 //! - a body with a Content-Encoding other than identity, or of a type `--types` leaves
 //!   out, passes unscanned.
 
-use e2e::scanner::{logged_match_counts, scanner_host};
+use e2e::scanner::{counters, expect, logged_match_counts, scanner_host};
 use e2e::trickle::{TrickleFraming, TrickleOrigin, TrickleReply};
 use e2e::{assert_same_bytes, pattern, RawConn};
 
@@ -44,9 +44,17 @@ fn matches_split_across_many_reads_are_counted_once_and_the_body_passes_unchange
         if framing == TrickleFraming::Length {
             assert_eq!(resp.header("content-length"), Some(body.len().to_string().as_str()));
         }
-        host.wait_idle();
+        let stats = host.wait_idle();
         let logs = host.logs();
         assert_eq!(logged_match_counts(&logs, "response of GET /doc"), [planted], "{framing:?}; logs:\n{logs}");
+        let names = ["scanned", "bytes_scanned", "matches", "bodies_matched", "blocked", "replaced"];
+        let (len, n) = (body.len() as u64, planted / 5);
+        let want = [("scanned", 1), ("bytes_scanned", len), ("matches", planted), ("bodies_matched", 1)];
+        assert_eq!(counters(&stats, 0, &names), expect(&[&want[..], &[("blocked", 0), ("replaced", 0)]].concat()));
+        // Lines 2 to 6 of the patterns file: abcd, bc, cde, secret, NUL 0xFF, once per segment each.
+        let lines = ["pattern_line_2", "pattern_line_3", "pattern_line_4", "pattern_line_5", "pattern_line_6"];
+        assert_eq!(counters(&stats, 0, &lines), expect(&lines.map(|l| (l, n))), "{framing:?}");
+        assert_eq!(stats.plugin(0).faults(), (0, 0, 0));
     }
 }
 
@@ -64,8 +72,13 @@ fn encoded_and_untyped_bodies_pass_unscanned() {
         let resp = get(&mut conn, "/skip");
         assert!(resp.complete, "{:?}", resp.body_error);
         assert_same_bytes(&resp.body, &body, "unscanned body");
-        host.wait_idle();
+        let stats = host.wait_idle();
         assert!(logged_match_counts(&host.logs(), "response").is_empty(), "{args:?} scanned:\n{}", host.logs());
+        let skipped = if args.is_empty() { "skipped_encoded" } else { "skipped_type" };
+        assert_eq!(
+            counters(&stats, 0, &[skipped, "scanned", "matches"]),
+            expect(&[(skipped, 1), ("scanned", 0), ("matches", 0)])
+        );
     }
     // The same body typed text/plain with --types text/* is scanned.
     let origin = TrickleOrigin::start(TrickleReply::new(body.clone(), 100).header("Content-Type", "text/plain"));

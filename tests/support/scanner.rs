@@ -85,6 +85,18 @@ pub fn logged_match_counts(logs: &str, subject: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The named counters of config line `index` in `stats`, as `(name, value)` for `names`
+/// (`None` for a counter that is not there).
+pub fn counters(stats: &crate::admin::Stats, index: usize, names: &[&str]) -> Vec<(String, Option<u64>)> {
+    let c = &stats.plugin(index).counters;
+    names.iter().map(|n| (n.to_string(), c.get(*n).copied())).collect()
+}
+
+/// `(name, Some(value))` pairs, to compare with [`counters`].
+pub fn expect(pairs: &[(&str, u64)]) -> Vec<(String, Option<u64>)> {
+    pairs.iter().map(|(n, v)| (n.to_string(), Some(*v))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
