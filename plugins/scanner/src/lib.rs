@@ -18,7 +18,7 @@ pub mod stats;
 
 use std::sync::Arc;
 
-use plugin_sdk::{declare_plugin, Direction, Plugin, Refused, Txn};
+use plugin_sdk::{declare_plugin, Direction, Plugin, StreamAdapter, Txn};
 
 pub use config::{Config, Mode};
 use log::MatchLog;
@@ -95,7 +95,7 @@ impl Plugin for Scanner {
     }
 
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
-        if self.shared.cfg.on.response {
+        if self.shared.cfg.on.response && txn.response_body().exists() {
             self.scan(txn, Direction::Response);
         }
     }
@@ -126,21 +126,14 @@ impl Scanner {
         let log = MatchLog::new(side, txn.method(), txn.url());
         let shared = Arc::clone(sh);
         let added = match sh.cfg.mode {
-            Mode::Report => add_stream(txn, dir, report::Report::new(shared, log)),
-            Mode::Replace => add_stream(txn, dir, replace::Replace::new(shared, log)),
+            Mode::Report => txn.add_transform(dir, StreamAdapter::new(report::Report::new(shared, log))),
+            Mode::Replace => txn.add_transform(dir, StreamAdapter::new(replace::Replace::new(shared, log))),
             Mode::Block => txn.add_transform(dir, block::BlockTransform::new(shared, log)),
         };
-        // Refused: the message has no body (HEAD, 204, 304) or it is too late; nothing to scan.
+        // Refused only when it is too late for this direction: nothing to scan then.
         if added.is_ok() {
             sh.stats.inc(Count::Scanned);
         }
-    }
-}
-
-fn add_stream<S: plugin_sdk::StreamTransform>(txn: &mut Txn<'_>, dir: Direction, s: S) -> Result<(), Refused> {
-    match dir {
-        Direction::Request => txn.add_request_stream(s),
-        Direction::Response => txn.add_response_stream(s),
     }
 }
 
@@ -150,7 +143,7 @@ declare_plugin!(Scanner);
 pub(crate) mod tests {
     use super::*;
     use plugin_sdk::testing::{FakeHost, FakeOutput, FakeTxn};
-    use plugin_sdk::{StreamAdapter, StreamTransform, Transform};
+    use plugin_sdk::{StreamTransform, Transform};
 
     /// Shared state for `patterns` (the text of a patterns file).
     pub fn shared(patterns: &str, mode: Mode, ignore_case: bool) -> Arc<Shared> {
