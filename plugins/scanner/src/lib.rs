@@ -4,11 +4,12 @@
 //!
 //! - [`config`]: the arguments; [`patterns`]: the patterns file.
 //! - [`matcher`]: the shared automaton and one body's scan state.
-//! - [`report`], [`replace`], [`block`]: the modes.
+//! - [`report`], [`replace`], [`block`]: the modes; [`hold`]: block mode's decision.
 //! - [`stats`] and [`log`]: counters and the per-body log line.
 
 pub mod block;
 pub mod config;
+pub mod hold;
 pub mod log;
 pub mod matcher;
 pub mod patterns;
