@@ -19,7 +19,9 @@ fn connections_over_the_limit_are_refused_and_freed_slots_reused() {
     let mut third = RawConn::connect(host.addr());
     assert!(!served(&mut third), "a third connection over the limit gets no response");
     assert!(third.is_closed(Duration::from_secs(5)), "the host closed the connection over the limit");
-    assert!(host.logs().contains("connection limit reached"), "the refusal is logged");
+    // The log is read on another thread: wait (bounded) for the line rather than race it.
+    let logged = host.wait_for_log(Duration::from_secs(10), |l| l.contains("connection limit reached"));
+    assert!(logged.is_some(), "the refusal is logged");
 
     drop(first);
     // The host notices the close on its next event; a new connection then fits (bounded retries).

@@ -6,6 +6,7 @@
 //! offset by `FIRST_SOCKET`. A slot holds a client session, the back-pointer
 //! of an origin socket in use by a session, or an idle pooled origin socket.
 
+use crate::h1::date::DateCache;
 use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
@@ -58,6 +59,8 @@ pub struct Worker {
     pending: Vec<usize>,
     /// The shared read block empty connections read into.
     scratch: bytes::BytesMut,
+    /// The Date field value, re-formatted at most once a second.
+    date: DateCache,
 }
 
 impl Worker {
@@ -78,6 +81,7 @@ impl Worker {
             draining_since: None,
             pending: Vec::new(),
             scratch: bytes::BytesMut::new(),
+            date: DateCache::default(),
         })
     }
 
@@ -212,6 +216,7 @@ impl Worker {
             draining,
             more_work: false,
             scratch: &mut self.scratch,
+            date: &mut self.date,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;

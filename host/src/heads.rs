@@ -3,6 +3,7 @@
 //! framing re-declared to match what the proxy's own encoder will send.
 
 use crate::h1::head::{strip_hop_by_hop, write_request, BodyKind, RequestHead, ResponseHead, Version};
+use crate::h1::target::split_absolute;
 use crate::session::ClientIo;
 use bytes::Bytes;
 
@@ -62,10 +63,12 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
         version: Version::Http11,
         headers: head.headers.clone(),
     };
-    if let Some(rest) = up.target.strip_prefix("http://").or_else(|| up.target.strip_prefix("https://")) {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        up.headers.set("Host", authority.as_bytes().to_vec());
-        up.target = if path.is_empty() { "/".to_string() } else { path.to_string() };
+    // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
+    // parser already refused a target that does not split; a plugin-set one that does not is
+    // forwarded as it stands, for the origin to judge.
+    if let Ok(Some(absolute)) = split_absolute(&head.target) {
+        up.headers.set("Host", absolute.authority.as_bytes().to_vec());
+        up.target = absolute.origin_form;
     }
     let had_length = up.headers.get("content-length").is_some();
     strip_hop_by_hop(&mut up.headers);

@@ -10,21 +10,27 @@
 //!   plugins call.
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`reload`]: new generations loaded beside the old one and swapped in.
+//! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
 //! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
 //! `transform` and `h1` know none of the others (`.ci/check-deps` checks it).
 
 pub mod admin;
+pub mod admin_client;
 pub(crate) mod body;
 pub mod bridge;
+pub mod cli;
 pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;
 pub(crate) mod heads;
 pub(crate) mod io_util;
+pub mod logging;
 pub(crate) mod origin;
 pub mod plugins;
+pub mod reload;
 pub(crate) mod session;
 pub mod settings;
 pub mod shared;

@@ -2,14 +2,19 @@
 //! transform plugins loaded from shared objects.
 //!
 //! `main` parses the command line, sets up logging, starts the sample
-//! origin when no `--origin` is given, binds one `SO_REUSEPORT` listener
-//! per worker thread and runs the workers until a signal drains them.
+//! origin when no `--origin` is given, refuses an address another process
+//! holds, binds one `SO_REUSEPORT` listener per worker thread and runs the
+//! workers until a signal drains them.
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use host::logging::{self, LogFormat};
+use host::plugins::config::ConfigError;
+use host::plugins::images::Images;
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
-use host::{admin, event_loop, h1, settings, shared, signals, static_origin};
+use host::reload::{self, Source};
+use host::{admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -18,27 +23,53 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Run flags work with and without the `run` subcommand: `plugin-host --origin X`
+/// is `plugin-host run --origin X`.
 #[derive(Parser)]
-#[command(name = "plugin-host", version, about = "An HTTP/1.1 reverse proxy with streaming transform plugins")]
+#[command(
+    name = "plugin-host",
+    version,
+    about = "An HTTP/1.1 reverse proxy with streaming transform plugins",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the proxy (the default).
-    Run(RunArgs),
+    /// Run the proxy (the default: the same flags work without `run`).
+    Run(Box<RunArgs>),
     /// Validate a plugin.config and exit: 0 if every line loads, else every error.
     Check(PluginArgs),
+    /// Ask a running host to reload its plugin.config (through its admin endpoint) and wait for
+    /// the outcome: exit 0 once the new plugins serve, 1 with every refusal if nothing changed.
+    Reload(ReloadArgs),
 }
+
+#[derive(Args)]
+struct ReloadArgs {
+    /// The running host's --admin-listen address.
+    #[arg(long, default_value = "127.0.0.1:8081", value_parser = cli::parse_listen)]
+    admin: SocketAddr,
+    /// How long to wait for the outcome, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    timeout_ms: u64,
+}
+
+/// The configuration read when `--config` is not given.
+const DEFAULT_CONFIG: &str = "plugin.config";
 
 /// Where the plugins come from; shared by `run` and `check`.
 #[derive(Args, Clone)]
 struct PluginArgs {
-    /// The plugin configuration (Traffic Server's plugin.config syntax).
-    #[arg(long, default_value = "plugin.config")]
-    config: PathBuf,
+    /// The plugin configuration (Traffic Server's plugin.config syntax) [default: plugin.config in
+    /// the current folder]. A missing file is an error, named or not; see --no-plugins.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Folder that relative plugin paths are resolved against (default: the config file's folder).
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
@@ -47,18 +78,28 @@ struct PluginArgs {
     runtime_dir: Option<PathBuf>,
 }
 
+impl PluginArgs {
+    fn config(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
+}
+
 #[derive(Args, Clone)]
 struct RunArgs {
-    /// Address to accept clients on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to accept clients on: HOST:PORT, NAME:PORT, or :PORT for every interface.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = cli::parse_listen)]
     listen: SocketAddr,
-    /// The upstream HOST:PORT; without it, a built-in sample site is served from loopback.
-    #[arg(long)]
-    origin: Option<String>,
+    /// The upstream HOST:PORT (or NAME:PORT, or :PORT on this machine), without a scheme;
+    /// without it, a built-in sample site is served from loopback.
+    #[arg(long, value_parser = cli::parse_origin)]
+    origin: Option<SocketAddr>,
     #[command(flatten)]
     plugins: PluginArgs,
-    /// Serve GET /stats (JSON counters) on this address; keep it on loopback.
-    #[arg(long)]
+    /// Run without any plugin and without reading a plugin.config.
+    #[arg(long, conflicts_with = "config")]
+    no_plugins: bool,
+    /// Serve GET /stats (JSON counters) on this address (same forms as --listen); keep it on loopback.
+    #[arg(long, value_parser = cli::parse_listen)]
     admin_listen: Option<SocketAddr>,
     /// Worker threads, each with its own event loop and listener (default: number of cores).
     #[arg(long)]
@@ -94,14 +135,25 @@ struct RunArgs {
     /// Log filter (overridden by RUST_LOG), e.g. info, warn, plugin_host=debug.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Log lines as text (coloured on a terminal only) or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Write the process id here once serving (for `kill -HUP $(cat PATH)`); removed at exit.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Plugin images kept mapped (each rebuilt plugin a reload loads adds one) before the log
+    /// warns to restart the host to release them.
+    #[arg(long, default_value_t = 64)]
+    max_plugin_images: usize,
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Run(args)) => run(args),
-        Some(Command::Check(p)) => check(&p.config, p.plugin_dir, p.runtime_dir),
-        None => run(RunArgs::parse_default()),
+        Some(Command::Run(args)) => run(*args),
+        Some(Command::Check(p)) => check(&p),
+        Some(Command::Reload(r)) => reload_running(&r),
+        None => run(cli.run),
     };
     if let Err(e) = result {
         eprintln!("plugin-host: {e:#}");
@@ -109,44 +161,45 @@ fn main() {
     }
 }
 
-impl RunArgs {
-    fn parse_default() -> RunArgs {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            run: RunArgs,
-        }
-        Only::parse_from(["plugin-host"]).run
-    }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-}
-
-fn check(config: &Path, plugin_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let rt = RuntimeDir::create(runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plugin_dir = plugin_dir_for(config, plugin_dir);
+fn check(p: &PluginArgs) -> anyhow::Result<()> {
+    let config = p.config();
+    let rt = RuntimeDir::create(p.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plugin_dir = plugin_dir_for(&config, p.plugin_dir.clone());
+    let images = Images::new(usize::MAX);
     let opts = LoadOptions {
         plugin_dir: &plugin_dir,
         runtime: &rt,
+        images: &images,
         host: &host::bridge::HOST_TABLE,
         water_mark: host::transform::DEFAULT_WATER_MARK,
     };
-    match load_generation(config, &opts) {
+    match load_generation(&config, &opts) {
         Ok(generation) => {
             println!("{}: ok, {} plugin(s)", config.display(), generation.modules().len());
             Ok(())
         }
         Err(errors) => {
-            for e in &errors {
+            for e in errors.iter().chain(&build_hints(&config, &plugin_dir)) {
                 eprintln!("{e}");
             }
             bail!("{}: {} error(s)", config.display(), errors.len())
         }
     }
+}
+
+/// `hint:` lines for load errors an operator can fix with a build: a plugin
+/// named under `target/release/` that is not there (the default
+/// plugin.config after a debug-only `cargo build` or `cargo run`).
+fn build_hints(config: &Path, plugin_dir: &Path) -> Vec<String> {
+    let Err(errors) = host::plugins::config::parse_file(config, plugin_dir) else { return Vec::new() };
+    errors
+        .iter()
+        .filter_map(|e| match e {
+            ConfigError::PluginNotFound { resolved, .. } => cli::release_build_hint(resolved),
+            _ => None,
+        })
+        .map(|hint| format!("hint: {hint}"))
+        .collect()
 }
 
 /// Relative plugin paths resolve against `--plugin-dir`, else the config file's folder.
@@ -157,17 +210,53 @@ fn plugin_dir_for(config: &Path, plugin_dir: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// Loads the plugins of `config`; a missing default config means no plugins.
-fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::Result<Arc<Generation>> {
-    let explicit = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
-    if !args.plugins.config.exists() && !explicit {
-        tracing::warn!(config = %args.plugins.config.display(), "no plugin.config here; running without plugins");
-        return Ok(Arc::new(Generation::from_modules(Vec::new())));
+/// `plugin-host reload`: prints the outcome; an error (exit 1) unless the new generation serves.
+fn reload_running(r: &ReloadArgs) -> anyhow::Result<()> {
+    let answer = admin_client::reload(r.admin, Duration::from_millis(r.timeout_ms)).map_err(anyhow::Error::msg)?;
+    if answer.ok {
+        println!("{}", answer.text);
+        Ok(())
+    } else {
+        eprintln!("{}", answer.text);
+        bail!("the reload did not take effect")
     }
-    let plugin_dir = plugin_dir_for(&args.plugins.config, args.plugins.plugin_dir.clone());
-    let opts = LoadOptions { plugin_dir: &plugin_dir, runtime: rt, host: &host::bridge::HOST_TABLE, water_mark };
-    let generation = load_generation(&args.plugins.config, &opts)
-        .map_err(|errors| anyhow::anyhow!("cannot start: the plugins did not load\n  {}", errors.join("\n  ")))?;
+}
+
+/// Where the plugins come from, unless `--no-plugins`: `--config` (default
+/// `plugin.config`), which must exist whether it was named or defaulted, so
+/// a host started from the wrong folder never runs silently without its plugins.
+fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Source>> {
+    if args.no_plugins {
+        tracing::info!("--no-plugins: running without plugins");
+        return Ok(None);
+    }
+    let config = args.plugins.config();
+    if !config.exists() {
+        let place = match &args.plugins.config {
+            Some(_) => String::new(),
+            None => std::env::current_dir().map(|d| format!(" in {}", d.display())).unwrap_or_default(),
+        };
+        bail!(
+            "cannot start: no plugin configuration {}{place}; pass --config PATH, or --no-plugins to run without plugins",
+            config.display()
+        );
+    }
+    let plugin_dir = plugin_dir_for(&config, args.plugins.plugin_dir.clone());
+    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let images = Arc::new(Images::new(args.max_plugin_images));
+    Ok(Some(Source { config, plugin_dir, runtime, images, water_mark }))
+}
+
+/// The first generation: the source's plugins, or none.
+fn load_plugins(source: Option<&Source>) -> anyhow::Result<Arc<Generation>> {
+    let Some(source) = source else {
+        return Ok(Arc::new(Generation::from_modules(Vec::new())));
+    };
+    let generation = source.load(1).map_err(|errors| {
+        let hints = build_hints(&source.config, &source.plugin_dir);
+        let lines: Vec<String> = errors.into_iter().chain(hints).collect();
+        anyhow::anyhow!("cannot start: the plugins did not load\n  {}", lines.join("\n  "))
+    })?;
     for m in generation.modules() {
         tracing::info!(plugin = m.name(), path = %m.path().display(), "plugin loaded");
     }
@@ -175,9 +264,9 @@ fn load_plugins(args: &RunArgs, rt: &RuntimeDir, water_mark: usize) -> anyhow::R
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level);
-    let origin = match &args.origin {
-        Some(o) => resolve(o)?,
+    logging::init(&args.log_level, args.log_format);
+    let origin = match args.origin {
+        Some(o) => o,
         None => {
             let addr = static_origin::start().context("starting the built-in sample origin")?;
             tracing::info!(%addr, "no --origin given: proxying to the built-in sample site");
@@ -197,12 +286,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         buffer_bytes: args.buffer_bytes.max(16 * 1024),
         max_idle_origin: 256,
     });
-    let rt = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A chain's buffers stop at the same bound as the connection's (backpressure).
-    let generation = load_plugins(&args, &rt, settings.buffer_bytes)?;
+    let source = plugin_source(&args, settings.buffer_bytes)?;
+    let generation = load_plugins(source.as_ref())?;
     let shared = Arc::new(Shared::new(generation));
+    if let Some(source) = source {
+        shared.set_reloader(reload::spawn(source, shared.clone())?);
+    }
     signals::spawn(shared.clone())?;
 
+    refuse_if_held(args.listen)?;
     let first = bind_reuseport(args.listen)?;
     let local = first.local_addr()?;
     let mut listeners = vec![first];
@@ -219,10 +312,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(%local, threads, origin = %settings.origin, "plugin-host started");
     println!("listening on {local}");
     if let Some(addr) = args.admin_listen {
-        let admin = admin::start(addr, shared.clone()).with_context(|| format!("binding the admin endpoint {addr}"))?;
-        tracing::info!(%admin, "admin endpoint: GET /stats");
+        let admin = admin::start(addr, shared.clone())
+            .with_context(|| format!("binding the admin endpoint {addr} (--admin-listen)"))?;
+        tracing::info!(%admin, "admin endpoint: GET /stats, POST /reload");
         println!("admin on {admin}");
     }
+    let _pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     std::io::stdout().flush()?;
     let mut failed = false;
     for h in handles {
@@ -245,13 +340,28 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn resolve(origin: &str) -> anyhow::Result<SocketAddr> {
-    use std::net::ToSocketAddrs;
-    origin
-        .to_socket_addrs()
-        .with_context(|| format!("--origin {origin}: expected HOST:PORT"))?
-        .next()
-        .with_context(|| format!("--origin {origin}: the name resolved to no address"))
+/// Refuses an address another process already listens on.
+///
+/// Every worker binds its own `SO_REUSEPORT` listener, and the kernel would
+/// let a second `plugin-host` (same user) join that group and take a share
+/// of the traffic with its old configuration. A probe bound without
+/// `SO_REUSEPORT` conflicts with any listener there, reuse-port or not, so
+/// it fails exactly when the address is held; it is closed again before
+/// the workers bind. Two hosts started in the same instant could both pass;
+/// an instance left running, the case that matters, cannot.
+fn refuse_if_held(addr: SocketAddr) -> anyhow::Result<()> {
+    if addr.port() == 0 {
+        // An ephemeral port is fresh by definition.
+        return Ok(());
+    }
+    match std::net::TcpListener::bind(addr) {
+        Ok(_probe) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "binding {addr}: {e}: another process (an older plugin-host?) listens there; \
+             stop it or choose another --listen"
+        ),
+        Err(e) => Err(e).with_context(|| format!("binding {addr}")),
+    }
 }
 
 /// A listener with SO_REUSEPORT so every worker can accept on the same port.
@@ -263,4 +373,21 @@ fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     socket.bind(&addr.into()).with_context(|| format!("binding {addr}"))?;
     socket.listen(1024)?;
     Ok(socket.into())
+}
+
+/// `--pid-file`: the process id, written once serving, removed at exit.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: &Path) -> anyhow::Result<PidFile> {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing --pid-file {}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

@@ -129,3 +129,17 @@ impl OriginConn {
         Ok(n)
     }
 }
+
+/// What an origin socket error means, as the end of "the origin server ...":
+/// the words an operator needs in the 502 page and the log line to tell a
+/// down origin (refused) from a crashing one (reset) or a slow network.
+pub fn describe_failure(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "refused the connection (is it running, on that port?)".to_string(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "reset the connection".to_string(),
+        K::TimedOut => "timed out".to_string(),
+        K::HostUnreachable | K::NetworkUnreachable => format!("is unreachable ({e})"),
+        _ => format!("failed: {e}"),
+    }
+}

@@ -9,6 +9,7 @@
 
 use crate::error_page;
 use crate::event_loop::Slot;
+use crate::h1::date::DateCache;
 use crate::h1::head::{parse_request, HeadError};
 use crate::h1::write_queue::WriteQueue;
 use crate::io_util::{read_buffered, ReadOutcome};
@@ -48,6 +49,8 @@ pub struct Ctx<'a> {
     /// Set by a transform chain that hit its per-run event bound: drive the
     /// session again from the event loop before sleeping.
     pub more_work: bool,
+    /// The worker's formatted Date, for responses the origin sent without one.
+    pub date: &'a mut DateCache,
 }
 
 /// What the event loop should do with the session after a drive.

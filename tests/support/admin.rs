@@ -175,8 +175,9 @@ mod tests {
     #[test]
     fn parses_the_documented_shape_and_names_missing_fields() {
         let doc = br#"{"connections":2,"live_transactions":1,"live_transforms":5,"live_buffers":6,
+            "chain_water_mark":65536,
             "plugins":[{"name":"plugin-null","path":"/x/libplugin_null.so","transactions":3,
-            "bytes_in":10,"bytes_out":10,"aborts":7,"panics":8,"protocol_errors":9}]}"#;
+            "bytes_in":10,"bytes_out":10,"aborts":7,"panics":8,"protocol_errors":9,"counters":{"seen":4}}]}"#;
         let stats = parse_stats(doc).expect("valid document");
         assert_eq!(stats.live(), (1, 5, 6));
         assert!(!stats.is_idle());
@@ -184,6 +185,8 @@ mod tests {
         assert_eq!(stats.plugins[0].bytes_out, 10);
         assert_eq!(stats.plugins[0].path, "/x/libplugin_null.so");
         assert_eq!(stats.plugin(0).faults(), (7, 8, 9));
+        assert_eq!(stats.plugin(0).counters.get("seen"), Some(&4));
+        assert_eq!(stats.chain_water_mark, 65536);
         let err = parse_stats(br#"{"connections":0,"live_transactions":0,"live_transforms":0,"plugins":[]}"#)
             .expect_err("live_buffers is missing");
         assert!(err.contains("live_buffers"), "{err}");

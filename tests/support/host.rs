@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How long the host may take to print its listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a dropped host gets to exit after SIGTERM before it is SIGKILLed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Poll interval for bounded waits on the process and its logs.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -33,11 +35,14 @@ pub fn host_binary() -> PathBuf {
     manifest.parent().unwrap_or(&manifest).join("target/debug/plugin-host")
 }
 
-/// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied.
+/// Arguments for one host process; `run --listen 127.0.0.1:0 --origin ADDR` is implied, and
+/// `--no-plugins` unless `--config` is given.
 pub struct HostBuilder {
-    origin: SocketAddr,
+    origin: String,
+    listen: String,
     args: Vec<String>,
     threads: u32,
+    subcommand: bool,
 }
 
 impl HostBuilder {
@@ -45,7 +50,31 @@ impl HostBuilder {
     pub fn new(origin: SocketAddr) -> HostBuilder {
         // Two workers: enough to exercise the multi-thread path, few enough for a shared
         // 2-core machine running several test binaries.
-        HostBuilder { origin, args: Vec::new(), threads: 2 }
+        HostBuilder {
+            origin: origin.to_string(),
+            listen: "127.0.0.1:0".into(),
+            args: Vec::new(),
+            threads: 2,
+            subcommand: true,
+        }
+    }
+
+    /// Passes `--origin` as written (`:PORT`, `localhost:PORT`) instead of an address.
+    pub fn origin_arg(mut self, origin: &str) -> HostBuilder {
+        self.origin = origin.to_string();
+        self
+    }
+
+    /// Passes `--listen` as written instead of `127.0.0.1:0`.
+    pub fn listen(mut self, listen: &str) -> HostBuilder {
+        self.listen = listen.to_string();
+        self
+    }
+
+    /// Leaves out the `run` subcommand: the run flags alone.
+    pub fn without_run_subcommand(mut self) -> HostBuilder {
+        self.subcommand = false;
+        self
     }
 
     /// Adds `--name value`, e.g. `.opt("--head-timeout-ms", 2000)`.
@@ -70,10 +99,15 @@ impl HostBuilder {
              (or point PLUGIN_HOST_BIN at it)",
             bin.display()
         );
+        // A host given no --config runs without plugins, said explicitly: a missing
+        // plugin.config is an error.
+        let plugins: &[&str] = if self.args.iter().any(|a| a == "--config") { &[] } else { &["--no-plugins"] };
+        let subcommand: &[&str] = if self.subcommand { &["run"] } else { &[] };
         let mut child = Command::new(&bin)
-            .arg("run")
-            .args(["--listen", "127.0.0.1:0", "--origin", &self.origin.to_string()])
+            .args(subcommand)
+            .args(["--listen", &self.listen, "--origin", &self.origin])
             .args(["--threads", &self.threads.to_string()])
+            .args(plugins)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -125,7 +159,8 @@ fn spawn_log_reader(
         let mut line = Vec::new();
         // Ends at EOF, i.e. when the process exits.
         while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
-            let text = strip_ansi(&String::from_utf8_lossy(&line));
+            // Kept raw: the host writes no colour codes into a pipe, and tests check that.
+            let text = String::from_utf8_lossy(&line).into_owned();
             if let Some(tx) = first.take() {
                 let _ = tx.send(text);
             } else {
@@ -137,28 +172,9 @@ fn spawn_log_reader(
     spawned.expect("spawn host log reader thread");
 }
 
-/// Removes ANSI colour sequences (`ESC [ ... letter`): tracing colours field names even
-/// when stderr is a pipe, which would break `key=value` greps.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        if chars.next() == Some('[') {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A running `plugin-host`; SIGKILLed and reaped on drop unless it already exited.
+/// A running `plugin-host`; on drop, unless it already exited, stopped with SIGTERM (so it
+/// drains and removes its runtime directory), SIGKILLed only if it outlives [`STOP_GRACE`],
+/// and reaped.
 pub struct Host {
     child: Child,
     addr: Option<SocketAddr>,
@@ -243,6 +259,16 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
+        if !self.has_exited() {
+            if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+                // SAFETY: as in `signal`: our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            let deadline = Instant::now() + STOP_GRACE;
+            while !self.has_exited() && Instant::now() < deadline {
+                thread::sleep(POLL);
+            }
+        }
         if !self.has_exited() {
             let _ = self.child.kill();
             let _ = self.child.wait();

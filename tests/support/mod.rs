@@ -13,6 +13,7 @@
 //! - [`scanner`]: hosts running the scanner plugin with patterns files, its log lines.
 //! - [`trickle`]: an origin that writes one fixed body in small timed pieces and records
 //!   what it received (the scanner tests).
+//! - [`scripted_origin`]: an origin answering every request with the same raw bytes.
 //! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
 //!   server; [`admin`]: its `/stats` document; [`memory`]: the host's RSS.
 //!
@@ -30,6 +31,7 @@ pub mod origin;
 pub mod pattern;
 pub mod plugins;
 pub mod scanner;
+pub mod scripted_origin;
 pub mod trickle;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
@@ -37,6 +39,7 @@ pub use host::{Host, HostBuilder};
 pub use origin::{closed_port_addr, set_linger_zero, Origin};
 pub use pattern::{assert_same_bytes, pattern};
 pub use plugins::{built_plugin, null_chain, null_plugin_path, PluginHost};
+pub use scripted_origin::ScriptedOrigin;
 
 /// Sizes every framing is tested with: empty, one byte, 64 KiB, 16 MiB.
 pub const BODY_SIZES: [usize; 4] = [0, 1, 64 * 1024, 16 * 1024 * 1024];

@@ -10,7 +10,7 @@ use std::process::Command;
 use super::faulty_tests::{body, generation, run_txn};
 use plugin_sdk::ffi::AbiRoot;
 
-use super::{test_options, HookResult, HOST_TABLE};
+use super::{test_options, HookResult};
 use crate::plugins::load_generation;
 use crate::plugins::loader;
 use crate::plugins::runtime_dir::RuntimeDir;
@@ -174,7 +174,7 @@ fn a_runtime_directory_remounted_noexec_is_named_in_the_refusal() {
     };
     let rt = RuntimeDir::create(Some(&mount.0)).expect("exec allowed at first");
     assert!(mount.remount_noexec(), "remount noexec");
-    let e = loader::open(&so, &[], &rt, &HOST_TABLE).expect_err("cannot be mapped executable");
+    let e = loader::open(&so, &[], &test_options(&mount.0, &rt)).expect_err("cannot be mapped executable");
     assert_eq!(
         e,
         format!(

@@ -44,7 +44,7 @@ pub(super) fn body() -> Vec<u8> {
 pub(super) fn generation(scratch: &Scratch, so: &Path, args: &str) -> Result<Arc<Generation>, Vec<String>> {
     let config = scratch.write("plugin.config", &format!("{} {args}\n", so.display()));
     let rt = RuntimeDir::create(Some(&scratch.0)).expect("runtime dir");
-    load_generation(&config, &test_options(&scratch.0, &rt))
+    load_generation(&config, &test_options(&scratch.0, &rt)).map(Arc::new)
 }
 
 /// One GET with a 200 response of [`body`] (known length) through `generation`.

@@ -73,6 +73,7 @@ impl TxnPlugins {
         for m in generation.modules() {
             m.stats.transactions.fetch_add(1, Ordering::Relaxed);
         }
+        generation.count_txn(true);
         let states = vec![std::ptr::null_mut(); generation.modules().len()];
         TxnPlugins { generation, request: Vec::new(), response: Vec::new(), states }
     }
@@ -176,5 +177,6 @@ impl Drop for TxnPlugins {
                 module.drop_txn_state(state);
             }
         }
+        self.generation.count_txn(false);
     }
 }

@@ -169,7 +169,7 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
     let rt = RuntimeDir::create(Some(&dir)).expect("runtime dir");
     let config = dir.join("plugin.config");
     std::fs::write(&config, format!("{} response\n", so.display())).expect("write config");
-    let generation = load_generation(&config, &test_options(&dir, &rt)).expect("loads");
+    let generation = Arc::new(load_generation(&config, &test_options(&dir, &rt)).expect("loads"));
     assert!(generation.modules()[0].is_dynamic());
     let mut txn = TxnPlugins::new(generation.clone());
     let (mut req, mut resp) = (request(), response());

@@ -31,9 +31,12 @@ pub(crate) fn test_options<'a>(
     plugin_dir: &'a std::path::Path,
     rt: &'a crate::plugins::runtime_dir::RuntimeDir,
 ) -> crate::plugins::LoadOptions<'a> {
+    // A cache of its own per load, as a fresh host has (leaked: a few bytes a test).
+    let images = Box::leak(Box::new(crate::plugins::images::Images::new(usize::MAX)));
     crate::plugins::LoadOptions {
         plugin_dir,
         runtime: rt,
+        images,
         host: &HOST_TABLE,
         water_mark: crate::transform::DEFAULT_WATER_MARK,
     }

@@ -78,6 +78,14 @@ pub(super) fn keep_alive(version: Version, headers: &Headers) -> bool {
     }
 }
 
+/// See [`super::head::origin_may_persist`].
+pub(super) fn origin_may_persist(head: &ResponseHead, kind: BodyKind) -> bool {
+    let headers = &head.headers;
+    let suspect_framing = headers.contains("transfer-encoding")
+        && (headers.contains("content-length") || head.version == Version::Http10);
+    kind != BodyKind::CloseDelimited && !suspect_framing && keep_alive(head.version, headers)
+}
+
 /// See [`super::head::strip_hop_by_hop`].
 pub(super) fn strip_hop_by_hop(headers: &mut Headers) {
     let named: Vec<String> = headers
@@ -267,6 +275,31 @@ mod tests {
         ];
         for (method, raw, want) in cases {
             assert_eq!(&response_kind(method, raw), want, "{method} {raw:?}");
+        }
+    }
+
+    #[test]
+    fn origin_connections_close_after_suspect_framing() {
+        let persist = |raw: &str| {
+            let (head, _) = parse_response(raw.as_bytes(), &LIMITS).expect("valid").expect("complete");
+            let kind = response_framing("GET", &head).expect("framed");
+            origin_may_persist(&head, kind)
+        };
+        assert!(persist("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n"));
+        assert!(persist("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert!(persist("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n"));
+        for raw in [
+            // RFC 9112 section 6.1: both fields may be a smuggling attempt; close after it.
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            // Transfer-Encoding in HTTP/1.0 means faulty framing, whatever else is there.
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n\r\n",
+        ] {
+            assert!(!persist(raw), "{raw:?} would be pooled");
         }
     }
 

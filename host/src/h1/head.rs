@@ -267,6 +267,20 @@ pub fn keep_alive(version: Version, headers: &Headers) -> bool {
     framing::keep_alive(version, headers)
 }
 
+/// Whether an origin connection may go back to the pool after this
+/// response, once its body (framed as `kind`) has been read to the end.
+///
+/// Not after a close-delimited body, `Connection: close`, or an HTTP/1.0
+/// response without keep-alive; and, by RFC 9112 section 6.1, never after a
+/// response whose framing is suspect even though it was read: one with
+/// both Transfer-Encoding and Content-Length (a smuggling pattern: the
+/// origin, or something before it, may read that message differently), or
+/// any Transfer-Encoding in HTTP/1.0 ("treat the message as if the framing
+/// is faulty ... and close the connection").
+pub fn origin_may_persist(head: &ResponseHead, kind: BodyKind) -> bool {
+    framing::origin_may_persist(head, kind)
+}
+
 /// Removes hop-by-hop fields, framing fields included.
 ///
 /// First every field named in a Connection value, then Connection,

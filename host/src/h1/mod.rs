@@ -11,15 +11,25 @@
 //! - [`decode`]: body decoders (framing in): Content-Length, chunked,
 //!   close-delimited, none. The chunked state machine is `chunked`.
 //! - [`encode`]: body encoders (framing out), the mirror of `decode`.
+//! - [`target`]: the absolute-form request target split by RFC 3986, for
+//!   the parser's check and the proxy's rewrite alike.
+//! - [`date`]: the `Date` field value, formatted once per second.
 //! - [`write_queue`]: a queue of `Bytes` written to a socket with `writev`.
+//! - `fuzz` (tests only): property tests of the head parser, the target
+//!   splitter and the chunked decoder; see `docs/fuzzing.md`.
 //!
 //! This module knows nothing of plugins, transactions or mio.
 
 mod chunked;
+pub mod date;
 pub mod decode;
 pub mod encode;
 mod framing;
 pub mod head;
 mod parse;
+pub mod target;
 mod write_head;
 pub mod write_queue;
+
+#[cfg(test)]
+mod fuzz;

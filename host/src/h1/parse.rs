@@ -1,11 +1,12 @@
 //! Parsing request and response heads with httparse, plus the checks httparse
 //! leaves to us: head size and field count limits, the request-target forms
-//! of RFC 9112 section 3.2, and the Host rules of RFC 9112 section 3.2.
+//! of RFC 9112 section 3.2 (the absolute form split by `target`), and the Host rules of RFC 9112 section 3.2.
 //!
 //! Framing (Content-Length, Transfer-Encoding) is judged separately, in
 //! `framing`, because a response's framing depends on the request method.
 
 use super::head::{HeadError, Headers, Limits, RequestHead, ResponseHead, Version};
+use super::target::split_absolute;
 use httparse::Status;
 use std::mem::MaybeUninit;
 
@@ -149,7 +150,7 @@ fn check_target(method: &str, target: &str) -> Result<(), HeadError> {
             Err(HeadError::Malformed("CONNECT target is not host:port"))
         };
     }
-    if target.starts_with('/') || is_absolute_form(target) {
+    if target.starts_with('/') || split_absolute(target).map_err(HeadError::Malformed)?.is_some() {
         Ok(())
     } else if target == "*" {
         if method == "OPTIONS" {
@@ -160,15 +161,6 @@ fn check_target(method: &str, target: &str) -> Result<(), HeadError> {
     } else {
         Err(HeadError::Malformed("invalid request target"))
     }
-}
-
-/// `http://authority...` or `https://authority...`, scheme case-insensitive.
-fn is_absolute_form(target: &str) -> bool {
-    let Some((scheme, rest)) = target.split_once("://") else {
-        return false;
-    };
-    let known = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    known && !rest.is_empty() && !rest.starts_with('/')
 }
 
 /// `host:port` with a non-empty host and a decimal port; IPv6 hosts are bracketed.
@@ -284,6 +276,10 @@ mod tests {
             (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", m("asterisk-form target outside OPTIONS")),
             (b"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request target")),
             (b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request target")),
+            (
+                b"GET http://evil@good/ HTTP/1.1\r\nHost: good\r\n\r\n",
+                m("userinfo in the request target (RFC 9110 section 4.2.4)"),
+            ),
             (b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", m("CONNECT target is not host:port")),
             (b"CONNECT h:port HTTP/1.1\r\nHost: h\r\n\r\n", m("CONNECT target is not host:port")),
         ];

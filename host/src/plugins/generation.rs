@@ -5,11 +5,13 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use plugin_sdk::ffi::HostTable;
 
 use super::config;
+use super::images::Images;
 use super::loader;
 use super::module::{Module, StatsSnapshot};
 use super::runtime_dir::RuntimeDir;
@@ -23,6 +25,8 @@ pub struct LoadOptions<'a> {
     pub plugin_dir: &'a Path,
     /// Where each plugin's unique copy is written and opened.
     pub runtime: &'a RuntimeDir,
+    /// The images already mapped, reused for unchanged plugin files.
+    pub images: &'a Images,
     /// The host functions every plugin receives.
     pub host: &'static HostTable,
     /// The water mark of every chain buffer, in bytes.
@@ -34,6 +38,10 @@ pub struct LoadOptions<'a> {
 pub struct Generation {
     modules: Vec<Arc<Module>>,
     water_mark: usize,
+    /// 1 for the generation the host started with, then one more per successful reload.
+    number: u64,
+    /// Transactions running on this generation now.
+    txns: AtomicUsize,
 }
 
 /// Parses `config`, loads every plugin from a unique copy in `rt` and
@@ -42,17 +50,17 @@ pub struct Generation {
 /// `plugin-host check` shows an operator everything to fix in one pass.
 /// Plugins on good lines are loaded (and unloaded) even when another line
 /// is bad, so their refusals are found too.
-pub fn load_generation(config: &Path, opts: &LoadOptions<'_>) -> Result<Arc<Generation>, Vec<String>> {
+pub fn load_generation(config: &Path, opts: &LoadOptions<'_>) -> Result<Generation, Vec<String>> {
     let (lines, mut errors) = parse_all(config, opts.plugin_dir);
     let mut modules = Vec::new();
     for line in &lines {
-        match loader::load(line, opts.runtime, opts.host) {
+        match loader::load(line, opts) {
             Ok(m) => modules.push(Arc::new(m)),
             Err(e) => errors.push((line.line, e)),
         }
     }
     if errors.is_empty() {
-        Ok(Arc::new(Generation::from_modules(modules).with_water_mark(opts.water_mark)))
+        Ok(Generation::from_modules(modules).with_water_mark(opts.water_mark))
     } else {
         // `modules` drop here: the plugins that did load are finalised and unloaded.
         errors.sort_by_key(|(line, _)| *line);
@@ -86,7 +94,32 @@ fn parse_all(config: &Path, plugin_dir: &Path) -> (Vec<config::PluginLine>, Vec<
 impl Generation {
     /// A generation of already loaded modules, in chain order.
     pub fn from_modules(modules: Vec<Arc<Module>>) -> Self {
-        Generation { modules, water_mark: DEFAULT_WATER_MARK }
+        Generation { modules, water_mark: DEFAULT_WATER_MARK, number: 1, txns: AtomicUsize::new(0) }
+    }
+
+    /// Numbers the generation (see [`Generation::number`]).
+    pub fn with_number(mut self, number: u64) -> Self {
+        self.number = number;
+        self
+    }
+
+    /// 1 for the generation the host started with, then one more per successful reload.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Transactions running on this generation now.
+    pub fn txns(&self) -> usize {
+        self.txns.load(Ordering::Relaxed)
+    }
+
+    /// A transaction started on (`true`) or left (`false`) this generation.
+    pub fn count_txn(&self, started: bool) {
+        if started {
+            self.txns.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.txns.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Sets the water mark of every buffer in this generation's chains.

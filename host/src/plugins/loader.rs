@@ -9,41 +9,38 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use plugin_sdk::ffi::{EntryFn, HostTable, ENTRY_SYMBOL};
+use plugin_sdk::ffi::{EntryFn, ENTRY_SYMBOL};
 
 use super::abi::one_line;
 use super::config::PluginLine;
+use super::generation::LoadOptions;
+use super::images::OpenError;
 use super::module::Module;
-use super::runtime_dir::RuntimeDir;
 
 /// Longest dlopen error quoted in a refusal, in bytes.
 const DLERROR_CAP: usize = 120;
 
 /// Loads and initialises the plugin of `line`. The error is one line:
 /// the config file and line, then [`open`]'s refusal.
-pub fn load(line: &PluginLine, rt: &RuntimeDir, host: &'static HostTable) -> Result<Module, String> {
-    open(&line.path, &line.args, rt, host).map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
+pub fn load(line: &PluginLine, opts: &LoadOptions<'_>) -> Result<Module, String> {
+    open(&line.path, &line.args, opts).map_err(|e| format!("{}:{}: {e}", line.file.display(), line.line))
 }
 
-/// Loads the plugin at `path` from a unique copy in `rt` and initialises it
-/// with `args`, passing it `host`. The error is `plugin PATH: what is wrong; what to do`.
-pub fn open(path: &Path, args: &[String], rt: &RuntimeDir, host: &'static HostTable) -> Result<Module, String> {
+/// Loads the plugin at `path` (its image: a unique copy in the runtime
+/// directory, or the same content already mapped) and initialises it with
+/// `args`. The error is `plugin PATH: what is wrong; what to do`.
+pub fn open(path: &Path, args: &[String], opts: &LoadOptions<'_>) -> Result<Module, String> {
     let shown = path.display();
-    let copy = rt.unique_copy(path).map_err(|e| {
-        format!(
-            "plugin {shown}: cannot copy it into the runtime directory {} ({e}); check permissions and free space",
-            rt.path().display()
-        )
-    })?;
-    // SAFETY: loading runs the library's initialisers; plugins are trusted
-    // code by configuration, and everything after this is checked.
-    let library = match unsafe { libloading::Library::new(&copy) } {
+    let rt = opts.runtime;
+    let library = match opts.images.open(path, rt) {
         Ok(library) => library,
-        Err(e) => {
-            // A copy that cannot be loaded is of no use to anyone.
-            let _ = std::fs::remove_file(&copy);
-            return Err(dlopen_refusal(path, &copy, rt.path(), &e.to_string()));
+        Err(OpenError::Copy(e)) => {
+            return Err(format!(
+                "plugin {shown}: cannot copy it into the runtime directory {} ({e}); check permissions and free space",
+                rt.path().display()
+            ))
         }
+        Err(OpenError::Dlopen { copy, error }) => return Err(dlopen_refusal(path, &copy, rt.path(), &error)),
     };
     // SAFETY: the symbol's type is checked by the descriptor's versions and
     // layout right after; a wrong symbol of that name is a broken plugin.
@@ -56,7 +53,7 @@ pub fn open(path: &Path, args: &[String], rt: &RuntimeDir, host: &'static HostTa
             ))
         }
     };
-    Module::init(path, entry, Some(library), args, host)
+    Module::init(path, entry, Some(library), args, opts.host)
 }
 
 /// Why dlopen refused the copy of `path`, said for the operator: the

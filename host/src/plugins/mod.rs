@@ -8,12 +8,14 @@
 //! - `abi`: the descriptor checks (versions, panic strategy, layouts).
 //! - [`module`]: a loaded plugin, its counters, its entry points.
 //! - [`generation`]: the plugins of one configuration.
+//! - [`images`]: plugin files mapped once per content, never unloaded.
 //! - `current`: which plugin this thread is calling into.
 
 pub(crate) mod abi;
-pub(crate) mod config;
+pub mod config;
 mod current;
 pub(crate) mod generation;
+pub mod images;
 pub(crate) mod loader;
 pub(crate) mod module;
 pub mod runtime_dir;

@@ -9,6 +9,7 @@
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use plugin_sdk::ffi::{self, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx};
@@ -59,8 +60,9 @@ pub struct Module {
     pub(crate) stats: PluginStats,
     /// The message of the last panic caught in this plugin, if it said one.
     last_panic: Mutex<Option<String>>,
-    /// Declared last: dropped after `Drop::drop` ran `fini`.
-    library: Option<libloading::Library>,
+    /// Declared last: dropped after `Drop::drop` ran `fini`. Shared with
+    /// every module of the same image (see `images`), which stays mapped.
+    library: Option<Arc<libloading::Library>>,
 }
 
 // SAFETY: `table` holds pointers to the plugin's code; `state` is the
@@ -83,7 +85,7 @@ impl Module {
     pub fn init(
         path: &Path,
         entry: EntryFn,
-        library: Option<libloading::Library>,
+        library: Option<Arc<libloading::Library>>,
         args: &[String],
         host: &'static HostTable,
     ) -> Result<Module, String> {

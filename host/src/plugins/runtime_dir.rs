@@ -100,6 +100,10 @@ impl RuntimeDir {
             Ok(_) => {}
             Err(source) => return Err(RuntimeDirError::Inspect { base, source }),
         }
+        let removed = remove_stale(&base);
+        if removed > 0 {
+            tracing::info!(base = %base.display(), removed, "removed runtime directories of plugin-host processes that no longer run");
+        }
         let mut last_error = None;
         for _ in 0..CREATE_ATTEMPTS {
             let name = format!("plugin-host-{}-{:016x}", std::process::id(), random_u64());
@@ -168,6 +172,50 @@ impl Drop for RuntimeDir {
 
 /// `$XDG_RUNTIME_DIR` when set and non-empty (a per-user tmpfs, cleaned at
 /// logout), else the system temp directory.
+/// Removes the `plugin-host-<pid>-<hex>` directories in `base` whose process
+/// is gone: a host killed by SIGKILL or a crash never ran its `Drop`. Only
+/// directories owned by this user are touched, never this process's, and a
+/// pid that is alive (whoever it is now) keeps its directory: the cost of a
+/// reused pid is one directory left for a later start, never a removal
+/// under a running host. Returns how many were removed; failures are
+/// skipped, since a stale directory costs disk, not correctness.
+pub fn remove_stale(base: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(base) else { return 0 };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let me = std::process::id();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = stale_candidate_pid(&entry.file_name()) else { continue };
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
+        if pid == me || !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != uid || process_alive(pid) {
+            continue;
+        }
+        if fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The pid in a name made by [`RuntimeDir::create`]: `plugin-host-<pid>-<16 hex>`.
+fn stale_candidate_pid(name: &std::ffi::OsStr) -> Option<u32> {
+    let rest = name.to_str()?.strip_prefix("plugin-host-")?;
+    let (pid, random) = rest.split_once('-')?;
+    if random.len() != 16 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    pid.parse().ok().filter(|&p| p > 0)
+}
+
+/// Whether `pid` names a process, of any user (EPERM means it exists).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the pid exists and may be signalled; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 fn default_base(xdg_runtime_dir: Option<OsString>) -> PathBuf {
     match xdg_runtime_dir {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
@@ -295,6 +343,21 @@ mod tests {
         let err = dir.unique_copy(Path::new("/")).expect_err("no file name");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), "plugin path / has no file name");
+    }
+
+    #[test]
+    fn stale_directories_of_dead_processes_are_removed() {
+        let base = scratch();
+        // A pid above the kernel's maximum (4194304) never runs.
+        let dead = base.path().join("plugin-host-999999999-0123456789abcdef");
+        let alive = base.path().join(format!("plugin-host-{}-0123456789abcdef", std::process::id()));
+        let foreign = base.path().join("plugin-host-999999999-not-ours");
+        for dir in [&dead, &alive, &foreign] {
+            fs::create_dir(dir).expect("mkdir");
+        }
+        fs::write(dead.join("1-libx.so"), b"x").expect("write");
+        assert_eq!(remove_stale(base.path()), 1);
+        assert!(!dead.exists() && alive.exists() && foreign.exists());
     }
 
     #[test]

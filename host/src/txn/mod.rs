@@ -22,10 +22,10 @@ use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
-use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, RequestHead, ResponseHead};
+use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, RequestHead, ResponseHead, Version};
 use crate::heads::upstream_request;
 use crate::io_util::ReadOutcome;
-use crate::origin::OriginConn;
+use crate::origin::{describe_failure, OriginConn};
 use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
 use crate::settings::Settings;
 use bytes::Bytes;
@@ -126,7 +126,9 @@ impl Txn {
             request_chain = p.take_request_chain();
         }
         let has_body = framing != BodyKind::Empty;
-        if head.headers.has_token("expect", "100-continue") && has_body && io.rbuf.is_empty() {
+        // RFC 9110 section 15.2: no 1xx to an HTTP/1.0 client, which cannot read one.
+        let continue_ok = head.version == Version::Http11;
+        if continue_ok && head.headers.has_token("expect", "100-continue") && has_body && io.rbuf.is_empty() {
             io.wbuf.push(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
         }
         let (req, upstream_head) = match (has_body, request_chain) {
@@ -175,10 +177,11 @@ impl Txn {
             None => match OriginConn::connect(ctx, owner) {
                 Ok(o) => o,
                 Err(e) => {
-                    tracing::warn!(origin = %ctx.settings.origin, error = %e, "origin connect failed");
+                    let what = describe_failure(&e);
+                    tracing::warn!(origin = %ctx.settings.origin, "origin connect failed: the origin server {what}");
                     txn.status = 502;
                     txn.finish(&TxnStep::Failed, io, ctx);
-                    return Err(error_page::render(502, "the origin server could not be reached", true));
+                    return Err(error_page::render(502, &format!("the origin server {what}"), true));
                 }
             },
         };
@@ -229,9 +232,13 @@ impl Txn {
             return self.plugin_failed(&fault.to_string(), io);
         }
         let connecting = self.origin.as_ref().is_some_and(|o| !o.connected);
-        let what = if connecting { "origin connect timed out" } else { "transaction inactivity timeout" };
+        let (what, page) = if connecting {
+            ("origin connect timed out", "the origin server timed out: it did not accept the connection in time")
+        } else {
+            ("transaction inactivity timeout", "the origin server timed out: it did not answer in time")
+        };
         tracing::warn!(peer = %io.peer, target = %self.request.target, "{what}");
-        self.fail(504, "the origin server did not answer in time", io)
+        self.fail(504, page, io)
     }
 
     /// Moves every byte that can move now.
@@ -245,7 +252,7 @@ impl Txn {
             match o.check_connected() {
                 Ok(true) => progress = true,
                 Ok(false) => return TxnStep::Continue,
-                Err(e) => return self.origin_failed(&e.to_string(), io, ctx),
+                Err(e) => return self.origin_failed(describe_failure(&e), io, ctx),
             }
         }
         match self.send_request_body(io, ctx) {
@@ -257,7 +264,7 @@ impl Txn {
         if o.writable && !o.wbuf.is_empty() {
             match o.flush() {
                 Ok(n) => progress |= n > 0,
-                Err(e) => return self.origin_failed(&e.to_string(), io, ctx),
+                Err(e) => return self.origin_failed(describe_failure(&e), io, ctx),
             }
         }
         // Origin reads stop while the client is behind: that is the backpressure.
@@ -281,7 +288,7 @@ impl Txn {
                     progress = true;
                 }
                 Ok(ReadOutcome::WouldBlock) => o.readable = false,
-                Err(e) => return self.origin_failed(&e.to_string(), io, ctx),
+                Err(e) => return self.origin_failed(describe_failure(&e), io, ctx),
             }
         }
         match self.relay_response(io, ctx) {
@@ -362,14 +369,15 @@ impl Txn {
         self.fail(500, "a plugin failed while handling this transaction", io)
     }
 
-    fn origin_failed(&mut self, why: &str, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
+    /// The origin connection failed; `what` ends "the origin server ...".
+    fn origin_failed(&mut self, what: String, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
         if let Some(o) = self.origin.take() {
             let stale = o.reused && !self.got_origin_bytes;
             o.close(ctx);
             if stale && self.retry_allowed {
                 // A pooled connection the origin had already closed: retry once on a fresh one.
                 self.retry_allowed = false;
-                tracing::debug!(why, "stale pooled origin connection; retrying on a fresh one");
+                tracing::debug!(what, "stale pooled origin connection; retrying on a fresh one");
                 match OriginConn::connect(ctx, self.owner) {
                     Ok(fresh) => {
                         self.connect_started = ctx.now;
@@ -381,8 +389,9 @@ impl Txn {
                 }
             }
         }
-        tracing::warn!(origin = %ctx.settings.origin, target = %self.request.target, why, "origin failed");
-        self.fail(502, "the origin server failed before completing the response", io)
+        let what = format!("the origin server {what}");
+        tracing::warn!(origin = %ctx.settings.origin, target = %self.request.target, "origin failed: {what}");
+        self.fail(502, &what, io)
     }
 
     /// Fails the transaction: an error page if nothing was sent yet, else a cut.

@@ -8,11 +8,13 @@ use crate::bridge::{HookResult, TxnView};
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
-    keep_alive, parse_response, response_framing, strip_hop_by_hop, write_response, BodyKind, ResponseHead, Version,
+    origin_may_persist, parse_response, response_framing, strip_hop_by_hop, write_response, BodyKind, ResponseHead,
+    Version,
 };
 use crate::heads::{frame_response, BodyLen};
 use crate::session::{ClientIo, Ctx};
 use bytes::Buf;
+use std::time::SystemTime;
 
 impl Txn {
     pub(super) fn relay_response(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
@@ -36,6 +38,11 @@ impl Txn {
                                 )
                             }
                             _ => {
+                                let mut head = head;
+                                if !head.headers.contains("date") {
+                                    // RFC 9110 section 6.6.1: a proxy with a clock adds the Date the origin left out.
+                                    head.headers.append("Date", ctx.date.at(SystemTime::now()).to_vec());
+                                }
                                 if let Some(step) = self.begin_response(head, io) {
                                     return step;
                                 }
@@ -43,12 +50,16 @@ impl Txn {
                         }
                     }
                     Ok(None) if self.origin_eof => {
-                        return self.origin_failed("the origin closed before a response head", io, ctx)
+                        return self.origin_failed("closed the connection before sending a response".into(), io, ctx)
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!(error = %e, "malformed response head from the origin");
-                        return self.fail(502, "the origin sent a malformed response", io);
+                        tracing::warn!(origin = %ctx.settings.origin, "bad response: the origin server sent a malformed response head ({e})");
+                        return self.fail(
+                            502,
+                            &format!("bad response: the origin server sent a malformed response head ({e})"),
+                            io,
+                        );
                     }
                 },
                 Resp::Body(pipe) => {
@@ -84,8 +95,14 @@ impl Txn {
                         Ok(Pump::Idle) => break,
                         Err(PipeError::Plugin(fault)) => return self.plugin_failed(&fault.to_string(), io),
                         Err(e) => {
-                            tracing::warn!(target = %self.request.target, error = ?e, "response body failed; cutting the client connection");
-                            return self.fail(502, "the origin sent an incomplete response", io);
+                            let what = match &e {
+                                PipeError::Truncated => "closed the connection before the body ended".to_string(),
+                                PipeError::Decode(e) => format!("sent a badly framed body ({e})"),
+                                PipeError::Encode(e) => format!("sent a body that does not match its head ({e})"),
+                                PipeError::Plugin(fault) => return self.plugin_failed(&fault.to_string(), io),
+                            };
+                            tracing::warn!(target = %self.request.target, "bad response: the origin server {what}; cutting the client connection");
+                            return self.fail(502, &format!("bad response: the origin server {what}"), io);
                         }
                     }
                 }
@@ -103,11 +120,15 @@ impl Txn {
     fn begin_response(&mut self, mut head: ResponseHead, io: &mut ClientIo) -> Option<TxnStep> {
         let kind = match response_framing(&self.request.method, &head) {
             Ok(k) => k,
-            Err(_) => return Some(self.fail(502, "the origin sent an ambiguous response framing", io)),
+            Err(e) => {
+                let what = format!("bad response: the origin server sent an ambiguous response framing ({e})");
+                tracing::warn!(target = %self.request.target, "{what}");
+                return Some(self.fail(502, &what, io));
+            }
         };
         self.status = head.status;
         self.response_body = kind;
-        self.origin_reusable = keep_alive(head.version, &head.headers) && kind != BodyKind::CloseDelimited;
+        self.origin_reusable = origin_may_persist(&head, kind);
         let mut chain = None;
         if let Some(p) = self.plugins.as_mut() {
             let mut view = TxnView::request(&mut self.request, self.request_body).response(&mut head, kind);

@@ -10,7 +10,8 @@
 //! - `block-request=WORD`: the same on request bodies; the origin never
 //!   sees a blocked request.
 //!
-//! Counters: `requests`, `remembered`, `blocked`, `passed`.
+//! Counters: `requests`, `remembered`, `blocked`, `passed`. Its `fini` logs
+//! `probe fini stamp=VALUE`.
 
 use plugin_sdk::{declare_plugin, log_info, Chunk, Counter, Message, Output, Plugin, StreamTransform, Txn};
 
@@ -86,6 +87,13 @@ impl Plugin for Probe {
 }
 
 declare_plugin!(Probe);
+
+/// `fini`: one line per plugin value, so tests can see it finalised exactly once.
+impl Drop for Probe {
+    fn drop(&mut self) {
+        log_info!("probe fini stamp={}", self.stamp.as_deref().unwrap_or("-"));
+    }
+}
 
 /// Holds a body to its end; replaces it with a 403 if it contains `word`.
 pub struct Hold {

@@ -42,11 +42,20 @@ impl Finished {
 
 /// Runs `plugin-host ARGS` and waits up to `timeout` for it to exit; kills it past that.
 pub fn run_to_exit(args: &[&str], timeout: Duration) -> Finished {
+    run_to_exit_in(None, args, timeout)
+}
+
+/// [`run_to_exit`] in the working directory `dir` (default: the test's own).
+pub fn run_to_exit_in(dir: Option<&std::path::Path>, args: &[&str], timeout: Duration) -> Finished {
     let bin = host_binary();
     assert!(bin.is_file(), "plugin-host not found at {}: run `cargo build --workspace` first", bin.display());
-    let mut child = Command::new(&bin)
+    let mut command = Command::new(&bin);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
-        // tracing colours its output even into a pipe; the checks compare plain text.
+        // The host colours a terminal only; NO_COLOR keeps these checks plain even run from one.
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
