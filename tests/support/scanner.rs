@@ -20,7 +20,7 @@ pub struct ScannerLine<'a> {
 pub struct ScannerHost {
     host: PluginHost,
     // Declared after `host`: the patterns files go only once the process is gone.
-    _dir: ScratchDir,
+    dir: ScratchDir,
 }
 
 impl Deref for ScannerHost {
@@ -28,6 +28,13 @@ impl Deref for ScannerHost {
 
     fn deref(&self) -> &PluginHost {
         &self.host
+    }
+}
+
+impl ScannerHost {
+    /// The patterns file of config line `index` (to rewrite it before a reload).
+    pub fn patterns_path(&self, index: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("patterns-{index}.txt"))
     }
 }
 
@@ -53,7 +60,7 @@ pub fn start_scanner_host(builder: HostBuilder, lines: &[Line<'_>]) -> ScannerHo
             Line::Raw(text) => text.clone(),
         })
         .collect();
-    ScannerHost { host: PluginHost::start(builder, &config), _dir: dir }
+    ScannerHost { host: PluginHost::start(builder, &config), dir }
 }
 
 /// A plugin.config line for [`start_scanner_host`].
