@@ -57,3 +57,26 @@ fn request_bodies_are_rewritten_before_the_origin() {
     host.wait_idle();
     assert_eq!(logged_match_counts(&host.logs(), "request of POST /echo"), [200]);
 }
+
+#[test]
+fn a_request_rewritten_to_another_length_goes_to_the_origin_chunked() {
+    let origin = Origin::start();
+    let host = start_scanner_host(
+        HostBuilder::new(origin.addr()),
+        &[Line::Scanner(ScannerLine {
+            patterns: b"token=abc\ttoken=[removed]\n",
+            args: "--mode replace --on request",
+        })],
+    );
+    let mut conn = RawConn::connect(host.addr());
+    let body = b"a=1&token=abc&b=2".repeat(50);
+    let head = format!("POST /echo HTTP/1.1\r\nHost: e2e.test\r\nContent-Length: {}\r\n\r\n", body.len());
+    conn.send(&[head.as_bytes(), &body].concat()).expect("send request");
+    let resp = conn.read_response(false).expect("response");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, b"a=1&token=[removed]&b=2".repeat(50));
+    // The rewritten length is not known up front: the request goes on chunked, never
+    // with the client's stale Content-Length.
+    assert_eq!(resp.header("x-req-framing"), Some("chunked"), "{:?}", resp.headers);
+    host.wait_idle();
+}

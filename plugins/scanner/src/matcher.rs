@@ -111,7 +111,7 @@ impl Scan {
         let pre = dfa.prefilter();
         // The prefilter only vouches for matches that fit inside the block:
         // it may skip bytes only where every pattern would still fit.
-        let limit = block.len().saturating_sub(usize::try_from(m.max_len).unwrap_or(usize::MAX) - 1);
+        let limit = block.len().saturating_sub(usize::try_from(m.max_len.saturating_sub(1)).unwrap_or(usize::MAX));
         let mut at = 0;
         while at < block.len() {
             if let Some(pre) = pre.filter(|_| at < limit && dfa.is_start(self.sid)) {
