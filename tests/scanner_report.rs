@@ -105,3 +105,27 @@ fn ignore_case_and_request_bodies() {
     assert_eq!(logged_match_counts(&logs, "request of POST /echo"), [3], "{logs}");
     assert_eq!(logged_match_counts(&logs, "response of POST /echo"), [3], "{logs}");
 }
+
+#[test]
+fn concurrent_bodies_on_both_workers_count_exactly() {
+    let (body, planted) = planted_body(8);
+    let origin = TrickleOrigin::start(TrickleReply::new(body.clone(), 50).pause(std::time::Duration::ZERO));
+    let host = scanner_host(origin.addr(), PATTERNS, "");
+    let (clients, each) = (8, 25);
+    std::thread::scope(|s| {
+        for _ in 0..clients {
+            s.spawn(|| {
+                let mut conn = RawConn::connect(host.addr());
+                for _ in 0..each {
+                    let resp = get(&mut conn, "/many");
+                    assert!(resp.complete, "{:?}", resp.body_error);
+                    assert_same_bytes(&resp.body, &body, "concurrent body");
+                }
+            });
+        }
+    });
+    let stats = host.wait_idle();
+    let n = (clients * each) as u64;
+    let want = [("scanned", n), ("matches", n * planted), ("bodies_matched", n)];
+    assert_eq!(counters(&stats, 0, &["scanned", "matches", "bodies_matched"]), expect(&want));
+}
