@@ -19,6 +19,7 @@ LABELS = {
     "ph0": "plugin-host, no plugins",
     "ph1": "plugin-host, 1 null transform",
     "ph5": "plugin-host, 5 null transforms",
+    "ph-scan": "plugin-host, scanner (report, 1,000 patterns)",
     "nginx": "nginx proxy",
     "ats": "ATS",
     "ats-null": "ATS + null transform",
@@ -30,6 +31,8 @@ COMPARISONS = [
     ("ph0", "ats"),
     ("ph1", "ats-null"),
     ("ph5", "ats-null"),
+    # The scanner's cost over passing bytes on: the target is at most +10% CPU at 64 KiB.
+    ("ph-scan", "ph1"),
 ]
 
 
@@ -118,7 +121,7 @@ def throughput_lines(cells):
     size, _, nbytes = SIZES[-1]
     origin = median(cells, "origin", size, "rps")
     lines = []
-    for target in ("ph0", "ph1", "ph5", "nginx", "ats", "ats-null"):
+    for target in ("ph0", "ph1", "ph5", "ph-scan", "nginx", "ats", "ats-null"):
         rps = median(cells, target, size, "rps")
         mib = None if rps is None else rps * nbytes / 2**20
         share = ratio(rps, origin)

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # plugin-host, the proxy under test: built from the repo if missing, run
-# with one worker thread and a plugin.config of 0, 1 or 5 null transforms.
+# with one worker thread and a plugin.config of 0, 1 or 5 null transforms,
+# or one scanner in report mode with 1,000 patterns (ph-scan).
 
 # build_plugin_host: cargo build --release once; afterwards only if the
 # binary is missing. A failed build is reported, not fatal: its rows then
@@ -41,6 +42,22 @@ snapshot_plugin_host() {
         cp "$PLUGIN_NULL_SO" "$snap/libplugin_null.so"
     fi
     PLUGIN_NULL_SO="$snap/libplugin_null.so"
+    if [[ -f "$PLUGIN_SCANNER_SO" ]]; then
+        cp "$PLUGIN_SCANNER_SO" "$snap/libplugin_scanner.so"
+    fi
+    PLUGIN_SCANNER_SO="$snap/libplugin_scanner.so"
+}
+
+# write_scanner_config FILE: one scanner line in report mode with 1,000
+# 14-byte patterns (which random bodies never contain: every byte is scanned
+# and none matches), the patterns file beside FILE.
+write_scanner_config() {
+    local file="$1" patterns i
+    patterns="$(dirname "$file")/patterns.txt"
+    for ((i = 0; i < 1000; i++)); do
+        printf '<tok-%04d-x7q>\n' "$i"
+    done >"$patterns"
+    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode report" >"$file"
 }
 
 # plugin_host_available: the binary exists and can run (and, for the
@@ -60,17 +77,26 @@ write_plugin_config() {
 }
 
 # start_plugin_host NAME N_NULL: start plugin-host pinned to PROXY_CPU;
-# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. Extra flags (for the
-# idle-connection test) come from PH_EXTRA_ARGS.
+# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. N_NULL `scan` runs
+# the scanner config instead. Extra flags (for the idle-connection test)
+# come from PH_EXTRA_ARGS.
 start_plugin_host() {
     local name="$1" n="$2" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
-    if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
-        log "no $PLUGIN_NULL_SO: $name is n/a"
-        return 1
-    fi
     mkdir -p "$dir"
-    write_plugin_config "$n" "$dir/plugin.config"
+    if [[ "$n" == scan ]]; then
+        if [[ ! -f "$PLUGIN_SCANNER_SO" ]]; then
+            log "no $PLUGIN_SCANNER_SO: $name is n/a"
+            return 1
+        fi
+        write_scanner_config "$dir/plugin.config"
+    else
+        if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
+            log "no $PLUGIN_NULL_SO: $name is n/a"
+            return 1
+        fi
+        write_plugin_config "$n" "$dir/plugin.config"
+    fi
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
     # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \

@@ -112,26 +112,34 @@ impl Scan {
         // The prefilter only vouches for matches that fit inside the block:
         // it may skip bytes only where every pattern would still fit.
         let limit = block.len().saturating_sub(usize::try_from(m.max_len.saturating_sub(1)).unwrap_or(usize::MAX));
-        let mut at = 0;
+        let (mut sid, mut at) = (self.sid, 0);
         while at < block.len() {
-            if let Some(pre) = pre.filter(|_| at < limit && dfa.is_start(self.sid)) {
+            if let Some(pre) = pre.filter(|_| at < limit && dfa.is_start(sid)) {
                 let next = pre.find_in(block, Span::from(at..block.len())).into_option().unwrap_or(limit);
                 at = at.max(next.min(limit));
                 if at >= block.len() {
                     break;
                 }
             }
-            self.sid = dfa.next_state(Anchored::No, self.sid, block[at]);
-            at += 1;
-            if dfa.is_match(self.sid) {
+            // Step until a special state: a match, or the start state when a
+            // prefilter is on (the DFA marks it special only then).
+            while at < block.len() {
+                sid = dfa.next_state(Anchored::No, sid, block[at]);
+                at += 1;
+                if dfa.is_special(sid) {
+                    break;
+                }
+            }
+            if dfa.is_match(sid) {
                 let end = self.scanned + at as u64;
-                for i in 0..dfa.match_len(self.sid) {
-                    let pid = dfa.match_pattern(self.sid, i);
+                for i in 0..dfa.match_len(sid) {
+                    let pid = dfa.match_pattern(sid, i);
                     self.occurrence(pid.as_usize(), end - dfa.pattern_len(pid) as u64, end);
                 }
                 self.settle(m.max_len, end, on_match);
             }
         }
+        self.sid = sid;
         self.scanned += block.len() as u64;
         self.settle(m.max_len, self.scanned, on_match);
     }
