@@ -7,7 +7,8 @@
 //!   the client got is cut and never passes for complete;
 //! - a request whose body matches is answered with the block status and the origin never
 //!   receives it; a clean request reaches the origin;
-//! - blocking works from the middle of a chain (null + scanner + null).
+//! - blocking works from the middle of a chain (null + scanner + null);
+//! - an origin connection whose body a block cut short is not reused; one read whole is.
 
 use e2e::scanner::{counters, expect, start_scanner_host, Line, ScannerHost, ScannerLine};
 use e2e::trickle::{TrickleFraming, TrickleOrigin, TrickleReply};
@@ -126,4 +127,38 @@ fn blocking_from_the_middle_of_a_chain() {
     let stats = host.wait_idle();
     assert_eq!(counters(&stats, 1, &["blocked"]), expect(&[("blocked", 1)]));
     assert_eq!(stats.plugins.iter().map(|p| p.faults()).collect::<Vec<_>>(), [(0, 0, 0); 3], "{stats:?}");
+}
+
+/// `bytes` as a patterns-file line of `\xNN` escapes.
+fn escaped(bytes: &[u8]) -> Vec<u8> {
+    let mut line: Vec<u8> = bytes.iter().flat_map(|b| format!("\\x{b:02x}").into_bytes()).collect();
+    line.push(b'\n');
+    line
+}
+
+#[test]
+fn an_origin_connection_cut_short_by_a_block_is_not_reused() {
+    // A 16-byte slice of the origin's /bytes body (seed 7) as a binary pattern.
+    let big = pattern(4 << 20, 7);
+    let patterns = escaped(&big[1000..1016]);
+    let origin = e2e::Origin::start();
+    let host = host_with(origin.addr(), &[Line::Scanner(ScannerLine { patterns: &patterns, args: "--mode block" })]);
+    let mut conn = RawConn::connect(host.addr());
+    let mut ask = |target: &str| {
+        conn.send(format!("GET {target} HTTP/1.1\r\nHost: e2e.test\r\n\r\n").as_bytes()).expect("send request");
+        conn.read_response(false).expect("response")
+    };
+    // Blocked 1 KB into 4 MiB: the origin's body was not read to its end.
+    let blocked = ask("/bytes?n=4194304&seed=7");
+    assert_eq!(blocked.status, 403);
+    assert!(blocked.complete, "{:?}", blocked.body_error);
+    // Blocked at the very end of a small body, read whole: its connection may be pooled.
+    let small = ask("/bytes?n=1016&seed=7");
+    assert_eq!(small.status, 403);
+    let clean = ask("/bytes?n=5000&seed=8");
+    assert_eq!(clean.status, 200);
+    assert_same_bytes(&clean.body, &pattern(5000, 8), "clean body after blocks");
+    host.wait_idle();
+    // The first request's connection was dropped; the second's reused for the third.
+    assert_eq!(origin.accepted(), 2, "origin connections: {}", origin.accepted());
 }
