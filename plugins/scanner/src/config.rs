@@ -13,6 +13,17 @@ pub enum Mode {
     Replace,
 }
 
+impl Mode {
+    /// The mode as `--mode` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Report => "report",
+            Mode::Block => "block",
+            Mode::Replace => "replace",
+        }
+    }
+}
+
 /// Which bodies are scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sides {

@@ -86,7 +86,15 @@ impl Plugin for Scanner {
     fn init(args: &[String]) -> Result<Self, String> {
         let cfg = Config::parse(args)?;
         let patterns = patterns::load(&cfg.patterns, cfg.mode == Mode::Replace)?;
-        Ok(Scanner { shared: Arc::new(Shared::new(cfg, patterns)?) })
+        let shared = Shared::new(cfg, patterns)?;
+        plugin_sdk::log_info!(
+            "{} patterns from {}, {} mode, automaton {} KiB shared by every transaction",
+            shared.patterns.len(),
+            shared.cfg.patterns,
+            shared.cfg.mode.name(),
+            shared.matcher.memory_usage() / 1024
+        );
+        Ok(Scanner { shared: Arc::new(shared) })
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
