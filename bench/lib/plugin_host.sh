@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # plugin-host, the proxy under test: built from the repo if missing, run
 # with one worker thread and a plugin.config of 0, 1 or 5 null transforms,
-# or one scanner in report mode with 1,000 patterns (ph-scan).
+# or one scanner in report mode with 1,000 patterns (ph-scan) or in
+# replace mode with 255 (ph-replace, beside nginx sub_filter's limit).
 
 # build_plugin_host: cargo build --release once; afterwards only if the
 # binary is missing. A failed build is reported, not fatal: its rows then
@@ -48,16 +49,20 @@ snapshot_plugin_host() {
     PLUGIN_SCANNER_SO="$snap/libplugin_scanner.so"
 }
 
-# write_scanner_config FILE: one scanner line in report mode with 1,000
-# 14-byte patterns (which random bodies never contain: every byte is scanned
-# and none matches), the patterns file beside FILE.
+# write_scanner_config FILE MODE COUNT: one scanner line in MODE (report or
+# replace) with COUNT 14-byte patterns (which random bodies never contain:
+# every byte is scanned and none matches), the patterns file beside FILE.
 write_scanner_config() {
-    local file="$1" patterns i
+    local file="$1" mode="$2" count="$3" patterns i
     patterns="$(dirname "$file")/patterns.txt"
-    for ((i = 0; i < 1000; i++)); do
-        printf '<tok-%04d-x7q>\n' "$i"
+    for ((i = 0; i < count; i++)); do
+        if [[ "$mode" == replace ]]; then
+            printf '<tok-%04d-x7q>\tR%d\n' "$i" "$i"
+        else
+            printf '<tok-%04d-x7q>\n' "$i"
+        fi
     done >"$patterns"
-    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode report" >"$file"
+    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode $mode" >"$file"
 }
 
 # plugin_host_available: the binary exists and can run (and, for the
@@ -77,19 +82,20 @@ write_plugin_config() {
 }
 
 # start_plugin_host NAME N_NULL: start plugin-host pinned to PROXY_CPU;
-# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. N_NULL `scan` runs
-# the scanner config instead. Extra flags (for the idle-connection test)
+# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. N_NULL `report` or
+# `replace` runs the scanner config in that mode instead. Extra flags (for the idle-connection test)
 # come from PH_EXTRA_ARGS.
 start_plugin_host() {
     local name="$1" n="$2" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
     mkdir -p "$dir"
-    if [[ "$n" == scan ]]; then
+    if [[ "$n" == report || "$n" == replace ]]; then
         if [[ ! -f "$PLUGIN_SCANNER_SO" ]]; then
             log "no $PLUGIN_SCANNER_SO: $name is n/a"
             return 1
         fi
-        write_scanner_config "$dir/plugin.config"
+        # Replace mode is compared with nginx sub_filter, which takes at most 255.
+        write_scanner_config "$dir/plugin.config" "$n" "$([[ "$n" == replace ]] && echo "$SUB_PATTERNS" || echo 1000)"
     else
         if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
             log "no $PLUGIN_NULL_SO: $name is n/a"
