@@ -25,6 +25,8 @@ fn absolute_form_targets_reach_the_origin_split_by_rfc_3986() {
         ("http://good", "/", "good"),
         ("http://good?q=1", "/?q=1", "good"),
         ("HTTP://good:8080/nothing?x", "/nothing?x", "good:8080"),
+        // The origin form too: a fragment never goes upstream.
+        ("/nothing#/../admin", "/nothing", "ignored.example"),
     ];
     for (i, (target, path, authority)) in cases.iter().enumerate() {
         let mut conn = RawConn::connect(host.addr());

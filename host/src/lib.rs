@@ -25,7 +25,6 @@ pub mod cli;
 pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;
-pub(crate) mod heads;
 pub(crate) mod io_util;
 pub mod logging;
 pub(crate) mod origin;

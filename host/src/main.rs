@@ -354,8 +354,14 @@ fn refuse_if_held(addr: SocketAddr) -> anyhow::Result<()> {
         // An ephemeral port is fresh by definition.
         return Ok(());
     }
-    match std::net::TcpListener::bind(addr) {
-        Ok(_probe) => Ok(()),
+    use socket2::{Domain, Protocol, Socket, Type};
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // SO_REUSEADDR as the real listeners have, so the TIME_WAIT connections of a host that
+    // just stopped do not count as "held"; and bind only, never listen: a listening probe
+    // could take (and reset) a connection meant for nobody yet.
+    probe.set_reuse_address(true)?;
+    match probe.bind(&addr.into()) {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
             "binding {addr}: {e}: another process (an older plugin-host?) listens there; \
              stop it or choose another --listen"

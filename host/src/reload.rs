@@ -153,11 +153,10 @@ fn reload(source: &Source, shared: &Shared) -> Outcome {
         Err(errors) => {
             shared.reloads.failed.fetch_add(1, Ordering::Relaxed);
             *shared.reloads.last_failure.lock() = Some(errors.join("; "));
-            tracing::warn!(
-                generation = current,
-                "reload refused, generation {current} keeps serving:\n  {}",
-                errors.join("\n  ")
-            );
+            // One line per refusal, so each is whole in a log collector.
+            for e in &errors {
+                tracing::warn!("reload refused, generation {current} keeps serving: {e}");
+            }
             Outcome::Refused(errors)
         }
     }

@@ -40,7 +40,6 @@ impl std::error::Error for DecodeError {}
 /// Decodes one message body.
 #[derive(Debug)]
 pub struct Decoder {
-    kind: BodyKind,
     state: State,
 }
 
@@ -56,6 +55,16 @@ enum State {
 }
 
 impl Decoder {
+    /// Body bytes still expected, for a Content-Length body; `None` otherwise.
+    #[cfg(test)]
+    pub fn remaining(&self) -> Option<u64> {
+        match &self.state {
+            State::Length(n) => Some(*n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
     /// A decoder for a body framed as `kind`.
     pub fn new(kind: BodyKind) -> Self {
         let state = match kind {
@@ -64,7 +73,7 @@ impl Decoder {
             BodyKind::Chunked => State::Chunked(ChunkedDecoder::new()),
             BodyKind::CloseDelimited => State::UntilEof,
         };
-        Decoder { kind, state }
+        Decoder { state }
     }
     /// Takes the next body bytes out of `buf`. `Ok(None)`: more input needed, or done.
     ///
@@ -109,18 +118,6 @@ impl Decoder {
                 Ok(())
             }
             _ => Err(DecodeError::Truncated),
-        }
-    }
-    /// The framing this decoder was made for.
-    pub fn kind(&self) -> BodyKind {
-        self.kind
-    }
-    /// Body bytes still expected, for a Content-Length body; `None` otherwise.
-    pub fn remaining(&self) -> Option<u64> {
-        match (&self.kind, &self.state) {
-            (BodyKind::Length(_), State::Length(n)) => Some(*n),
-            (BodyKind::Length(_), _) => Some(0),
-            _ => None,
         }
     }
 }
@@ -184,7 +181,6 @@ mod tests {
     #[test]
     fn chunked_through_the_decoder() {
         let mut dec = Decoder::new(BodyKind::Chunked);
-        assert_eq!(dec.kind(), BodyKind::Chunked);
         assert_eq!(dec.remaining(), None);
         let mut buf = BytesMut::from(&b"3\r\nabc\r\n0\r\n\r\nrest"[..]);
         assert_eq!(drain(&mut dec, &mut buf), b"abc");

@@ -37,7 +37,6 @@ const CRLF: &[u8] = b"\r\n";
 /// Encodes one message body.
 #[derive(Debug)]
 pub struct Encoder {
-    kind: BodyKind,
     state: State,
 }
 
@@ -60,7 +59,7 @@ impl Encoder {
             BodyKind::Chunked => State::Chunked,
             BodyKind::CloseDelimited => State::CloseDelimited,
         };
-        Encoder { kind, state }
+        Encoder { state }
     }
     /// Frames `data` onto `out`.
     ///
@@ -105,14 +104,12 @@ impl Encoder {
         Ok(())
     }
     /// True if this encoder writes the chunked coding.
+    #[cfg(test)]
     pub fn is_chunked(&self) -> bool {
-        self.kind == BodyKind::Chunked
-    }
-    /// The framing this encoder was made for.
-    pub fn kind(&self) -> BodyKind {
-        self.kind
+        self.state == State::Chunked
     }
     /// True once `finish` succeeded (or from the start, for `Empty`).
+    #[cfg(test)]
     pub fn is_finished(&self) -> bool {
         self.state == State::Finished
     }

@@ -21,15 +21,15 @@
 //! This module knows nothing of plugins, transactions or mio.
 
 mod chunked;
-pub mod date;
-pub mod decode;
-pub mod encode;
+pub(crate) mod date;
+pub(crate) mod decode;
+pub(crate) mod encode;
 mod framing;
 pub mod head;
 mod parse;
-pub mod target;
+pub(crate) mod target;
 mod write_head;
-pub mod write_queue;
+pub(crate) mod write_queue;
 
 #[cfg(test)]
 mod fuzz;

@@ -13,7 +13,8 @@
 //! `good?`. Userinfo is refused: RFC 9110 section 4.2.4 forbids it in http
 //! and https URIs, and `http://evil@good/` is a classic confusion trick.
 //! A fragment is never part of a request (RFC 9110 section 7.1): it is
-//! dropped, not forwarded as part of the path.
+//! dropped, not forwarded as part of the path, from every target form
+//! ([`without_fragment`]).
 
 /// An absolute-form target split into what the origin is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +42,17 @@ pub fn split_absolute(target: &str) -> Result<Option<Absolute<'_>>, TargetError>
     let (authority, tail) = rest.split_at(end);
     check_authority(authority)?;
     // The fragment goes first: a `?` after `#` belongs to the fragment.
-    let tail = tail.split_once('#').map_or(tail, |(before, _)| before);
+    let tail = without_fragment(tail);
     let origin_form = if tail.starts_with('/') { tail.to_owned() } else { format!("/{tail}") };
     Ok(Some(Absolute { authority, origin_form }))
+}
+
+/// `target` up to its first `#`: the part a server may see, in any form.
+/// httparse accepts `#` in a target; RFC 9112 section 3.2 has no fragment
+/// there, and an origin reading `/a#/../b` one way while a plugin reads it
+/// another is a path confusion, so the fragment never goes upstream.
+pub fn without_fragment(target: &str) -> &str {
+    target.split_once('#').map_or(target, |(before, _)| before)
 }
 
 /// `host [ ":" port ]` with a non-empty host of RFC 3986 characters, no userinfo.
@@ -122,6 +131,13 @@ mod tests {
         assert_eq!(split("http://[::1]:80/p"), ("[::1]:80", "/p".to_string()));
         assert_eq!(split("http://[::1]"), ("[::1]", "/".to_string()));
         assert_eq!(split("http://g%6Fod/"), ("g%6Fod", "/".to_string()));
+    }
+
+    #[test]
+    fn fragments_are_dropped() {
+        assert_eq!(without_fragment("/a#/../b"), "/a");
+        assert_eq!(without_fragment("/a?q#f"), "/a?q");
+        assert_eq!(without_fragment("/a"), "/a");
     }
 
     #[test]

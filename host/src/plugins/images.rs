@@ -12,11 +12,10 @@
 //! the operator to restart to release them.
 //!
 //! A cached image is reused only if the file's bytes equal those of its copy
-//! (length and hash first, then the bytes), so a rebuilt plugin copied over
-//! the same path is always opened fresh.
+//! (length first, then every byte: a plain comparison costs less than hashing
+//! and leaves no doubt), so a rebuilt plugin copied over the same path is
+//! always opened fresh.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,8 +38,7 @@ pub enum OpenError {
 }
 
 struct Image {
-    len: usize,
-    hash: u64,
+    len: u64,
     copy: PathBuf,
     library: Arc<libloading::Library>,
 }
@@ -60,11 +58,9 @@ impl Images {
     /// The library for the content of `path` now: the cached image if one
     /// has exactly these bytes, else a fresh copy in `rt`, opened.
     pub fn open(&self, path: &Path, rt: &RuntimeDir) -> Result<Arc<libloading::Library>, OpenError> {
-        let bytes = std::fs::read(path).map_err(OpenError::Copy)?;
-        let hash = content_hash(&bytes);
+        let len = std::fs::metadata(path).map_err(OpenError::Copy)?.len();
         let mut loaded = self.loaded.lock();
-        let same =
-            |i: &&Image| i.len == bytes.len() && i.hash == hash && std::fs::read(&i.copy).is_ok_and(|c| c == bytes);
+        let same = |i: &&Image| i.len == len && same_bytes(path, &i.copy).unwrap_or(false);
         if let Some(image) = loaded.iter().find(same) {
             return Ok(image.library.clone());
         }
@@ -80,7 +76,7 @@ impl Images {
                 return Err(OpenError::Dlopen { copy, error: e.to_string() });
             }
         };
-        loaded.push(Image { len: bytes.len(), hash, copy, library: library.clone() });
+        loaded.push(Image { len, copy, library: library.clone() });
         if loaded.len() > self.warn_above {
             tracing::warn!(
                 images = loaded.len(),
@@ -104,8 +100,33 @@ impl Images {
     }
 }
 
-fn content_hash(bytes: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    h.write(bytes);
-    h.finish()
+/// Whether files `a` and `b` hold the same bytes, read in small blocks so
+/// that comparing a large plugin allocates nothing large.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    const BLOCK: usize = 64 * 1024;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
+    loop {
+        let na = read_full(&mut fa, &mut ba)?;
+        let nb = read_full(&mut fb, &mut bb)?;
+        if na != nb || ba[..na] != bb[..nb] {
+            return Ok(false);
+        }
+        if na < BLOCK {
+            return Ok(true);
+        }
+    }
+
+    /// Fills `buf` unless the file ends first; returns the bytes read.
+    fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(n)
+    }
 }

@@ -16,6 +16,7 @@
 
 use crate::body::{BodyPipe, PipeError, Pump};
 
+mod forward_heads;
 mod replace;
 mod response;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
@@ -23,12 +24,12 @@ use crate::error_page;
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, RequestHead, ResponseHead, Version};
-use crate::heads::upstream_request;
 use crate::io_util::ReadOutcome;
 use crate::origin::{describe_failure, OriginConn};
 use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
 use crate::settings::Settings;
 use bytes::Bytes;
+use forward_heads::upstream_request;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 

@@ -2,6 +2,7 @@
 //! response hooks, the client's head once its framing is known, and the
 //! body relayed through its [`BodyPipe`].
 
+use super::forward_heads::{frame_response, BodyLen};
 use super::{Resp, Txn, TxnStep};
 use crate::body::{BodyPipe, PipeError, Pump};
 use crate::bridge::{HookResult, TxnView};
@@ -11,7 +12,6 @@ use crate::h1::head::{
     origin_may_persist, parse_response, response_framing, strip_hop_by_hop, write_response, BodyKind, ResponseHead,
     Version,
 };
-use crate::heads::{frame_response, BodyLen};
 use crate::session::{ClientIo, Ctx};
 use bytes::Buf;
 use std::time::SystemTime;

@@ -3,7 +3,7 @@
 //! framing re-declared to match what the proxy's own encoder will send.
 
 use crate::h1::head::{strip_hop_by_hop, write_request, BodyKind, RequestHead, ResponseHead, Version};
-use crate::h1::target::split_absolute;
+use crate::h1::target::{split_absolute, without_fragment};
 use crate::session::ClientIo;
 use bytes::Bytes;
 
@@ -69,6 +69,8 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
     if let Ok(Some(absolute)) = split_absolute(&head.target) {
         up.headers.set("Host", absolute.authority.as_bytes().to_vec());
         up.target = absolute.origin_form;
+    } else if head.target.contains('#') {
+        up.target = without_fragment(&head.target).to_owned();
     }
     let had_length = up.headers.get("content-length").is_some();
     strip_hop_by_hop(&mut up.headers);
