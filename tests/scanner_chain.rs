@@ -6,7 +6,7 @@
 //! - `--on request` in replace mode rewrites the request body before the origin sees it
 //!   (the echo origin sends back what it received), and leaves the response alone.
 
-use e2e::scanner::{logged_match_counts, start_scanner_host, Line, ScannerLine};
+use e2e::scanner::{start_scanner_host, wait_for_match_counts, Line, ScannerLine};
 use e2e::trickle::{TrickleOrigin, TrickleReply};
 use e2e::{null_chain, HostBuilder, Origin, RawConn};
 
@@ -31,9 +31,8 @@ fn report_then_replace_in_a_chain_of_four() {
     let want = b"one ***, two ***s; a token and a ***-token".repeat(40);
     assert_eq!(resp.body, want);
     let stats = host.wait_idle();
-    let logs = host.logs();
     // The report line saw the origin's bytes: 3 secrets and 2 tokens per repeat.
-    assert_eq!(logged_match_counts(&logs, "response of GET /chain"), [200, 120], "{logs}");
+    assert_eq!(wait_for_match_counts(&host, "response of GET /chain", 2), [200, 120], "{}", host.logs());
     let through: Vec<(u64, u64)> = stats.plugins.iter().map(|p| (p.bytes_in, p.bytes_out)).collect();
     let (n, w) = (body.len() as u64, want.len() as u64);
     assert_eq!(through, [(n, n), (n, n), (n, w), (w, w)]);
@@ -55,7 +54,7 @@ fn request_bodies_are_rewritten_before_the_origin() {
     assert_eq!(resp.body, b"name=a&card=XXXX&x=card=XXXX".repeat(100), "the origin got the rewritten body");
     assert_eq!(resp.header("x-req-len"), Some("2800"));
     host.wait_idle();
-    assert_eq!(logged_match_counts(&host.logs(), "request of POST /echo"), [200]);
+    assert_eq!(wait_for_match_counts(&host, "request of POST /echo", 1), [200]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! absolute, start a host that passes bodies unchanged and counts the sample patterns.
 
 use e2e::plugins::{built_plugin, workspace_dir};
-use e2e::scanner::{counters, expect, logged_match_counts};
+use e2e::scanner::{counters, expect, wait_for_match_counts};
 use e2e::trickle::{TrickleOrigin, TrickleReply};
 use e2e::{HostBuilder, PluginHost, RawConn};
 
@@ -45,7 +45,7 @@ fn the_default_config_reports_the_sample_patterns() {
     assert_eq!(resp.body, body);
     let stats = host.wait_idle();
     // "fox" and "lazy dog" on each of the 500 lines.
-    assert_eq!(logged_match_counts(&host.logs(), "response of GET /large.txt"), [1000], "{}", host.logs());
+    assert_eq!(wait_for_match_counts(&host, "response of GET /large.txt", 1), [1000], "{}", host.logs());
     let scanner = stats.plugins.iter().position(|p| p.name == "plugin-scanner").expect("the scanner in /stats");
     assert_eq!(
         counters(&stats, scanner, &["matches", "bodies_matched"]),

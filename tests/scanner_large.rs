@@ -3,7 +3,7 @@
 //! in report mode (every plant counted once) and replace mode (every plant replaced, the
 //! rest byte for byte).
 
-use e2e::scanner::{counters, expect, logged_match_counts, scanner_host};
+use e2e::scanner::{counters, expect, scanner_host, wait_for_match_counts};
 use e2e::trickle::{TrickleFraming, TrickleOrigin, TrickleReply};
 use e2e::{assert_same_bytes, curl, pattern};
 use std::time::Duration;
@@ -75,7 +75,7 @@ fn a_thousand_patterns_over_sixteen_mebibytes() {
         let want = if mode == "replace" { &replaced } else { &body };
         assert_same_bytes(&got, want, mode);
         let stats = host.wait_idle();
-        assert_eq!(logged_match_counts(&host.logs(), "response of GET /big"), [plants], "{mode}");
+        assert_eq!(wait_for_match_counts(&host, "response of GET /big", 1), [plants], "{mode}");
         let want = [("bytes_scanned", body.len() as u64), ("matches", plants), ("bodies_matched", 1)];
         assert_eq!(counters(&stats, 0, &["bytes_scanned", "matches", "bodies_matched"]), expect(&want), "{mode}");
     }

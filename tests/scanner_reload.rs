@@ -36,10 +36,10 @@ fn patterns_change_on_reload_and_a_bad_file_keeps_the_old_ones() {
 
     std::fs::write(host.patterns_path(0), "alpha\n\\q\n").expect("break patterns");
     host.signal(libc::SIGHUP);
-    let refused = host.wait_for_log(RELOAD_WAIT, |l| l.contains("reload refused"));
-    assert!(refused.is_some(), "a broken patterns file was not refused; logs:\n{}", host.logs());
-    let logs = host.logs();
-    assert!(logs.contains("patterns-0.txt:2: unknown escape \\q"), "the refusal names file:line:\n{logs}");
+    // The refusal is one log event over several lines: wait for the line naming file:line.
+    let refused = host.wait_for_log(RELOAD_WAIT, |l| l.contains("patterns-0.txt:2: unknown escape \\q"));
+    assert!(refused.is_some(), "a broken patterns file was not refused with its file:line; logs:\n{}", host.logs());
+    assert!(host.logs().contains("reload refused"), "{}", host.logs());
     fetch();
     assert_eq!(
         counters(&host.wait_idle(), 0, &["matches"]),

@@ -7,7 +7,7 @@
 //! - a body with a Content-Encoding other than identity, or of a type `--types` leaves
 //!   out, passes unscanned.
 
-use e2e::scanner::{counters, expect, logged_match_counts, scanner_host};
+use e2e::scanner::{counters, expect, logged_match_counts, scanner_host, wait_for_match_counts};
 use e2e::trickle::{TrickleFraming, TrickleOrigin, TrickleReply};
 use e2e::{assert_same_bytes, pattern, RawConn};
 
@@ -45,8 +45,12 @@ fn matches_split_across_many_reads_are_counted_once_and_the_body_passes_unchange
             assert_eq!(resp.header("content-length"), Some(body.len().to_string().as_str()));
         }
         let stats = host.wait_idle();
-        let logs = host.logs();
-        assert_eq!(logged_match_counts(&logs, "response of GET /doc"), [planted], "{framing:?}; logs:\n{logs}");
+        assert_eq!(
+            wait_for_match_counts(&host, "response of GET /doc", 1),
+            [planted],
+            "{framing:?}; logs:\n{}",
+            host.logs()
+        );
         let names = ["scanned", "bytes_scanned", "matches", "bodies_matched", "blocked", "replaced"];
         let (len, n) = (body.len() as u64, planted / 5);
         let want = [("scanned", 1), ("bytes_scanned", len), ("matches", planted), ("bodies_matched", 1)];
@@ -86,7 +90,7 @@ fn encoded_and_untyped_bodies_pass_unscanned() {
     let resp = get(&mut RawConn::connect(host.addr()), "/typed");
     assert_same_bytes(&resp.body, &body, "typed body");
     host.wait_idle();
-    assert_eq!(logged_match_counts(&host.logs(), "response of GET /typed"), [25]);
+    assert_eq!(wait_for_match_counts(&host, "response of GET /typed", 1), [25]);
 }
 
 #[test]
@@ -101,9 +105,8 @@ fn ignore_case_and_request_bodies() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.body, body, "the echo passed both scans unchanged");
     host.wait_idle();
-    let logs = host.logs();
-    assert_eq!(logged_match_counts(&logs, "request of POST /echo"), [3], "{logs}");
-    assert_eq!(logged_match_counts(&logs, "response of POST /echo"), [3], "{logs}");
+    assert_eq!(wait_for_match_counts(&host, "request of POST /echo", 1), [3], "{}", host.logs());
+    assert_eq!(wait_for_match_counts(&host, "response of POST /echo", 1), [3], "{}", host.logs());
 }
 
 #[test]

@@ -4,9 +4,11 @@
 
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use crate::host::HostBuilder;
-use crate::plugins::{built_plugin, PluginHost, ScratchDir};
+use crate::host::{Host, HostBuilder};
+use crate::plugins::{built_plugin, PluginHost, ScratchDir, SETTLE_TIMEOUT};
 
 /// One scanner line: the text of its patterns file and its other arguments.
 pub struct ScannerLine<'a> {
@@ -90,6 +92,21 @@ pub fn logged_match_counts(logs: &str, subject: &str) -> Vec<u64> {
             digits.chars().rev().collect::<String>().parse().ok()
         })
         .collect()
+}
+
+/// The scanner's log lines for `subject`, waited for (bounded by [`SETTLE_TIMEOUT`]) until
+/// there are `lines` of them: a line reaches the test through the host's stderr pipe and a
+/// reader thread, a moment after the transaction that wrote it has ended. Returns their
+/// match counts, in log order.
+pub fn wait_for_match_counts(host: &Host, subject: &str, lines: usize) -> Vec<u64> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let counts = logged_match_counts(&host.logs(), subject);
+        if counts.len() >= lines || Instant::now() >= deadline {
+            return counts;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The named counters of config line `index` in `stats`, as `(name, value)` for `names`
