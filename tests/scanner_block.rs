@@ -2,7 +2,8 @@
 //!
 //! - a response whose body matches, within `--max-hold`, is replaced by the block status
 //!   with a short body; one that does not goes out byte for byte with its exact length
-//!   (a Content-Length even from a chunked origin, since it was held whole);
+//!   (a Content-Length even from a chunked origin, since it was held whole), to HTTP/1.0
+//!   and HTTP/1.1 clients;
 //! - a match past `--max-hold` (the head already gone) closes the connection: the body
 //!   the client got is cut and never passes for complete;
 //! - a request whose body matches is answered with the block status and the origin never
@@ -161,4 +162,25 @@ fn an_origin_connection_cut_short_by_a_block_is_not_reused() {
     host.wait_idle();
     // The first request's connection was dropped; the second's reused for the third.
     assert_eq!(origin.accepted(), 2, "origin connections: {}", origin.accepted());
+}
+
+#[test]
+fn http_1_0_clients_get_the_block_page_and_clean_bodies_with_their_length() {
+    let mut bad = filler(3_000, 9);
+    bad.splice(2_000..2_000, b"forbidden".iter().copied());
+    for (body, status) in [(bad, 403), (filler(3_000, 10), 200)] {
+        let origin = TrickleOrigin::start(TrickleReply::new(body.clone(), 101).framing(TrickleFraming::Chunked));
+        let host = host_with(origin.addr(), &[block_line("--mode block")]);
+        let mut conn = RawConn::connect(host.addr());
+        conn.send(b"GET /old HTTP/1.0\r\nHost: e2e.test\r\n\r\n").expect("send request");
+        let resp = conn.read_response(false).expect("response");
+        assert_eq!(resp.status, status);
+        assert!(resp.complete, "{:?}", resp.body_error);
+        assert_eq!(resp.header("content-length"), Some(resp.body.len().to_string().as_str()), "{:?}", resp.headers);
+        assert_eq!(resp.header("transfer-encoding"), None, "HTTP/1.0 cannot take chunked");
+        if status == 200 {
+            assert_same_bytes(&resp.body, &body, "clean HTTP/1.0 body");
+        }
+        host.wait_idle();
+    }
 }
