@@ -62,8 +62,8 @@ start_target() {
     ph0) start_plugin_host ph0 0 ;;
     ph1) start_plugin_host ph1 1 ;;
     ph5) start_plugin_host ph5 5 ;;
-    ph-scan) start_plugin_host ph-scan report ;;
-    ph-replace) start_plugin_host ph-replace replace ;;
+    ph-scan) start_scanner_host ph-scan report ;;
+    ph-replace) start_scanner_host ph-replace replace ;;
     nginx) start_nginx_proxy ;;
     nginx-sub) start_nginx_sub ;;
     ats) start_ats ats "" ;;

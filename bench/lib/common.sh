@@ -10,11 +10,17 @@ REPO="${REPO:-$(cd "$BENCH_DIR/.." && pwd)}"
 PLUGIN_HOST_BIN="${PLUGIN_HOST_BIN:-$REPO/target/release/plugin-host}"
 PLUGIN_NULL_SO="${PLUGIN_NULL_SO:-$REPO/target/release/libplugin_null.so}"
 PLUGIN_SCANNER_SO="${PLUGIN_SCANNER_SO:-$REPO/target/release/libplugin_scanner.so}"
+# The test plugin that stamps responses (reload.sh watches generations with it).
+PLUGIN_PROBE_SO="${PLUGIN_PROBE_SO:-$REPO/target/release/libplugin_probe.so}"
 
-ORIGIN_PORT=18080
-PH_PORT=18081
-NGINX_PORT=18082
-ATS_PORT=18083
+# Ports on 127.0.0.1; a script may pick its own range (reload.sh does, so
+# it can run beside run.sh) by setting them before sourcing this file.
+ORIGIN_PORT="${ORIGIN_PORT:-18080}"
+PH_PORT="${PH_PORT:-18081}"
+NGINX_PORT="${NGINX_PORT:-18082}"
+ATS_PORT="${ATS_PORT:-18083}"
+# plugin-host's --admin-listen where a script needs /stats (reload.sh).
+PH_ADMIN_PORT="${PH_ADMIN_PORT:-18091}"
 
 # Cores: the proxy under test gets core 0 to itself; the origin and the
 # load generator share core 1, so every proxy sees the same load shape.
@@ -81,10 +87,12 @@ stop_server() {
     forget_pid "$1"
 }
 
-# ensure_packages: install the peers and tools from Debian once; a second
-# run finds them installed and skips apt entirely.
+# ensure_packages [PKG...]: install the peers and tools from Debian once; a
+# second run finds them installed and skips apt entirely. The default list
+# is run.sh's; commands to check afterwards come from BENCH_COMMANDS.
 ensure_packages() {
     local pkgs=(nginx trafficserver trafficserver-dev wrk curl python3) missing=() p
+    (($#)) && pkgs=("$@")
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
@@ -96,7 +104,7 @@ ensure_packages() {
     fi
     # The Debian postinst may start the packaged services where systemd
     # runs; they listen on other ports, so they are left alone.
-    for p in nginx traffic_server tsxs wrk curl taskset python3; do
+    for p in ${BENCH_COMMANDS:-nginx traffic_server tsxs wrk curl taskset python3}; do
         command -v "$p" >/dev/null || [[ -x "/usr/sbin/$p" ]] || die "$p not found after install"
     done
 }

@@ -27,6 +27,30 @@ build_plugin_host() {
     fi
 }
 
+# build_workspace: cargo build --release --workspace, always (a no-op when
+# the build is up to date). For scripts that need this tree's features, not
+# just some binary (reload.sh needs a host that handles SIGHUP). A failure
+# is fatal. BENCH_SKIP_BUILD=1 skips it.
+build_workspace() {
+    [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]] || return 0
+    command -v cargo >/dev/null && [[ -f "$REPO/Cargo.toml" ]] || die "no cargo or no workspace at $REPO"
+    log "building plugin-host (cargo build --release --workspace in $REPO)"
+    if ! (cd "$REPO" && cargo build --release --workspace) >"$WORK_DIR/cargo-build.log" 2>&1; then
+        tail -n 15 "$WORK_DIR/cargo-build.log" >&2
+        die "cargo build failed"
+    fi
+}
+
+# snapshot_plugin FILE: copy one more plugin into the snapshot dir made by
+# snapshot_plugin_host and print the copy's path.
+snapshot_plugin() {
+    local snap="$WORK_DIR/plugin-host-build" file="$1"
+    [[ -f "$file" ]] || die "no $file"
+    mkdir -p "$snap"
+    cp "$file" "$snap/$(basename "$file")"
+    echo "$snap/$(basename "$file")"
+}
+
 # snapshot_plugin_host: copy the binary and the null plugin into WORK_DIR
 # so one run measures one build even if the repo is rebuilt meanwhile.
 snapshot_plugin_host() {
@@ -49,22 +73,6 @@ snapshot_plugin_host() {
     PLUGIN_SCANNER_SO="$snap/libplugin_scanner.so"
 }
 
-# write_scanner_config FILE MODE COUNT: one scanner line in MODE (report or
-# replace) with COUNT 14-byte patterns (which random bodies never contain:
-# every byte is scanned and none matches), the patterns file beside FILE.
-write_scanner_config() {
-    local file="$1" mode="$2" count="$3" patterns i
-    patterns="$(dirname "$file")/patterns.txt"
-    for ((i = 0; i < count; i++)); do
-        if [[ "$mode" == replace ]]; then
-            printf '<tok-%04d-x7q>\tR%d\n' "$i" "$i"
-        else
-            printf '<tok-%04d-x7q>\n' "$i"
-        fi
-    done >"$patterns"
-    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode $mode" >"$file"
-}
-
 # plugin_host_available: the binary exists and can run (and, for the
 # null-transform variants, the plugin exists too: checked per variant).
 plugin_host_available() {
@@ -82,27 +90,57 @@ write_plugin_config() {
 }
 
 # start_plugin_host NAME N_NULL: start plugin-host pinned to PROXY_CPU;
-# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. N_NULL `report` or
-# `replace` runs the scanner config in that mode instead. Extra flags (for the idle-connection test)
-# come from PH_EXTRA_ARGS.
+# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. Extra flags (for the
+# idle-connection test) come from PH_EXTRA_ARGS.
 start_plugin_host() {
     local name="$1" n="$2" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
-    mkdir -p "$dir"
-    if [[ "$n" == report || "$n" == replace ]]; then
-        if [[ ! -f "$PLUGIN_SCANNER_SO" ]]; then
-            log "no $PLUGIN_SCANNER_SO: $name is n/a"
-            return 1
-        fi
-        # Replace mode is compared with nginx sub_filter, which takes at most 255.
-        write_scanner_config "$dir/plugin.config" "$n" "$([[ "$n" == replace ]] && echo "$SUB_PATTERNS" || echo 1000)"
-    else
-        if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
-            log "no $PLUGIN_NULL_SO: $name is n/a"
-            return 1
-        fi
-        write_plugin_config "$n" "$dir/plugin.config"
+    if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
+        log "no $PLUGIN_NULL_SO: $name is n/a"
+        return 1
     fi
+    mkdir -p "$dir"
+    write_plugin_config "$n" "$dir/plugin.config"
+    launch_plugin_host "$name"
+}
+
+# write_scanner_config FILE MODE COUNT: one scanner line in MODE (report or
+# replace) with COUNT 14-byte patterns (which random bodies never contain:
+# every byte is scanned and none matches), the patterns file beside FILE.
+write_scanner_config() {
+    local file="$1" mode="$2" count="$3" patterns i
+    patterns="$(dirname "$file")/patterns.txt"
+    for ((i = 0; i < count; i++)); do
+        if [[ "$mode" == replace ]]; then
+            printf '<tok-%04d-x7q>\tR%d\n' "$i" "$i"
+        else
+            printf '<tok-%04d-x7q>\n' "$i"
+        fi
+    done >"$patterns"
+    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode $mode" >"$file"
+}
+
+# start_scanner_host NAME MODE: start plugin-host with one scanner line in
+# MODE: report with 1,000 patterns (ph-scan), or replace with SUB_PATTERNS
+# (ph-replace: nginx sub_filter, its peer, takes at most 255).
+start_scanner_host() {
+    local name="$1" mode="$2" dir="$WORK_DIR/$1" count=1000
+    plugin_host_available || return 1
+    if [[ ! -f "$PLUGIN_SCANNER_SO" ]]; then
+        log "no $PLUGIN_SCANNER_SO: $name is n/a"
+        return 1
+    fi
+    [[ "$mode" != replace ]] || count="$SUB_PATTERNS"
+    mkdir -p "$dir"
+    write_scanner_config "$dir/plugin.config" "$mode" "$count"
+    launch_plugin_host "$name"
+}
+
+# launch_plugin_host NAME: start plugin-host on WORK_DIR/NAME/plugin.config
+# (written by the caller), as start_plugin_host does.
+launch_plugin_host() {
+    local name="$1" dir="$WORK_DIR/$1"
+    plugin_host_available || return 1
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
     # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
