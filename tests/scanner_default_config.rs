@@ -1,7 +1,7 @@
 //! The repository's own `plugin.config` loads the scanner in report mode with
 //! `scanner.patterns` beside it (what the README's run command shows): the file's lines,
-//! with `target/release/` pointed at the plugins under test and the patterns path made
-//! absolute, start a host that passes bodies unchanged and counts the sample patterns.
+//! with `target/release/` pointed at the plugins under test and the files beside it
+//! (`scanner.patterns`, `compress.config`) made absolute, start a host that passes bodies unchanged and counts the sample patterns.
 
 use e2e::plugins::{built_plugin, workspace_dir};
 use e2e::scanner::{counters, expect, wait_for_match_counts};
@@ -12,7 +12,6 @@ use e2e::{HostBuilder, PluginHost, RawConn};
 fn default_config_lines() -> Vec<String> {
     let root = workspace_dir();
     let text = std::fs::read_to_string(root.join("plugin.config")).expect("read the repository's plugin.config");
-    let patterns = root.join("scanner.patterns");
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -22,7 +21,13 @@ fn default_config_lines() -> Vec<String> {
                 .strip_prefix("target/release/libplugin_")
                 .and_then(|n| n.strip_suffix(".so"))
                 .unwrap_or_else(|| panic!("plugin.config line {line:?} is not target/release/libplugin_NAME.so"));
-            let args = args.replace("--patterns scanner.patterns", &format!("--patterns {}", patterns.display()));
+            // Files named beside plugin.config (scanner.patterns, compress.config) are
+            // found from the working directory: point them at the repository's copies.
+            let args: Vec<String> = args
+                .split_whitespace()
+                .map(|a| if root.join(a).is_file() { root.join(a).display().to_string() } else { a.to_string() })
+                .collect();
+            let args = args.join(" ");
             format!("{} {args}", built_plugin(name).display())
         })
         .collect()

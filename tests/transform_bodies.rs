@@ -1,5 +1,6 @@
 //! Bodies through chains of 1, 2 and 5 null transforms arrive byte for byte, with the
-//! framing the contract promises:
+//! framing the contract promises, for the Rust null (`plugins/null`), the C null
+//! (`examples/c-null`, built with the system C compiler) and chains mixing them:
 //!
 //! - a Content-Length response keeps its Content-Length (the null transform declares its
 //!   output length equal to its input length);
@@ -19,6 +20,7 @@
 //! every byte (so a host that skipped the chain would fail), and that nothing is left live.
 
 use e2e::admin::Stats;
+use e2e::c_plugins::c_null;
 use e2e::chunked::{write_chunked, CHUNK_SIZES};
 use e2e::plugins::SETTLE_TIMEOUT;
 use e2e::{assert_same_bytes, null_chain, pattern, HostBuilder, Origin, PluginHost, RawConn, RawResponse, BODY_SIZES};
@@ -85,12 +87,18 @@ fn assert_response_framing(resp: &RawResponse, origin_framing: &str, size: usize
     }
 }
 
-/// GETs every size in every origin framing through a chain of `chain` null transforms,
+/// `n` plugin.config lines loading the C null transform (both directions).
+fn c_null_chain(n: usize) -> Vec<String> {
+    (0..n).map(|_| c_null().display().to_string()).collect()
+}
+
+/// GETs every size in every origin framing through the null transforms of `lines`,
 /// from an HTTP/1.1 client (one keep-alive connection per framing, so a wrong length
 /// breaks the next response) and from HTTP/1.0 clients (a connection each).
-fn responses_through_chain(chain: usize) {
+fn responses_through_chain(lines: &[String]) {
+    let chain = lines.len();
     let origin = Origin::start();
-    let host = PluginHost::start(HostBuilder::new(origin.addr()), &null_chain(chain, None));
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), lines);
     let (mut requests, mut bytes) = (0u64, 0u64);
     for framing in ["length", "chunked", "close"] {
         let mut conn = RawConn::connect(host.addr());
@@ -127,11 +135,12 @@ fn responses_through_chain(chain: usize) {
     assert_chain_carried(&host, chain, requests, bytes);
 }
 
-/// POSTs every size to `/echo` with a Content-Length or a chunked body through a chain of
-/// `chain` null transforms (which transform the request and the echoed response).
-fn request_bodies_through_chain(chain: usize) {
+/// POSTs every size to `/echo` with a Content-Length or a chunked body through the null
+/// transforms of `lines` (which transform the request and the echoed response).
+fn request_bodies_through_chain(lines: &[String]) {
+    let chain = lines.len();
     let origin = Origin::start();
-    let host = PluginHost::start(HostBuilder::new(origin.addr()), &null_chain(chain, None));
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), lines);
     let (mut requests, mut bytes) = (0u64, 0u64);
     for req_framing in ["length", "chunked"] {
         let mut conn = RawConn::connect(host.addr());
@@ -198,32 +207,68 @@ fn wait_for_settled(host: &PluginHost, settled: impl Fn(&Stats) -> bool) -> Stat
 
 #[test]
 fn responses_through_1_null_transform() {
-    responses_through_chain(1);
+    responses_through_chain(&null_chain(1, None));
 }
 
 #[test]
 fn responses_through_2_null_transforms() {
-    responses_through_chain(2);
+    responses_through_chain(&null_chain(2, None));
 }
 
 #[test]
 fn responses_through_5_null_transforms() {
-    responses_through_chain(5);
+    responses_through_chain(&null_chain(5, None));
 }
 
 #[test]
 fn request_bodies_through_1_null_transform() {
-    request_bodies_through_chain(1);
+    request_bodies_through_chain(&null_chain(1, None));
 }
 
 #[test]
 fn request_bodies_through_2_null_transforms() {
-    request_bodies_through_chain(2);
+    request_bodies_through_chain(&null_chain(2, None));
 }
 
 #[test]
 fn request_bodies_through_5_null_transforms() {
-    request_bodies_through_chain(5);
+    request_bodies_through_chain(&null_chain(5, None));
+}
+
+#[test]
+fn responses_through_1_c_null_transform() {
+    responses_through_chain(&c_null_chain(1));
+}
+
+#[test]
+fn responses_through_5_c_null_transforms() {
+    responses_through_chain(&c_null_chain(5));
+}
+
+#[test]
+fn request_bodies_through_1_c_null_transform() {
+    request_bodies_through_chain(&c_null_chain(1));
+}
+
+#[test]
+fn request_bodies_through_5_c_null_transforms() {
+    request_bodies_through_chain(&c_null_chain(5));
+}
+
+/// Rust, C, Rust: blocks shared across plugins of both languages still arrive byte for byte.
+fn mixed_chain() -> Vec<String> {
+    let rust = null_chain(2, None);
+    vec![rust[0].clone(), c_null_chain(1).remove(0), rust[1].clone()]
+}
+
+#[test]
+fn responses_through_a_chain_of_rust_and_c_null_transforms() {
+    responses_through_chain(&mixed_chain());
+}
+
+#[test]
+fn request_bodies_through_a_chain_of_rust_and_c_null_transforms() {
+    request_bodies_through_chain(&mixed_chain());
 }
 
 /// A response the origin declares empty (`Content-Length: 0`) ends its transactions

@@ -205,7 +205,10 @@ pub fn stats_json(shared: &Shared) -> String {
             counters.join(",")
         );
     }
-    out.push_str("]}\n");
+    // Plugin callbacks the watchdog flagged past its first limit (see `watchdog`).
+    let stuck: Vec<String> =
+        crate::watchdog::stuck_counts().iter().map(|(name, n)| format!("{}:{n}", json_string(name))).collect();
+    let _ = writeln!(out, "],\"stuck_callbacks\":{{{}}}}}", stuck.join(","));
     out
 }
 

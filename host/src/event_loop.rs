@@ -11,10 +11,12 @@ use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::watchdog::WorkerWatch;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +61,8 @@ pub struct Worker {
     pending: Vec<usize>,
     /// The shared read block empty connections read into.
     scratch: bytes::BytesMut,
+    /// What the watchdog sees of this worker (and its listener).
+    watch: Arc<WorkerWatch>,
     /// The Date field value, re-formatted at most once a second.
     date: DateCache,
 }
@@ -71,6 +75,8 @@ impl Worker {
         let mut listener = TcpListener::from_std(listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         shared.add_waker(Waker::new(poll.registry(), WAKER)?);
+        let name = std::thread::current().name().unwrap_or("worker").to_string();
+        let watch = WorkerWatch::register(&name, listener.as_raw_fd());
         Ok(Worker {
             poll,
             listener: Some(listener),
@@ -81,6 +87,7 @@ impl Worker {
             draining_since: None,
             pending: Vec::new(),
             scratch: bytes::BytesMut::new(),
+            watch,
             date: DateCache::default(),
         })
     }
@@ -90,6 +97,8 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         loop {
+            // Back from a plugin callback the watchdog flagged: accept again.
+            self.watch.resume();
             let timeout = if self.pending.is_empty() {
                 next_sweep.saturating_duration_since(Instant::now())
             } else {
@@ -112,6 +121,12 @@ impl Worker {
                         let fin = event.is_read_closed();
                         self.on_socket(t - FIRST_SOCKET, readable, event.is_writable(), fin)
                     }
+                }
+            }
+            for (stream, peer) in self.watch.take_inbox() {
+                // Taken from a stuck worker's accept queue by the watchdog.
+                if stream.set_nonblocking(true).is_ok() {
+                    self.admit(TcpStream::from_std(stream), peer);
                 }
             }
             for index in std::mem::take(&mut self.pending) {
@@ -140,6 +155,10 @@ impl Worker {
     fn accept_all(&mut self) {
         loop {
             let Some(listener) = self.listener.as_ref() else { return };
+            if self.watch.paused() {
+                // Stopped by the watchdog while this worker was stuck; `resume` re-listens.
+                return;
+            }
             match listener.accept() {
                 Ok((stream, peer)) => self.admit(stream, peer),
                 // Drained the accept queue; wait for the next readiness event.
@@ -267,6 +286,7 @@ impl Worker {
     fn start_drain(&mut self) {
         self.draining_since = Some(Instant::now());
         if let Some(mut l) = self.listener.take() {
+            self.watch.listener_closed();
             let _ = self.poll.registry().deregister(&mut l);
         }
         // Idle client connections close now; busy ones close after their transaction.

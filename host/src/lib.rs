@@ -10,6 +10,7 @@
 //!   plugins call.
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
+//! - [`watchdog`]: contains a worker stuck in a plugin callback.
 //! - [`reload`]: new generations loaded beside the old one and swapped in.
 //! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
 //!
@@ -37,3 +38,4 @@ pub mod signals;
 pub mod static_origin;
 pub mod transform;
 pub(crate) mod txn;
+pub mod watchdog;

@@ -14,7 +14,7 @@ use host::plugins::images::Images;
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
 use host::reload::{self, Source};
-use host::{admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin};
+use host::{admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin, watchdog};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -119,6 +119,12 @@ struct RunArgs {
     /// Time in-flight transactions get after SIGTERM, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     drain_timeout_ms: u64,
+    /// A plugin callback running this long is logged and its worker stops taking new connections, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    watchdog_warn_ms: u64,
+    /// A plugin callback running this long ends the process (non-zero) for its supervisor to restart, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    watchdog_exit_ms: u64,
     /// Largest request or response head, in bytes.
     #[arg(long, default_value_t = 32 * 1024)]
     max_head_bytes: usize,
@@ -222,14 +228,10 @@ fn reload_running(r: &ReloadArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Where the plugins come from, unless `--no-plugins`: `--config` (default
+/// Where the plugins come from (when not `--no-plugins`): `--config` (default
 /// `plugin.config`), which must exist whether it was named or defaulted, so
 /// a host started from the wrong folder never runs silently without its plugins.
-fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Source>> {
-    if args.no_plugins {
-        tracing::info!("--no-plugins: running without plugins");
-        return Ok(None);
-    }
+fn plugin_source(args: &RunArgs, runtime: RuntimeDir, water_mark: usize) -> anyhow::Result<Source> {
     let config = args.plugins.config();
     if !config.exists() {
         let place = match &args.plugins.config {
@@ -242,9 +244,8 @@ fn plugin_source(args: &RunArgs, water_mark: usize) -> anyhow::Result<Option<Sou
         );
     }
     let plugin_dir = plugin_dir_for(&config, args.plugins.plugin_dir.clone());
-    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let images = Arc::new(Images::new(args.max_plugin_images));
-    Ok(Some(Source { config, plugin_dir, runtime, images, water_mark }))
+    Ok(Source { config, plugin_dir, runtime, images, water_mark })
 }
 
 /// The first generation: the source's plugins, or none.
@@ -287,21 +288,33 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_idle_origin: 256,
     });
     // A chain's buffers stop at the same bound as the connection's (backpressure).
-    let source = plugin_source(&args, settings.buffer_bytes)?;
+    // Created even without plugins: creating it clears the folders that crashed hosts left.
+    let runtime = RuntimeDir::create(args.plugins.runtime_dir.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (source, _unused_runtime) = if args.no_plugins {
+        tracing::info!("--no-plugins: running without plugins");
+        (None, Some(runtime))
+    } else {
+        (Some(plugin_source(&args, runtime, settings.buffer_bytes)?), None)
+    };
     let generation = load_plugins(source.as_ref())?;
     let shared = Arc::new(Shared::new(generation));
     if let Some(source) = source {
         shared.set_reloader(reload::spawn(source, shared.clone())?);
     }
     signals::spawn(shared.clone())?;
+    let limits = watchdog::Limits {
+        warn: Duration::from_millis(args.watchdog_warn_ms.max(1)),
+        exit: Duration::from_millis(args.watchdog_exit_ms.max(args.watchdog_warn_ms).max(1)),
+    };
+    watchdog::spawn(shared.clone(), limits, settings.drain_timeout)?;
 
     refuse_if_held(args.listen)?;
-    let first = bind_reuseport(args.listen)?;
-    let local = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..threads {
-        listeners.push(bind_reuseport(local)?);
-    }
+    let probe = bind_reuseport(args.listen)?;
+    let local = probe.local_addr()?;
+    // Every listener names the port itself: one bound to port 0 would give the port up
+    // when the watchdog stops it, and take another when it listens again.
+    let listeners = (0..threads).map(|_| bind_reuseport(local)).collect::<anyhow::Result<Vec<_>>>()?;
+    drop(probe);
     let mut handles = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let (settings, shared) = (settings.clone(), shared.clone());
@@ -377,7 +390,7 @@ fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into()).with_context(|| format!("binding {addr}"))?;
-    socket.listen(1024)?;
+    socket.listen(watchdog::LISTEN_BACKLOG as i32)?;
     Ok(socket.into())
 }
 

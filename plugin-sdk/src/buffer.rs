@@ -18,12 +18,14 @@ use crate::ffi::{ByteSlice, Handle, OwnedBytes};
 use crate::io::{host_call, Io};
 
 /// A stored buffer handle: valid for the transform's whole life.
+/// Not `Send`, like [`VioId`](crate::VioId), so it stays with its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferId(pub(crate) Handle);
+pub struct BufferId(pub(crate) Handle, pub(crate) crate::io::NotSend);
 
 /// A stored reader handle.
+/// Not `Send`, like [`VioId`](crate::VioId), so it stays with its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReaderId(pub(crate) Handle);
+pub struct ReaderId(pub(crate) Handle, pub(crate) crate::io::NotSend);
 
 /// An IO buffer (`TSIOBuffer`).
 #[derive(Clone, Copy)]
@@ -35,7 +37,7 @@ pub struct Buffer<'a> {
 impl<'a> Buffer<'a> {
     /// The storable id of this buffer.
     pub fn id(&self) -> BufferId {
-        BufferId(self.h)
+        BufferId(self.h, std::marker::PhantomData)
     }
 
     /// Allocates a reader positioned at the buffer's current start
@@ -107,7 +109,7 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// The storable id of this reader.
     pub fn id(&self) -> ReaderId {
-        ReaderId(self.h)
+        ReaderId(self.h, std::marker::PhantomData)
     }
 
     /// Bytes available to read (`TSIOBufferReaderAvail`).

@@ -7,8 +7,11 @@
 //!
 //! - **Handles** ([`Handle`]) are opaque non-zero numbers naming host objects
 //!   (vconnections, VIOs, IO buffers, readers). `0` means "none". The host
-//!   validates every handle it receives; a stale or foreign handle is a
-//!   protocol error charged to the plugin, never undefined behaviour.
+//!   validates every handle it receives: each carries the serial of the
+//!   transform chain (the transaction's body) that gave it out, so a handle
+//!   kept from another transaction or past its transform's close, and one
+//!   of a freed object, is a protocol error charged to the plugin on every
+//!   call, never undefined behaviour and never another transaction's object.
 //! - **Context pointers** ([`IoCtx`], [`TxnCtx`]) are owned by the host and
 //!   valid only for the duration of the call that passed them.
 //! - **Borrowed bytes** ([`ByteSlice`]) handed *to* the host are read during the
@@ -471,8 +474,13 @@ pub struct PluginModule {
     pub name: StaticStr,
     /// The SDK version the plugin was built with.
     pub sdk_version: StaticStr,
-    /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin.
-    pub layout: &'static abi_stable::type_layout::TypeLayout,
+    /// `<AbiRoot as StableAbi>::LAYOUT` as compiled into the plugin, which
+    /// the host checks field by field against the layout of the plugin's
+    /// minor. `None` (a null pointer: `Option<&T>` has the same ABI) says
+    /// "a C plugin": C cannot produce an abi_stable layout, so the host
+    /// checks such a plugin by its ABI version and table size only (see
+    /// `include/plugin_host.h`). A Rust plugin always has a layout.
+    pub layout: Option<&'static abi_stable::type_layout::TypeLayout>,
     /// The plugin's entry points: `table.size` bytes of a [`PluginTable`],
     /// which is shorter than this SDK's when the plugin's minor is older.
     /// A raw pointer because the host must not assume the whole struct.

@@ -43,3 +43,7 @@ macro_rules! host_call {
     }};
 }
 pub(crate) use host_call;
+
+/// Makes a handle id `!Send + !Sync`: ids belong to one transaction on one
+/// thread, and this keeps them out of `static`s and shared plugin state.
+pub(crate) type NotSend = std::marker::PhantomData<*const ()>;

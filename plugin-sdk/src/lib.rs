@@ -75,7 +75,12 @@
 //!    with `plugin-host check --config plugin.config`, and restart the host.
 //!
 //! `plugins/null-stream` in the plugin-host repository is exactly this
-//! plugin as a crate: the template to copy.
+//! plugin as a crate: the template to copy. `docs/first-plugin.md` there,
+//! "Your first plugin", takes a new crate of your own (`cargo new --lib`,
+//! one dependency line, this transform) to curl through the running host.
+//!
+//! This crate inherits nothing from the plugin-host workspace: depend on
+//! it with one line, a path or a git dependency, from anywhere.
 //!
 //! # What else a plugin can do
 //!
@@ -160,6 +165,14 @@
 //! transform does. `plugins/null` is the null transform written that way;
 //! [`Vio::pass_through`] is its whole data step as one call.
 //!
+//! # Plugins in C
+//!
+//! `include/plugin_host.h` in this crate is the same ABI as a C header,
+//! generated from [`ffi`]; a C plugin's descriptor has a null `layout`
+//! ([`ffi::PluginModule::layout`]) and is checked by ABI version and table
+//! sizes only. `examples/c-null/` in the plugin-host repository is the null
+//! transform in C.
+//!
 //! # Rules the host enforces
 //!
 //! - A panic in any plugin code is caught at the boundary: the transaction is
@@ -173,6 +186,19 @@
 //!   [`ffi`] for the versioning rules).
 //! - A protocol error (a stale handle, `ndone` past `nbytes`, consuming more
 //!   than available) aborts the transaction the same way.
+//! - Handles belong to one transaction. The wrappers ([`Vio`], [`Buffer`],
+//!   ...) borrow the callback and cannot outlive it; the storable ids
+//!   ([`VioId`], [`BufferId`], [`ReaderId`], [`VConnId`]) are `!Send`, so
+//!   they stay in the transform that owns them and cannot be put in a
+//!   `static` or in plugin-global state. What the types cannot stop (a
+//!   `thread_local!`, an `unsafe impl Send` wrapper) the host still does:
+//!   an id used in any transaction but its own, or after its transform was
+//!   closed, is refused as a protocol error naming the plugin; so are reads
+//!   and appends after the closed event.
+//! - A callback that never returns holds its worker thread: the host's
+//!   watchdog names the plugin, sends new connections to other workers, and
+//!   past a second limit restarts the process. Keep callbacks short, and
+//!   never block in one.
 //! - `reenable` and `call_cont` never call back synchronously: events are
 //!   queued and delivered by the host's event loop.
 #![deny(missing_docs)]
@@ -232,7 +258,7 @@ macro_rules! declare_plugin {
                 panic_unwind: cfg!(panic = "unwind") as u8,
                 name: $crate::ffi::StaticStr::new(env!("CARGO_PKG_NAME")),
                 sdk_version: $crate::ffi::StaticStr::new($crate::SDK_VERSION),
-                layout: <$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT,
+                layout: Some(<$crate::ffi::AbiRoot as $crate::export::StableAbi>::LAYOUT),
                 table: &TABLE as *const $crate::ffi::PluginTable,
             };
             &MODULE

@@ -27,8 +27,9 @@ use crate::message::{Message, Refused};
 use crate::vio::{Vio, VioId};
 
 /// A stored vconnection handle.
+/// Not `Send`, like [`VioId`](crate::VioId), so it stays with its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VConnId(pub(crate) Handle);
+pub struct VConnId(pub(crate) Handle, pub(crate) crate::io::NotSend);
 
 /// Whether a vconnection was closed (`TSVConnClosedGet`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct VConn<'a> {
 impl<'a> VConn<'a> {
     /// The storable id.
     pub fn id(&self) -> VConnId {
-        VConnId(self.h)
+        VConnId(self.h, std::marker::PhantomData)
     }
 
     /// Starts writing `nbytes` ([`UNKNOWN_LEN`](crate::UNKNOWN_LEN) if not

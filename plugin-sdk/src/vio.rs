@@ -20,8 +20,14 @@ use crate::vconn::VConn;
 pub const UNKNOWN_LEN: i64 = i64::MAX;
 
 /// A stored VIO handle: valid for the transform's whole life.
+///
+/// Ids are `!Send` and `!Sync`: a transform keeps one in its own fields,
+/// and cannot put it in a `static` or in plugin-global state (which are
+/// shared between threads), where it would outlive its transaction. The host
+/// refuses an id used in any transaction but its own (a protocol error
+/// naming the plugin); see [`crate::testing`] for the same check in tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VioId(pub(crate) Handle);
+pub struct VioId(pub(crate) Handle, pub(crate) crate::io::NotSend);
 
 /// A VIO (`TSVIO`).
 #[derive(Clone, Copy)]
@@ -44,7 +50,7 @@ pub enum Step {
 impl<'a> Vio<'a> {
     /// The storable id of this VIO.
     pub fn id(&self) -> VioId {
-        VioId(self.h)
+        VioId(self.h, std::marker::PhantomData)
     }
 
     /// The operation's buffer; `None` once the operation was shut down

@@ -58,6 +58,8 @@ pub struct Stats {
     pub chain_water_mark: u64,
     /// One entry per `plugin.config` line, in order.
     pub plugins: Vec<PluginStats>,
+    /// Plugin callbacks the watchdog flagged past its first limit, by plugin name.
+    pub stuck_callbacks: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -115,6 +117,7 @@ pub fn parse_stats(body: &[u8]) -> Result<Stats, String> {
         live_buffers: num(&doc, "live_buffers")?,
         chain_water_mark: num(&doc, "chain_water_mark")?,
         plugins,
+        stuck_callbacks: counts(&doc, "stuck_callbacks")?,
     })
 }
 
@@ -136,6 +139,16 @@ fn parse_plugin(entry: &Value) -> Result<PluginStats, String> {
             .map(|(k, v)| v.as_u64().map(|v| (k.clone(), v)).ok_or_else(|| format!("/stats: counter {k} is {v}")))
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// An object of counts; absent means none.
+fn counts(obj: &Value, key: &str) -> Result<BTreeMap<String, u64>, String> {
+    let Some(map) = obj.get(key) else { return Ok(BTreeMap::new()) };
+    map.as_object()
+        .ok_or_else(|| format!("/stats: `{key}` is not an object in {obj}"))?
+        .iter()
+        .map(|(k, v)| v.as_u64().map(|v| (k.clone(), v)).ok_or_else(|| format!("/stats: {key}.{k} is {v}")))
+        .collect()
 }
 
 fn num(obj: &Value, key: &str) -> Result<u64, String> {

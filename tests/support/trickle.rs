@@ -1,7 +1,7 @@
 //! An origin that answers every request with one fixed body written in small timed
 //! pieces, so the proxy reads it as many blocks (matches split across blocks get tested),
-//! and that records what it received (method, target, body length) so a test can prove a
-//! request never reached it.
+//! and that records what it received (method, target, header fields, body length) so a
+//! test can prove a request never reached it, or what the proxy forwarded.
 //!
 //! `std::net`, a thread per connection, keep-alive; requests are read with httparse and
 //! their `Content-Length` bodies drained (that is all the tests using it send).
@@ -80,6 +80,15 @@ pub struct Received {
     pub target: String,
     /// Body bytes read.
     pub body_len: usize,
+    /// Header fields, in order (names as sent).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// The running origin; stops accepting when dropped.
@@ -140,10 +149,10 @@ fn serve(stream: TcpStream, reply: &TrickleReply, received: &Mutex<Vec<Received>
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
     loop {
-        let Some((method, target, body_len, close)) = read_request(&mut reader)? else {
+        let Some((request, close)) = read_request(&mut reader)? else {
             return Ok(());
         };
-        received.lock().unwrap_or_else(PoisonError::into_inner).push(Received { method, target, body_len });
+        received.lock().unwrap_or_else(PoisonError::into_inner).push(request);
         write_reply(&mut out, reply, close)?;
         if close {
             return Ok(());
@@ -152,7 +161,8 @@ fn serve(stream: TcpStream, reply: &TrickleReply, received: &Mutex<Vec<Received>
 }
 
 /// Reads one request head and drains its Content-Length body; `None` at a clean EOF.
-fn read_request(r: &mut impl BufRead) -> io::Result<Option<(String, String, usize, bool)>> {
+/// The flag: the connection closes after the reply.
+fn read_request(r: &mut impl BufRead) -> io::Result<Option<(Received, bool)>> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > MAX_HEAD {
@@ -174,8 +184,10 @@ fn read_request(r: &mut impl BufRead) -> io::Result<Option<(String, String, usiz
     };
     let len: usize = value("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let close = value("connection").is_some_and(|v| v.contains("close")) || req.version == Some(0);
+    let headers =
+        req.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect();
     io::copy(&mut r.take(len as u64), &mut io::sink())?;
-    Ok(Some((method, target, len, close)))
+    Ok(Some((Received { method, target, body_len: len, headers }, close)))
 }
 
 fn write_reply(out: &mut TcpStream, reply: &TrickleReply, close: bool) -> io::Result<()> {

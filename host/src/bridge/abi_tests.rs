@@ -81,9 +81,8 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
             at(8, &faulty)
         ),
         format!(
-            "{}: init refused its arguments [\"sideways\"]: unknown argument \"sideways\": faulty takes one of \
-             panic-init, panic-hook, panic-data, panic-destroy, never-reenable, early-complete, past-nbytes, \
-             use-after-close, or nothing; then `once`, or panic-every=N",
+            "{}: init refused its arguments [\"sideways\"]: unknown argument \"sideways\": faulty takes \
+             a fault listed in its README.md, or nothing; then `once`, or panic-every=N",
             at(9, &faulty)
         ),
         format!(

@@ -31,7 +31,7 @@ macro_rules! test_entry {
                 panic_unwind: $unwind,
                 name: StaticStr::new(stringify!($entry)),
                 sdk_version: StaticStr::new(plugin_sdk::SDK_VERSION),
-                layout: $layout,
+                layout: Some($layout),
                 table: &TABLE as *const PluginTable,
             };
             &MODULE

@@ -15,6 +15,8 @@ pub(crate) mod hooks;
 pub(crate) mod host_table;
 mod txn_host;
 
+/// A long plugin callback on this worker, for blaming a timeout it caused.
+pub(crate) use crate::plugins::current::long_call_since;
 pub(crate) use hooks::{HookResult, TxnPlugins, TxnView};
 pub use host_table::HOST_TABLE;
 

@@ -9,8 +9,18 @@
 //! 4. a descriptor as large as this major's;
 //! 5. built with `panic = "unwind"`;
 //! 6. boundary types laid out exactly as in the frozen layout of the
-//!    plugin's own minor (abi_stable's check; see `plugin_sdk::ffi::v1_0`);
+//!    plugin's own minor (abi_stable's check; see `plugin_sdk::ffi::v1_0`),
+//!    for a descriptor that carries a layout;
 //! 7. an entry table exactly as large as that minor's.
+//!
+//! **C plugins** (`include/plugin_host.h` in plugin-sdk) carry no layout:
+//! C cannot produce abi_stable's `TypeLayout`, so their descriptor's
+//! `layout` is null. Rather than trust a layout a C plugin could only fake,
+//! the host skips step 6 for them and says so: the descriptor size, the
+//! versions and the table size (steps 2 to 4 and 7) are all that vouch for
+//! a C plugin, and the header (generated from `ffi.rs`, checked fresh by a
+//! test) is what keeps its structs equal to ours. Rust plugins always carry
+//! a layout (`declare_plugin!`), so they keep the full check.
 //!
 //! The table is then copied, only as far as the plugin declared it, over a
 //! table of defaults, so entries appended by later minors are present in
@@ -104,19 +114,28 @@ pub(crate) unsafe fn check(path: &Path, entry: EntryFn) -> Result<Checked, Strin
                 .into(),
         );
     }
-    // SAFETY: the size check above: the whole descriptor is there.
+    // SAFETY: the size check above: the whole descriptor is there (and
+    // `layout` is an `Option`, so a C plugin's null is a valid `None`).
     let desc: &PluginModule = unsafe { &*desc };
-    if let Err(e) = check_layout_compatibility(known.root, desc.layout) {
-        return fail(format!(
-            "its ABI {major}.{minor} types differ from this host's ({}); rebuild it against this host's plugin-sdk",
-            summarize(&e)
-        ));
+    // No layout: a C plugin (module doc); checked by versions and sizes only.
+    if let Some(layout) = desc.layout {
+        if let Err(e) = check_layout_compatibility(known.root, layout) {
+            return fail(format!(
+                "its ABI {major}.{minor} types differ from this host's ({}); rebuild it against this host's plugin-sdk",
+                summarize(&e)
+            ));
+        }
     }
     if desc.table.is_null() {
-        return fail("its descriptor has no entry table; rebuild it with plugin-sdk's declare_plugin!".into());
+        return fail(
+            "its descriptor has no entry table; rebuild it with plugin-sdk's declare_plugin! \
+             (or, in C, point `table` at a PH_PluginTable)"
+                .into(),
+        );
     }
-    // SAFETY: the layout check vouches that `table` points at a table of
-    // this minor, whose first field is its size.
+    // SAFETY: the layout check (for a C plugin, its header) vouches that
+    // `table` points at a table of this minor, whose first field is its
+    // size; a plugin that lies here could as well crash in any entry.
     let table_size = unsafe { std::ptr::addr_of!((*desc.table).size).read() };
     if table_size != known.table_size {
         return fail(format!(
@@ -235,4 +254,102 @@ pub(crate) fn one_line(text: &str, cap: usize) -> String {
         line.push('…');
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    //! The C-plugin rule: a descriptor without a layout is checked by its
+    //! versions and sizes only; everything else about it is checked as for
+    //! Rust. Descriptors here are built the way `examples/c-null` builds
+    //! its own, as plain statics.
+
+    use super::*;
+    use plugin_sdk::ffi::StaticStr;
+
+    /// A C plugin's entry table: the host's defaults, `size` as declared.
+    const fn c_table(size: usize) -> PluginTable {
+        PluginTable { size, ..DEFAULTS }
+    }
+
+    /// Defines an entry returning a descriptor with these fields.
+    macro_rules! entry {
+        ($entry:ident, major $major:expr, minor $minor:expr, unwind $unwind:expr, layout $layout:expr, table $table:expr) => {
+            unsafe extern "C" fn $entry() -> *const PluginModule {
+                static TABLE: PluginTable = $table;
+                static MODULE: PluginModule = PluginModule {
+                    size: size_of::<PluginModule>(),
+                    abi_major: $major,
+                    abi_minor: $minor,
+                    panic_unwind: $unwind,
+                    name: StaticStr::new("c-null"),
+                    sdk_version: StaticStr::new("c"),
+                    layout: $layout,
+                    table: &TABLE as *const PluginTable,
+                };
+                &MODULE
+            }
+        };
+    }
+
+    const CURRENT: usize = size_of::<PluginTable>();
+    entry!(c_current, major ABI_MAJOR, minor ABI_MINOR, unwind 1, layout None, table c_table(CURRENT));
+    entry!(c_minor_0, major ABI_MAJOR, minor 0, unwind 1, layout None, table c_table(size_of::<v1_0::PluginTable>()));
+    entry!(c_short_table, major ABI_MAJOR, minor ABI_MINOR, unwind 1, layout None, table c_table(CURRENT - 8));
+    entry!(c_major_2, major ABI_MAJOR + 1, minor 0, unwind 1, layout None, table c_table(CURRENT));
+    entry!(c_unwind_0, major ABI_MAJOR, minor ABI_MINOR, unwind 0, layout None, table c_table(CURRENT));
+    entry!(
+        rust_wrong_layout,
+        major ABI_MAJOR, minor ABI_MINOR, unwind 1,
+        layout Some(<ByteSlice as StableAbi>::LAYOUT), table c_table(CURRENT)
+    );
+
+    fn checked(entry: EntryFn) -> Result<Checked, String> {
+        // SAFETY: every entry above has the EntryFn signature and is static.
+        unsafe { check(Path::new("/p/libc_null.so"), entry) }
+    }
+
+    #[test]
+    fn a_c_plugin_without_a_layout_passes_on_versions_and_table_size() {
+        let c = checked(c_current).expect("a C plugin of this minor loads");
+        assert_eq!((c.name.as_str(), c.minor, c.table.size), ("c-null", ABI_MINOR, CURRENT));
+    }
+
+    #[test]
+    fn a_c_plugin_of_an_older_minor_gets_the_defaults_for_newer_entries() {
+        let c = checked(c_minor_0).expect("a C plugin of minor 0 loads");
+        assert_eq!(c.minor, 0);
+        // `size` comes from the plugin's prefix; entries past it are the
+        // host's stand-ins: no panic message, no counters.
+        assert_eq!(c.table.size, size_of::<v1_0::PluginTable>());
+        let (mut name, mut value) = (ByteSlice::EMPTY, 0u64);
+        // SAFETY: the stand-in ignores its arguments.
+        assert_eq!(unsafe { (c.table.counter_at)(std::ptr::null_mut(), 0, &mut name, &mut value) }, 0);
+    }
+
+    #[test]
+    fn without_a_layout_the_table_size_is_what_refuses_a_c_plugin() {
+        let e = checked(c_short_table).err().expect("refused");
+        assert_eq!(
+            e,
+            format!(
+                "plugin /p/libc_null.so: its entry table is {} bytes, ABI 1.{ABI_MINOR} has {CURRENT}; \
+                 rebuild it against this host's plugin-sdk",
+                CURRENT - 8
+            )
+        );
+    }
+
+    #[test]
+    fn a_c_plugin_is_refused_on_versions_and_panic_flag_like_any_other() {
+        let e = checked(c_major_2).err().expect("refused");
+        assert!(e.contains("built against plugin-sdk ABI 2.0, this host speaks 1."), "{e}");
+        let e = checked(c_unwind_0).err().expect("refused");
+        assert!(e.contains("built with panic = \"abort\""), "{e}");
+    }
+
+    #[test]
+    fn a_descriptor_with_a_layout_still_has_it_checked() {
+        let e = checked(rust_wrong_layout).err().expect("a wrong layout is refused");
+        assert!(e.contains("types differ from this host's (AbiRoot: type ByteSlice"), "{e}");
+    }
 }

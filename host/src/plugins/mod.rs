@@ -9,11 +9,11 @@
 //! - [`module`]: a loaded plugin, its counters, its entry points.
 //! - [`generation`]: the plugins of one configuration.
 //! - [`images`]: plugin files mapped once per content, never unloaded.
-//! - `current`: which plugin this thread is calling into.
+//! - [`current`]: which plugin this thread is calling into, published per worker.
 
 pub(crate) mod abi;
 pub mod config;
-mod current;
+pub mod current;
 pub(crate) mod generation;
 pub mod images;
 pub(crate) mod loader;

@@ -16,18 +16,29 @@
 //! not done), destroys every instance and frees every buffer.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 
 use super::host_fns::ChainCell;
 use super::instance::Instance;
-use super::state::{handle_vio, State, Target, WriteVio, UNKNOWN};
+use super::state::{State, Target, WriteVio, UNKNOWN};
 use super::{Fault, Replacement};
 
 /// Events delivered per [`Chain::run`] call at most, so one busy chain
 /// cannot starve the other connections of its worker.
 pub const MAX_EVENTS_PER_RUN: usize = 10_000;
+
+/// Time one [`Chain::run`] may take before it yields (checked between
+/// events): with slow callbacks the event bound alone could hold the worker
+/// for minutes. The worker serves its other sockets, then runs it again.
+pub const RUN_BUDGET: Duration = Duration::from_millis(5);
+
+/// How long a chain may keep itself busy (runs that end with events still
+/// queued) without a byte moving, unless the caller sets it
+/// ([`Chain::set_busy_limit`], the transaction's inactivity timeout).
+pub const DEFAULT_BUSY_LIMIT: Duration = Duration::from_secs(30);
 
 /// The default water mark of every buffer in a chain.
 pub const DEFAULT_WATER_MARK: usize = 64 * 1024;
@@ -51,6 +62,20 @@ pub struct Chain {
     input_total: u64,
     input_ended: bool,
     downstream_space: usize,
+    busy: Busy,
+}
+
+/// Runs that ended with work queued and no byte moved, since when, and
+/// which transform got the events: a self-rescheduling transform spins its
+/// worker without progress, which only the clock can tell from work.
+#[derive(Debug)]
+struct Busy {
+    limit: Duration,
+    /// (when the spinning began, `State::moved` then, events per transform);
+    /// boxed: only a spinning chain pays for it.
+    since: Option<Box<(Instant, u64, Vec<u64>)>>,
+    /// Events per transform in the current run (kept to avoid an allocation per run).
+    run_counts: Vec<u64>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -64,6 +89,7 @@ impl Chain {
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
+        let n = instances.len();
         let plugins = instances.iter().map(|i| i.plugin().clone()).collect();
         let shared = Box::new(ChainCell { state: std::cell::RefCell::new(State::new(plugins, water_mark)) });
         Chain {
@@ -73,7 +99,14 @@ impl Chain {
             input_total: 0,
             input_ended: false,
             downstream_space: usize::MAX,
+            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None, run_counts: vec![0; n] },
         }
+    }
+
+    /// How long the chain may keep rescheduling itself without moving a
+    /// byte before that is a fault of the transform doing it.
+    pub fn set_busy_limit(&mut self, limit: Duration) {
+        self.busy.limit = limit;
     }
 
     /// The plugins of the chain, in order.
@@ -137,22 +170,68 @@ impl Chain {
         st.schedule_immediate(0);
     }
 
-    /// Delivers queued events until none is left or [`MAX_EVENTS_PER_RUN`].
+    /// Delivers queued events until none is left, [`MAX_EVENTS_PER_RUN`] or
+    /// [`RUN_BUDGET`]. A chain that keeps returning [`RunStatus::MoreWork`]
+    /// with no byte moving for longer than its busy limit faults, charged
+    /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
+        let started = Instant::now();
+        let moved_before = self.shared.state.borrow().moved;
+        self.busy.run_counts.fill(0);
         for _ in 0..MAX_EVENTS_PER_RUN {
             let next = self.shared.state.borrow_mut().next_delivery();
             let Some((i, event, vio)) = next else {
                 self.check_stall();
+                self.busy.since = None;
                 return RunStatus::Idle;
             };
             self.deliver(i, event, vio);
+            self.busy.run_counts[i] += 1;
+            if started.elapsed() >= RUN_BUDGET {
+                break;
+            }
         }
         if self.shared.state.borrow().queue.is_empty() {
             self.check_stall();
-            RunStatus::Idle
-        } else {
-            RunStatus::MoreWork
+            self.busy.since = None;
+            return RunStatus::Idle;
         }
+        self.check_busy(moved_before);
+        RunStatus::MoreWork
+    }
+
+    /// A run ended with work queued: resets the busy clock if bytes moved,
+    /// else faults the chain once it has spun past the busy limit.
+    fn check_busy(&mut self, moved_before: u64) {
+        let st = &mut *self.shared.state.borrow_mut();
+        // Bytes moved in this run, or since the spinning began (the host
+        // pushing input or taking output between runs counts too).
+        let moved_since = self.busy.since.as_ref().is_some_and(|b| b.1 != st.moved);
+        if st.moved != moved_before || moved_since || st.fault.is_some() {
+            self.busy.since = None;
+            return;
+        }
+        let busy = self
+            .busy
+            .since
+            .get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; self.busy.run_counts.len()])));
+        let (since, _, counts) = &mut **busy;
+        for (c, d) in counts.iter_mut().zip(&self.busy.run_counts) {
+            *c += d;
+        }
+        let spun = since.elapsed();
+        if spun < self.busy.limit {
+            return;
+        }
+        let culprit = counts.iter().enumerate().max_by_key(|(_, c)| **c).map(|(i, _)| i);
+        let events = culprit.map_or(0, |i| counts[i]);
+        let running = std::mem::replace(&mut st.current, culprit);
+        st.violation(format!(
+            "kept rescheduling itself for {} ms ({events} events) without moving a byte (a reenable or \
+             callback on every event with nothing consumed or written)",
+            spun.as_millis()
+        ));
+        st.current = running;
     }
 
     /// Plugins have no timers: a chain left with nothing queued, no input
@@ -165,7 +244,11 @@ impl Chain {
     /// Calls transform `i` with no borrow of the state held (the plugin calls
     /// back into it), then books the outcome.
     fn deliver(&mut self, i: usize, event: u32, vio: u64) {
-        self.shared.state.borrow_mut().current = Some(i);
+        {
+            let st = &mut *self.shared.state.borrow_mut();
+            st.current = Some(i);
+            st.entered_closed = st.vconns[i].closed != closed::OPEN;
+        }
         let status = self.instances[i].call(self.shared.ctx(), event, vio);
         let closed_now = {
             let st = &mut *self.shared.state.borrow_mut();
@@ -240,11 +323,11 @@ impl Chain {
         let target = w.cont.map_or(Target::Host, Target::VConn);
         if w.nbytes - w.ndone > 0 {
             if taken > 0 {
-                st.push(target, event_code::VCONN_WRITE_READY, handle_vio(t));
+                st.push(target, event_code::VCONN_WRITE_READY, st.vio_handle(t));
             }
         } else if !st.vconns[t].complete_sent {
             st.vconns[t].complete_sent = true;
-            st.push(target, event_code::VCONN_WRITE_COMPLETE, handle_vio(t));
+            st.push(target, event_code::VCONN_WRITE_COMPLETE, st.vio_handle(t));
         }
         out
     }
@@ -267,11 +350,24 @@ impl Chain {
 
     /// Called when the transaction has made no progress for the inactivity
     /// timeout: names the transform holding the chain up, if one is, and
-    /// counts a protocol error against it. A transform is to blame when
-    /// input waits in its buffer unconsumed, or when the upstream has ended
-    /// and its output is still unfinished.
+    /// counts a protocol error against it. A transform is to blame when it
+    /// keeps rescheduling itself without moving a byte, when input waits in
+    /// its buffer unconsumed, or when the upstream has ended and its output
+    /// is still unfinished.
     pub fn charge_stall(&self) -> Option<Fault> {
         let st = self.shared.state.borrow();
+        // Spinning right now: the transform rescheduling itself is why nothing moved.
+        if let Some(busy) = &self.busy.since {
+            let (since, _, counts) = &**busy;
+            let culprit = counts.iter().enumerate().max_by_key(|(_, c)| **c).map_or(0, |(i, _)| i);
+            let plugin = &st.plugins[culprit];
+            plugin.stats().protocol_errors.fetch_add(1, Ordering::Relaxed);
+            let what = format!(
+                "kept rescheduling itself for {} ms without moving a byte (inactivity timeout)",
+                since.elapsed().as_millis()
+            );
+            return Some(Fault { plugin: plugin.name().to_string(), what });
+        }
         let t = st.terminus();
         let waiting = (0..t).find(|&i| st.live_reader(i).is_some_and(|r| st.avail(r) > 0));
         let unfinished = || {

@@ -9,7 +9,7 @@
 
 use plugin_sdk::ffi::event_code;
 
-use super::state::{handle_vio, State, Target};
+use super::state::{State, Target};
 use super::Fault;
 
 /// A transform event to deliver: (transform index, event code, VIO handle).
@@ -81,7 +81,7 @@ impl State {
         if w.nbytes - w.ndone == 0 {
             let cont = w.cont;
             self.vconns[t].complete_sent = true;
-            self.push(cont.map_or(Target::Host, Target::VConn), event_code::VCONN_WRITE_COMPLETE, handle_vio(t));
+            self.push(cont.map_or(Target::Host, Target::VConn), event_code::VCONN_WRITE_COMPLETE, self.vio_handle(t));
         }
     }
 

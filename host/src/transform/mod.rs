@@ -20,6 +20,8 @@
 
 mod buffer;
 pub(crate) mod chain;
+#[cfg(test)]
+mod containment_tests;
 mod dispatch;
 pub(crate) mod host_fns;
 pub(crate) mod instance;

@@ -5,25 +5,24 @@
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, Handle, STATUS_BAD_ARG, STATUS_ERROR, STATUS_OK, STATUS_TOO_LATE};
 
-use super::state::{
-    handle, index_of, State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, UNKNOWN,
-};
+use super::state::{State, Target, WriteVio, KIND_BUFFER, KIND_READER, KIND_VCONN, KIND_VIO, MAX_SLOTS, UNKNOWN};
 
 impl State {
     pub fn transform_self(&mut self) -> Handle {
-        self.caller().map_or(0, |c| handle(KIND_VCONN, c))
+        self.caller().map_or(0, |c| self.handle(KIND_VCONN, c))
     }
 
     pub fn transform_output(&mut self) -> Handle {
-        self.caller().map_or(0, |c| handle(KIND_VCONN, c + 1))
+        self.caller().map_or(0, |c| self.handle(KIND_VCONN, c + 1))
     }
 
     fn vconn_idx(&mut self, h: Handle) -> Option<usize> {
-        let i = index_of(KIND_VCONN, h).filter(|i| *i < self.vconns.len());
-        if i.is_none() {
+        let i = self.index_of(KIND_VCONN, h)?;
+        if i >= self.vconns.len() {
             self.violation(format!("used an invalid vconnection handle {h:#x}"));
+            return None;
         }
-        i
+        Some(i)
     }
 
     /// The caller's output vconnection, if `h` names it.
@@ -61,7 +60,7 @@ impl State {
             self.announced = Some(nbytes);
         }
         self.schedule_immediate(vc);
-        handle(KIND_VIO, vc)
+        self.handle(KIND_VIO, vc)
     }
 
     /// Closes `vc` and everything after it.
@@ -112,7 +111,7 @@ impl State {
 
     pub fn vconn_write_vio(&mut self, vc: Handle) -> Handle {
         match self.vconn_idx(vc) {
-            Some(i) if self.vconns[i].write.started => handle(KIND_VIO, i),
+            Some(i) if self.vconns[i].write.started => self.handle(KIND_VIO, i),
             _ => 0,
         }
     }
@@ -140,29 +139,30 @@ impl State {
     }
 
     fn vio_idx(&mut self, h: Handle) -> Option<usize> {
-        let i = index_of(KIND_VIO, h).filter(|i| self.vconns.get(*i).is_some_and(|v| v.write.started));
-        if i.is_none() {
+        let i = self.index_of(KIND_VIO, h)?;
+        if !self.vconns.get(i).is_some_and(|v| v.write.started) {
             self.violation(format!("used an invalid VIO handle {h:#x}"));
+            return None;
         }
-        i
+        Some(i)
     }
 
     pub fn vio_buffer(&mut self, vio: Handle) -> Handle {
         let Some(v) = self.vio_idx(vio) else { return 0 };
-        self.live_reader(v).and_then(|r| self.buffer_of_reader(r)).map_or(0, |b| handle(KIND_BUFFER, b))
+        self.live_reader(v).and_then(|r| self.buffer_of_reader(r)).map_or(0, |b| self.handle(KIND_BUFFER, b))
     }
 
     pub fn vio_reader(&mut self, vio: Handle) -> Handle {
         let Some(v) = self.vio_idx(vio) else { return 0 };
-        self.live_reader(v).map_or(0, |r| handle(KIND_READER, r))
+        self.live_reader(v).map_or(0, |r| self.handle(KIND_READER, r))
     }
 
     pub fn vio_vconn(&mut self, vio: Handle) -> Handle {
-        self.vio_idx(vio).map_or(0, |v| handle(KIND_VCONN, v))
+        self.vio_idx(vio).map_or(0, |v| self.handle(KIND_VCONN, v))
     }
 
     pub fn vio_cont(&mut self, vio: Handle) -> Handle {
-        self.vio_idx(vio).and_then(|v| self.vconns[v].write.cont).map_or(0, |c| handle(KIND_VCONN, c))
+        self.vio_idx(vio).and_then(|v| self.vconns[v].write.cont).map_or(0, |c| self.handle(KIND_VCONN, c))
     }
 
     pub fn vio_nbytes(&mut self, vio: Handle) -> i64 {
@@ -255,16 +255,26 @@ impl State {
     }
 
     pub fn buffer_create(&mut self) -> Handle {
-        if self.caller().is_none() {
+        if self.caller().is_none() || self.refuse_after_close("created an IO buffer") {
             return 0;
         }
-        handle(KIND_BUFFER, self.new_buffer())
+        if self.buffers.len() >= MAX_SLOTS {
+            self.violation(format!("created more than {MAX_SLOTS} IO buffers in one transaction"));
+            return 0;
+        }
+        let b = self.new_buffer();
+        self.handle(KIND_BUFFER, b)
     }
 
     pub fn buffer_destroy(&mut self, b: Handle) -> i32 {
         let Some(b) = self.buffer_idx(b) else {
             return 1;
         };
+        if self.buffers[b].as_ref().is_some_and(|s| s.owner != self.current) {
+            // Its writer (the host or the transform before it) still fills it.
+            self.violation("destroyed an IO buffer it did not create (its input's buffer)");
+            return 1;
+        }
         if let Some(slot) = self.buffers[b].take() {
             for r in slot.readers {
                 self.readers[r] = None;
@@ -288,6 +298,9 @@ impl State {
     }
 
     pub fn append_handle(&mut self, b: Handle, data: Bytes) -> i32 {
+        if self.refuse_after_close("appended to an IO buffer") {
+            return 1;
+        }
         let Some(b) = self.buffer_idx(b) else {
             return 1;
         };
@@ -296,6 +309,9 @@ impl State {
     }
 
     pub fn buffer_copy(&mut self, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64 {
+        if self.refuse_after_close("copied into an IO buffer") {
+            return 0;
+        }
         let (Some(d), Some(r)) = (self.buffer_idx(dst), self.reader_idx(reader)) else {
             return 0;
         };
@@ -325,7 +341,11 @@ impl State {
         let Some(b) = self.buffer_idx(b) else {
             return 0;
         };
-        self.new_reader(b).map_or(0, |r| handle(KIND_READER, r))
+        if self.readers.len() >= MAX_SLOTS {
+            self.violation(format!("allocated more than {MAX_SLOTS} readers in one transaction"));
+            return 0;
+        }
+        self.new_reader(b).map_or(0, |r| self.handle(KIND_READER, r))
     }
 
     pub fn reader_free(&mut self, r: Handle) -> i32 {
@@ -344,10 +364,16 @@ impl State {
     }
 
     pub fn reader_avail(&mut self, r: Handle) -> i64 {
+        if self.refuse_after_close("read from a reader") {
+            return 0;
+        }
         self.reader_idx(r).map_or(0, |r| self.avail(r) as i64)
     }
 
     pub fn reader_block(&mut self, r: Handle, index: usize) -> Option<Bytes> {
+        if self.refuse_after_close("read from a reader") {
+            return None;
+        }
         let r = self.reader_idx(r)?;
         let (b, pos) = self.reader_at(r)?;
         let block = self.buffers[b].as_ref()?.buf.block_from(pos, index)?;
@@ -356,6 +382,9 @@ impl State {
     }
 
     pub fn reader_consume(&mut self, r: Handle, n: i64) -> i32 {
+        if self.refuse_after_close("consumed from a reader") {
+            return 1;
+        }
         let Some(r) = self.reader_idx(r) else {
             return 1;
         };

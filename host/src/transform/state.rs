@@ -2,13 +2,17 @@
 //! transforms, then the terminating transform), their write VIOs, IO buffers,
 //! readers, and the event queue.
 //!
-//! Handles given to plugins are `kind << 56 | (index + 1)`; slots are never
-//! reused within a chain, so a stale handle finds an empty slot and becomes a
-//! protocol error instead of touching the wrong object. Every rule a plugin
-//! can break is checked here and recorded as the chain's [`Fault`].
+//! Handles given to plugins are `kind << 56 | serial << 24 | (index + 1)`:
+//! `serial` names the chain (a process-wide counter, so no two live chains
+//! share one) and `index` its slot, never reused within the chain. A handle
+//! kept from another transaction, or past its chain's end, carries another
+//! serial and is refused as a protocol error naming the plugin, on every
+//! call that takes one; a stale handle within the chain finds an empty slot.
+//! Every rule a plugin can break is checked here and recorded as the
+//! chain's [`Fault`].
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use plugin_sdk::ffi::{closed, event_code, Handle};
@@ -25,12 +29,32 @@ pub(super) const KIND_READER: u64 = 4;
 /// `nbytes` of an operation of unknown length.
 pub(super) const UNKNOWN: i64 = i64::MAX;
 
-pub(super) fn handle(kind: u64, index: usize) -> Handle {
-    (kind << 56) | (index as u64 + 1)
+/// Bits of a handle below the serial: the slot index + 1.
+const SERIAL_SHIFT: u32 = 24;
+const INDEX_MASK: u64 = (1 << SERIAL_SHIFT) - 1;
+/// Slots of one kind a chain may create (the index must fit its bits).
+pub(super) const MAX_SLOTS: usize = INDEX_MASK as usize - 1;
+
+/// The next chain's serial; 0 is never used, so no handle of a live chain is 0.
+static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
+
+fn next_serial() -> u32 {
+    loop {
+        let s = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        if s != 0 {
+            return s;
+        }
+    }
 }
 
-pub(super) fn index_of(kind: u64, h: Handle) -> Option<usize> {
-    (h >> 56 == kind && h & 0x00ff_ffff_ffff_ffff != 0).then(|| (h & 0x00ff_ffff_ffff_ffff) as usize - 1)
+/// (bare name, with article) of a handle kind, for messages.
+fn noun(kind: u64) -> (&'static str, &'static str) {
+    match kind {
+        KIND_VCONN => ("vconnection", "a vconnection"),
+        KIND_VIO => ("VIO", "a VIO"),
+        KIND_BUFFER => ("IO buffer", "an IO buffer"),
+        _ => ("reader", "a reader"),
+    }
 }
 
 /// Who an event goes to.
@@ -82,6 +106,8 @@ pub(super) struct VConnState {
 pub(super) struct BufferSlot {
     pub buf: IoBuffer,
     pub readers: Vec<usize>,
+    /// The transform that created it (`None`: the host); only it may destroy it.
+    pub owner: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -107,6 +133,12 @@ pub(super) struct State {
     pub announced: Option<i64>,
     /// The message a transform put in place of this chain's, if any.
     pub replacement: Option<super::Replacement>,
+    /// This chain's serial, carried in every handle it gives out.
+    pub serial: u32,
+    /// Bytes appended or consumed so far: how the busy-loop check sees movement.
+    pub moved: u64,
+    /// The running transform was already closed when its callback began.
+    pub entered_closed: bool,
 }
 
 impl State {
@@ -124,7 +156,39 @@ impl State {
             water_mark,
             announced: None,
             replacement: None,
+            serial: next_serial(),
+            moved: 0,
+            entered_closed: false,
         }
+    }
+
+    /// The handle of slot `index` of `kind` in this chain.
+    pub fn handle(&self, kind: u64, index: usize) -> Handle {
+        (kind << 56) | (u64::from(self.serial) << SERIAL_SHIFT) | (index as u64 + 1)
+    }
+
+    /// The handle of vconn `vc`'s write VIO.
+    pub fn vio_handle(&self, vc: usize) -> Handle {
+        self.handle(KIND_VIO, vc)
+    }
+
+    /// The slot `h` names if it is a `kind` handle of this chain; anything
+    /// else is a violation saying which (a handle of another chain is named
+    /// as such, not as garbage). Whether the slot is live is the caller's check.
+    pub fn index_of(&mut self, kind: u64, h: Handle) -> Option<usize> {
+        let (bare, with_article) = noun(kind);
+        if h >> 56 != kind || h & INDEX_MASK == 0 {
+            self.violation(format!("used an invalid {bare} handle {h:#x}"));
+            return None;
+        }
+        if (h >> SERIAL_SHIFT) as u32 != self.serial {
+            self.violation(format!(
+                "used {with_article} handle ({h:#x}) of another transaction: one kept from an earlier \
+                 transaction or past its transform's close"
+            ));
+            return None;
+        }
+        Some((h & INDEX_MASK) as usize - 1)
     }
 
     pub fn terminus(&self) -> usize {
@@ -183,7 +247,8 @@ impl State {
     // ----- buffers and readers -----
 
     pub fn new_buffer(&mut self) -> usize {
-        self.buffers.push(Some(BufferSlot { buf: IoBuffer::new(self.water_mark), readers: Vec::new() }));
+        let owner = self.current;
+        self.buffers.push(Some(BufferSlot { buf: IoBuffer::new(self.water_mark), readers: Vec::new(), owner }));
         self.buffers.len() - 1
     }
 
@@ -196,19 +261,33 @@ impl State {
     }
 
     pub fn buffer_idx(&mut self, h: Handle) -> Option<usize> {
-        let i = index_of(KIND_BUFFER, h).filter(|i| matches!(self.buffers.get(*i), Some(Some(_))));
-        if i.is_none() {
-            self.violation(format!("used an invalid IO buffer handle {h:#x}"));
+        let i = self.index_of(KIND_BUFFER, h)?;
+        if !matches!(self.buffers.get(i), Some(Some(_))) {
+            self.violation(format!("used an IO buffer handle {h:#x} after the buffer was destroyed"));
+            return None;
         }
-        i
+        Some(i)
     }
 
     pub fn reader_idx(&mut self, h: Handle) -> Option<usize> {
-        let i = index_of(KIND_READER, h).filter(|i| self.reader_ok(*i));
-        if i.is_none() {
-            self.violation(format!("used an invalid reader handle {h:#x}"));
+        let i = self.index_of(KIND_READER, h)?;
+        if !self.reader_ok(i) {
+            self.violation(format!("used a reader handle {h:#x} after the reader (or its buffer) was freed"));
+            return None;
         }
-        i
+        Some(i)
+    }
+
+    /// A transform that was closed reading or filling a buffer: it must only
+    /// clean up (free its readers and buffers) once it sees its closed flag.
+    /// Closed *during* the callback (its own `transform_replace`) it may
+    /// finish what it was doing.
+    pub fn refuse_after_close(&mut self, what: &str) -> bool {
+        let closed = self.current.is_some() && self.entered_closed;
+        if closed {
+            self.violation(format!("{what} after it was closed"));
+        }
+        closed
     }
 
     pub fn reader_ok(&self, r: usize) -> bool {
@@ -235,6 +314,7 @@ impl State {
 
     pub fn append(&mut self, buffer: usize, data: Bytes) {
         if let Some(Some(slot)) = self.buffers.get_mut(buffer) {
+            self.moved += data.len() as u64;
             slot.buf.append(data);
             if slot.readers.is_empty() {
                 // Nobody can ever read these bytes: do not hold them.
@@ -260,6 +340,7 @@ impl State {
         };
         if let Some(Some(rs)) = self.readers.get_mut(r) {
             rs.pos += n;
+            self.moved += n;
         }
         self.trim(b);
     }
@@ -372,11 +453,6 @@ impl State {
         (self.input_done(k) && !output_done)
             .then(|| "stalled: its input ended but it never completed its output".into())
     }
-}
-
-/// The handle of vconn `vc`'s write VIO.
-pub(super) fn handle_vio(vc: usize) -> Handle {
-    handle(KIND_VIO, vc)
 }
 
 #[cfg(test)]

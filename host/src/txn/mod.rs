@@ -87,6 +87,8 @@ pub struct Txn {
     started: Instant,
     bytes_in: u64,
     bytes_out: u64,
+    /// How long a chain may spin without moving a byte: the inactivity timeout.
+    busy_limit: std::time::Duration,
 }
 
 const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
@@ -124,7 +126,10 @@ impl Txn {
                 p.txn_close(&mut view);
                 return Err(error_page::render(status, "the request was refused by a plugin", true));
             }
-            request_chain = p.take_request_chain();
+            request_chain = p.take_request_chain().map(|mut c| {
+                c.set_busy_limit(ctx.settings.inactivity_timeout);
+                c
+            });
         }
         let has_body = framing != BodyKind::Empty;
         // RFC 9110 section 15.2: no 1xx to an HTTP/1.0 client, which cannot read one.
@@ -171,6 +176,7 @@ impl Txn {
             started: ctx.now,
             bytes_in: head_len as u64,
             bytes_out: 0,
+            busy_limit: ctx.settings.inactivity_timeout,
         };
         LIVE_TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
         let origin = match OriginConn::from_pool(ctx, owner) {
@@ -231,6 +237,19 @@ impl Txn {
         });
         if let Some(fault) = stalled {
             return self.plugin_failed(&fault.to_string(), io);
+        }
+        // The worker itself was held in a plugin callback for at least half
+        // of the time this transaction sat idle: nothing could move, and the
+        // origin is not to blame.
+        if let Some((plugin, callback, ran)) = crate::bridge::long_call_since(io.last_activity) {
+            if ran * 2 >= ctx.now.saturating_duration_since(io.last_activity) {
+                let fault = format!(
+                    "plugin {plugin}: held this worker for {} ms in its {callback}, so this transaction could \
+                     not move (inactivity timeout)",
+                    ran.as_millis()
+                );
+                return self.plugin_failed(&fault, io);
+            }
         }
         let connecting = self.origin.as_ref().is_some_and(|o| !o.connected);
         let (what, page) = if connecting {

@@ -137,7 +137,10 @@ impl Txn {
                 return Some(self.fail(status, "the response was refused by a plugin", io));
             }
             // Responses without a body have nothing to transform.
-            chain = p.take_response_chain().filter(|_| kind != BodyKind::Empty);
+            chain = p.take_response_chain().filter(|_| kind != BodyKind::Empty).map(|mut c| {
+                c.set_busy_limit(self.busy_limit);
+                c
+            });
         }
         let original_length = head.headers.get("content-length").map(<[u8]>::to_vec);
         let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };

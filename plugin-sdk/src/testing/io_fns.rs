@@ -4,7 +4,7 @@
 use crate::ffi::{event_code, ByteSlice, Handle, IoCtx, OwnedBytes, STATUS_BAD_ARG, STATUS_OK, STATUS_TOO_LATE};
 use crate::message::Message;
 
-use super::state::{vio_handle, Fake, FakeCell, FakeVio, BUFFER_BASE, READER_BASE, TERMINUS, TRANSFORM, VCONN_BASE};
+use super::state::{Fake, FakeCell, FakeVio, KIND_BUFFER, KIND_READER, KIND_VCONN, TERMINUS, TRANSFORM};
 
 fn with<T>(io: *mut IoCtx, fallback: T, f: impl FnOnce(&mut Fake) -> T) -> T {
     if io.is_null() {
@@ -50,23 +50,26 @@ pub(super) unsafe extern "C" fn transform_replace(
         STATUS_OK
     })
 }
-pub(super) unsafe extern "C" fn transform_self(_io: *mut IoCtx) -> Handle {
-    VCONN_BASE
+pub(super) unsafe extern "C" fn transform_self(io: *mut IoCtx) -> Handle {
+    with(io, 0, |f| f.h(KIND_VCONN, TRANSFORM))
 }
-pub(super) unsafe extern "C" fn transform_output_vconn(_io: *mut IoCtx) -> Handle {
-    VCONN_BASE + 1
+pub(super) unsafe extern "C" fn transform_output_vconn(io: *mut IoCtx) -> Handle {
+    with(io, 0, |f| f.h(KIND_VCONN, TERMINUS))
 }
 pub(super) unsafe extern "C" fn vconn_write(io: *mut IoCtx, vc: Handle, reader: Handle, nbytes: i64) -> Handle {
     with(io, 0, |f| {
+        if f.refuse_after_close("started a write") {
+            return 0;
+        }
         let Some(r) = f.reader(reader) else { return 0 };
-        if vc != VCONN_BASE + 1 || f.vios[TERMINUS].started || nbytes < 0 {
+        if f.vconn(vc) != Some(TERMINUS) || f.vios[TERMINUS].started || nbytes < 0 {
             f.error(format!("bad write: vconn {vc}, nbytes {nbytes}, or a second write"));
             return 0;
         }
         f.vios[TERMINUS] = FakeVio { started: true, shut: false, nbytes, ndone: 0, reader: r };
         f.announced = Some(nbytes);
         f.push(Some(TERMINUS), event_code::IMMEDIATE, 0);
-        vio_handle(TERMINUS)
+        f.vio_handle(TERMINUS)
     })
 }
 pub(super) unsafe extern "C" fn vconn_read(_io: *mut IoCtx, _vc: Handle, _b: Handle, _n: i64) -> Handle {
@@ -87,7 +90,7 @@ pub(super) unsafe extern "C" fn vconn_abort(io: *mut IoCtx, _vc: Handle, _e: i32
 }
 pub(super) unsafe extern "C" fn vconn_shutdown(io: *mut IoCtx, vc: Handle, _read: u8, write: u8) -> i32 {
     with(io, 1, |f| {
-        if vc == VCONN_BASE + 1 && write != 0 {
+        if f.vconn(vc) == Some(TERMINUS) && write != 0 {
             let v = f.vios[TERMINUS];
             if v.nbytes - v.ndone > 0 {
                 f.error("shut its output down before the output took every byte".into());
@@ -98,39 +101,35 @@ pub(super) unsafe extern "C" fn vconn_shutdown(io: *mut IoCtx, vc: Handle, _read
     })
 }
 pub(super) unsafe extern "C" fn vconn_closed(io: *mut IoCtx, vc: Handle) -> i32 {
-    with(io, 0, |f| f.closed.get((vc.saturating_sub(VCONN_BASE)) as usize).copied().unwrap_or(0))
+    with(io, 0, |f| f.vconn(vc).map_or(0, |i| f.closed[i]))
 }
 pub(super) unsafe extern "C" fn vconn_read_vio(_io: *mut IoCtx, _vc: Handle) -> Handle {
     0
 }
 pub(super) unsafe extern "C" fn vconn_write_vio(io: *mut IoCtx, vc: Handle) -> Handle {
-    with(io, 0, |f| {
-        let i = vc.saturating_sub(VCONN_BASE) as usize;
-        if i < 2 && f.vios[i].started {
-            vio_handle(i)
-        } else {
-            0
-        }
+    with(io, 0, |f| match f.vconn(vc) {
+        Some(i) if f.vios[i].started => f.vio_handle(i),
+        _ => 0,
     })
 }
 pub(super) unsafe extern "C" fn vio_buffer(io: *mut IoCtx, vio: Handle) -> Handle {
     with(io, 0, |f| match f.vio(vio) {
-        Some(v) if !f.vios[v].shut => f.readers[f.vios[v].reader].map_or(0, |(b, _)| BUFFER_BASE + b as u64),
+        Some(v) if !f.vios[v].shut => f.readers[f.vios[v].reader].map_or(0, |(b, _)| f.h(KIND_BUFFER, b)),
         _ => 0,
     })
 }
 pub(super) unsafe extern "C" fn vio_reader(io: *mut IoCtx, vio: Handle) -> Handle {
     with(io, 0, |f| match f.vio(vio) {
-        Some(v) if !f.vios[v].shut => READER_BASE + f.vios[v].reader as u64,
+        Some(v) if !f.vios[v].shut => f.h(KIND_READER, f.vios[v].reader),
         _ => 0,
     })
 }
 pub(super) unsafe extern "C" fn vio_vconn(io: *mut IoCtx, vio: Handle) -> Handle {
-    with(io, 0, |f| f.vio(vio).map_or(0, |v| VCONN_BASE + v as u64))
+    with(io, 0, |f| f.vio(vio).map_or(0, |v| f.h(KIND_VCONN, v)))
 }
 pub(super) unsafe extern "C" fn vio_cont(io: *mut IoCtx, vio: Handle) -> Handle {
     with(io, 0, |f| match f.vio(vio) {
-        Some(TERMINUS) => VCONN_BASE,
+        Some(TERMINUS) => f.h(KIND_VCONN, TRANSFORM),
         _ => 0,
     })
 }
@@ -139,6 +138,9 @@ pub(super) unsafe extern "C" fn vio_nbytes_get(io: *mut IoCtx, vio: Handle) -> i
 }
 pub(super) unsafe extern "C" fn vio_nbytes_set(io: *mut IoCtx, vio: Handle, n: i64) -> i32 {
     with(io, 1, |f| {
+        if f.refuse_after_close("set nbytes") {
+            return 1;
+        }
         let Some(v) = f.vio(vio) else { return 1 };
         let old = f.vios[v];
         if n < old.ndone || (v == TERMINUS && old.nbytes != i64::MAX && n != old.nbytes) {
@@ -154,6 +156,9 @@ pub(super) unsafe extern "C" fn vio_ndone_get(io: *mut IoCtx, vio: Handle) -> i6
 }
 pub(super) unsafe extern "C" fn vio_ndone_set(io: *mut IoCtx, vio: Handle, n: i64) -> i32 {
     with(io, 1, |f| {
+        if f.refuse_after_close("set ndone") {
+            return 1;
+        }
         let Some(v) = f.vio(vio) else { return 1 };
         if v != TRANSFORM || n < 0 || n > f.vios[v].nbytes {
             f.error(format!("set ndone to {n} on VIO {vio}"));
@@ -168,6 +173,9 @@ pub(super) unsafe extern "C" fn vio_ntodo(io: *mut IoCtx, vio: Handle) -> i64 {
 }
 pub(super) unsafe extern "C" fn vio_reenable(io: *mut IoCtx, vio: Handle) -> i32 {
     with(io, 1, |f| {
+        if f.refuse_after_close("reenabled a VIO") {
+            return 1;
+        }
         let Some(v) = f.vio(vio) else { return 1 };
         f.push(Some(v), event_code::IMMEDIATE, 0);
         0
@@ -175,6 +183,9 @@ pub(super) unsafe extern "C" fn vio_reenable(io: *mut IoCtx, vio: Handle) -> i32
 }
 pub(super) unsafe extern "C" fn vio_cont_call(io: *mut IoCtx, vio: Handle, event: u32) -> i32 {
     with(io, 1, |f| {
+        if f.refuse_after_close("called back a VIO's continuation") {
+            return 1;
+        }
         if f.vio(vio) != Some(TRANSFORM) {
             f.error("called back the continuation of a VIO it does not implement".into());
             return 1;
@@ -189,11 +200,21 @@ pub(super) unsafe extern "C" fn vio_cont_call(io: *mut IoCtx, vio: Handle, event
     })
 }
 pub(super) unsafe extern "C" fn buffer_create(io: *mut IoCtx) -> Handle {
-    with(io, 0, |f| BUFFER_BASE + f.new_buffer() as u64)
+    with(io, 0, |f| {
+        if f.refuse_after_close("created an IO buffer") {
+            return 0;
+        }
+        let b = f.new_buffer(false);
+        f.h(KIND_BUFFER, b)
+    })
 }
 pub(super) unsafe extern "C" fn buffer_destroy(io: *mut IoCtx, b: Handle) -> i32 {
     with(io, 1, |f| {
         let Some(b) = f.buffer(b) else { return 1 };
+        if f.buffers[b].as_ref().is_some_and(|x| x.by_host) {
+            f.error("destroyed an IO buffer it did not create (its input's buffer)".into());
+            return 1;
+        }
         f.buffers[b] = None;
         0
     })
@@ -214,6 +235,9 @@ pub(super) unsafe extern "C" fn buffer_append_copy(io: *mut IoCtx, b: Handle, by
     // SAFETY: lent for this call.
     let bytes = unsafe { bytes.as_slice() };
     with(io, 1, |f| {
+        if f.refuse_after_close("appended to an IO buffer") {
+            return 1;
+        }
         let Some(b) = f.buffer(b) else { return 1 };
         f.append(b, bytes);
         0
@@ -229,6 +253,9 @@ pub(super) unsafe extern "C" fn buffer_append_owned(io: *mut IoCtx, b: Handle, b
 }
 pub(super) unsafe extern "C" fn buffer_copy(io: *mut IoCtx, dst: Handle, reader: Handle, n: i64, offset: i64) -> i64 {
     with(io, 0, |f| {
+        if f.refuse_after_close("copied into an IO buffer") {
+            return 0;
+        }
         let (Some(d), Some(r)) = (f.buffer(dst), f.reader(reader)) else {
             return 0;
         };
@@ -247,7 +274,11 @@ pub(super) unsafe extern "C" fn buffer_copy(io: *mut IoCtx, dst: Handle, reader:
     })
 }
 pub(super) unsafe extern "C" fn reader_alloc(io: *mut IoCtx, b: Handle) -> Handle {
-    with(io, 0, |f| f.buffer(b).map_or(0, |b| READER_BASE + f.new_reader(b) as u64))
+    with(io, 0, |f| {
+        let Some(b) = f.buffer(b) else { return 0 };
+        let r = f.new_reader(b);
+        f.h(KIND_READER, r)
+    })
 }
 pub(super) unsafe extern "C" fn reader_free(io: *mut IoCtx, r: Handle) -> i32 {
     with(io, 1, |f| {
@@ -257,10 +288,18 @@ pub(super) unsafe extern "C" fn reader_free(io: *mut IoCtx, r: Handle) -> i32 {
     })
 }
 pub(super) unsafe extern "C" fn reader_avail(io: *mut IoCtx, r: Handle) -> i64 {
-    with(io, 0, |f| f.reader(r).map_or(0, |r| f.avail(r) as i64))
+    with(io, 0, |f| {
+        if f.refuse_after_close("read from a reader") {
+            return 0;
+        }
+        f.reader(r).map_or(0, |r| f.avail(r) as i64)
+    })
 }
 pub(super) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: usize, out: *mut ByteSlice) -> i32 {
     with(io, 0, |f| {
+        if f.refuse_after_close("read from a reader") {
+            return 0;
+        }
         let Some(r) = f.reader(r) else { return 0 };
         let Some((b, pos)) = f.readers[r] else {
             return 0;
@@ -288,6 +327,9 @@ pub(super) unsafe extern "C" fn reader_block(io: *mut IoCtx, r: Handle, index: u
 }
 pub(super) unsafe extern "C" fn reader_consume(io: *mut IoCtx, r: Handle, n: i64) -> i32 {
     with(io, 1, |f| {
+        if f.refuse_after_close("consumed from a reader") {
+            return 1;
+        }
         let Some(r) = f.reader(r) else { return 1 };
         if n < 0 || n as usize > f.avail(r) {
             f.error(format!("consumed {n} bytes, more than available"));

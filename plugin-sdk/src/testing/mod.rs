@@ -5,8 +5,17 @@
 //! small pieces, delivering events through the same `extern "C"` shims the
 //! real host calls. Water marks default to a few bytes, so `WRITE_READY`
 //! and backpressure are exercised even with tiny inputs. Protocol mistakes
-//! the fake notices (a stale handle, `WRITE_COMPLETE` with bytes to do, a
-//! changed output length) are returned in [`FakeOutput::errors`].
+//! the fake notices are returned in [`FakeOutput::errors`], in the host's
+//! words where the host checks the same rule: a handle of another
+//! transaction (an id kept from an earlier run), reads, appends and VIO
+//! calls after the closed event, destroying the input's buffer,
+//! `WRITE_COMPLETE` with bytes to do, a changed output length, and a
+//! transform that keeps rescheduling itself without moving a byte
+//! (reported after [`BUSY_EVENTS`] events instead of looping for ever).
+//!
+//! What the fake cannot report: a callback that never returns or is merely
+//! slow runs on the test's own thread, as it would take the host's worker;
+//! the host's watchdog (not the fake) names those.
 //!
 //! ```
 //! use plugin_sdk::testing::FakeHost;
@@ -41,12 +50,20 @@ use crate::message::Message;
 use crate::plugin::Plugin;
 use crate::stream::{StreamAdapter, StreamTransform};
 use crate::vconn::Transform;
-use state::{vio_handle, Fake, FakeCell, FakeVio, TERMINUS, TRANSFORM};
+use state::{Fake, FakeCell, FakeVio, TERMINUS, TRANSFORM};
 use table::FAKE_TABLE;
 pub use txn::FakeTxn;
 
 /// Iterations without progress after which the fake declares a stall.
 const STALL_LIMIT: usize = 3;
+
+/// Events a transform may receive in a row without a byte moving before
+/// the fake reports it as rescheduling itself (the host bounds the same
+/// spinning by time: the inactivity timeout).
+pub const BUSY_EVENTS: u64 = 10_000;
+
+/// Events delivered per round, so feeding and draining go on between them.
+const EVENTS_PER_ROUND: usize = 64;
 
 /// Settings for one fake run. See the module docs.
 #[derive(Debug, Clone)]
@@ -124,7 +141,7 @@ impl FakeHost {
         let io = &*cell as *const FakeCell as *mut IoCtx;
         let input_reader = {
             let f = &mut *cell.0.borrow_mut();
-            let b = f.new_buffer();
+            let b = f.new_buffer(true);
             let r = f.new_reader(b);
             let nbytes = if self.known_length { total as i64 } else { i64::MAX };
             f.vios[TRANSFORM] = FakeVio { started: true, shut: false, nbytes, ndone: 0, reader: r };
@@ -135,6 +152,7 @@ impl FakeHost {
         let mut next_chunk = 0;
         let mut stalls = 0;
         let mut deferred: Option<(u32, u64)> = None;
+        let (mut last_moved, mut spin) = (0u64, 0u64);
         loop {
             let mut progress = false;
             {
@@ -152,13 +170,27 @@ impl FakeHost {
                     progress = true;
                 }
             }
-            progress |= deliver(&cell, io, instance, &mut deferred, &mut out);
+            let mut delivered = deliver(&cell, io, instance, &mut deferred, &mut out);
             progress |= self.take_output(&cell, &mut out);
-            progress |= deliver(&cell, io, instance, &mut deferred, &mut out);
+            delivered += deliver(&cell, io, instance, &mut deferred, &mut out);
+            progress |= delivered > 0;
             let f = cell.0.borrow();
+            if f.moved != last_moved {
+                (last_moved, spin) = (f.moved, 0);
+            } else {
+                spin += delivered as u64;
+            }
             let t = f.vios[TERMINUS];
             let done = t.started && t.nbytes != i64::MAX && t.ndone == t.nbytes && next_chunk == chunks.len();
-            if done && f.queue.is_empty() || !out.errors.is_empty() || f.replaced.is_some() {
+            // Done and only spinning: the host ends the transaction here too.
+            if done && (f.queue.is_empty() || spin > 0) || !out.errors.is_empty() || f.replaced.is_some() {
+                break;
+            }
+            if spin >= BUSY_EVENTS {
+                out.errors.push(format!(
+                    "kept rescheduling itself for {spin} events without moving a byte (a reenable or callback \
+                     on every event with nothing consumed or written)"
+                ));
                 break;
             }
             stalls = if progress { 0 } else { stalls + 1 };
@@ -188,6 +220,8 @@ impl FakeHost {
             transform_event(&FAKE_TABLE, instance, io, event_code::IMMEDIATE, 0);
             transform_destroy(instance);
         }
+        // What it did after its closed event (reads, appends, VIO calls).
+        out.errors.append(&mut cell.0.borrow_mut().errors);
         out
     }
 
@@ -204,25 +238,28 @@ impl FakeHost {
         f.vios[TERMINUS].ndone += n as i64;
         let ntodo = f.vios[TERMINUS].nbytes - f.vios[TERMINUS].ndone;
         if ntodo > 0 && n > 0 {
-            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_READY, vio_handle(TERMINUS));
+            let h = f.vio_handle(TERMINUS);
+            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_READY, h);
         } else if ntodo == 0 && !f.complete_sent {
             f.complete_sent = true;
-            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, vio_handle(TERMINUS));
+            let h = f.vio_handle(TERMINUS);
+            f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, h);
         }
         n > 0
     }
 }
 
-/// Delivers queued events; true if any was delivered.
+/// Delivers queued events, at most [`EVENTS_PER_ROUND`]; returns how many
+/// reached the transform.
 fn deliver(
     cell: &FakeCell,
     io: *mut IoCtx,
     instance: *mut c_void,
     deferred: &mut Option<(u32, u64)>,
     out: &mut FakeOutput,
-) -> bool {
-    let mut any = false;
-    loop {
+) -> usize {
+    let mut any = 0;
+    while any < EVENTS_PER_ROUND {
         let next = {
             let f = &mut *cell.0.borrow_mut();
             if deferred.is_some() && !f.over_mark(TERMINUS) {
@@ -248,7 +285,8 @@ fn deliver(
                     let t = f.vios[TERMINUS];
                     if t.started && !t.shut && t.nbytes == t.ndone && !f.complete_sent {
                         f.complete_sent = true;
-                        f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, vio_handle(TERMINUS));
+                        let h = f.vio_handle(TERMINUS);
+                        f.push(Some(TRANSFORM), event_code::VCONN_WRITE_COMPLETE, h);
                     }
                     continue;
                 }
@@ -262,7 +300,7 @@ fn deliver(
                 }
             }
         };
-        any = true;
+        any += 1;
         if next.0 == event_code::VCONN_WRITE_READY {
             out.write_ready += 1;
         }

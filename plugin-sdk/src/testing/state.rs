@@ -1,24 +1,36 @@
 //! The fake host's state: one transform (vconn 0) writing into a terminus
 //! (vconn 1), buffers as plain byte vectors with block boundaries. Simple on
 //! purpose; the real engine lives in the host.
+//!
+//! Handles are built as the host builds them, `kind << 56 | run serial << 24
+//! | (index + 1)`, so an id kept from an earlier run (another transaction)
+//! is refused here with the host's words.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::ffi::Handle;
 
 pub(super) const TRANSFORM: usize = 0;
 pub(super) const TERMINUS: usize = 1;
-pub(super) const VCONN_BASE: u64 = 1;
-pub(super) const VIO_BASE: u64 = 100;
-pub(super) const BUFFER_BASE: u64 = 1_000;
-pub(super) const READER_BASE: u64 = 1_000_000;
+pub(super) const KIND_VCONN: u64 = 1;
+pub(super) const KIND_VIO: u64 = 2;
+pub(super) const KIND_BUFFER: u64 = 3;
+pub(super) const KIND_READER: u64 = 4;
+const SERIAL_SHIFT: u32 = 24;
+const INDEX_MASK: u64 = (1 << SERIAL_SHIFT) - 1;
+
+/// The next run's serial (0 unused, so no live handle is 0).
+static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
 
 pub(super) struct FakeBuffer {
     pub data: Vec<u8>,
     /// End offsets of the blocks in `data`.
     pub ends: Vec<usize>,
     pub water_mark: usize,
+    /// Created by the fake (the transform's input): the transform may not destroy it.
+    pub by_host: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -45,6 +57,10 @@ pub(super) struct Fake {
     pub water_mark: usize,
     /// The message a `transform_replace` put in place of this one.
     pub replaced: Option<crate::message::Message>,
+    /// This run's serial, in every handle it gives out.
+    pub serial: u32,
+    /// Bytes appended or taken so far: how the busy check sees movement.
+    pub moved: u64,
 }
 
 impl Fake {
@@ -61,11 +77,56 @@ impl Fake {
             complete_sent: false,
             water_mark,
             replaced: None,
+            serial: loop {
+                let s = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+                if s != 0 {
+                    break s;
+                }
+            },
+            moved: 0,
         }
     }
 
-    pub fn new_buffer(&mut self) -> usize {
-        self.buffers.push(Some(FakeBuffer { data: Vec::new(), ends: Vec::new(), water_mark: self.water_mark }));
+    /// The handle of slot `index` of `kind` in this run.
+    pub fn h(&self, kind: u64, index: usize) -> Handle {
+        (kind << 56) | (u64::from(self.serial) << SERIAL_SHIFT) | (index as u64 + 1)
+    }
+
+    /// The slot `h` names if it is a `kind` handle of this run, else an
+    /// error in the host's words.
+    fn slot(&mut self, kind: u64, h: Handle) -> Option<usize> {
+        let (bare, with_article) = match kind {
+            KIND_VCONN => ("vconnection", "a vconnection"),
+            KIND_VIO => ("VIO", "a VIO"),
+            KIND_BUFFER => ("IO buffer", "an IO buffer"),
+            _ => ("reader", "a reader"),
+        };
+        if h >> 56 != kind || h & INDEX_MASK == 0 {
+            self.error(format!("used an invalid {bare} handle {h:#x}"));
+            return None;
+        }
+        if (h >> SERIAL_SHIFT) as u32 != self.serial {
+            self.error(format!(
+                "used {with_article} handle ({h:#x}) of another transaction: one kept from an earlier \
+                 transaction or past its transform's close"
+            ));
+            return None;
+        }
+        Some((h & INDEX_MASK) as usize - 1)
+    }
+
+    /// The closed transform may only clean up: `what` after its closed event is an error.
+    pub fn refuse_after_close(&mut self, what: &str) -> bool {
+        let closed = self.closed[TRANSFORM] != 0;
+        if closed {
+            self.error(format!("{what} after it was closed"));
+        }
+        closed
+    }
+
+    pub fn new_buffer(&mut self, by_host: bool) -> usize {
+        let water_mark = self.water_mark;
+        self.buffers.push(Some(FakeBuffer { data: Vec::new(), ends: Vec::new(), water_mark, by_host }));
         self.buffers.len() - 1
     }
 
@@ -77,6 +138,7 @@ impl Fake {
     pub fn append(&mut self, b: usize, bytes: &[u8]) {
         if let Some(Some(buf)) = self.buffers.get_mut(b) {
             if !bytes.is_empty() {
+                self.moved += bytes.len() as u64;
                 buf.data.extend_from_slice(bytes);
                 buf.ends.push(buf.data.len());
             }
@@ -101,6 +163,7 @@ impl Fake {
         let n = n.min(buf.data.len() - pos);
         let out = buf.data[pos..pos + n].to_vec();
         self.readers[r] = Some((b, pos + n));
+        self.moved += n as u64;
         out
     }
 
@@ -119,38 +182,49 @@ impl Fake {
     }
 
     pub(super) fn buffer(&mut self, h: Handle) -> Option<usize> {
-        let i =
-            h.checked_sub(BUFFER_BASE).map(|i| i as usize).filter(|i| matches!(self.buffers.get(*i), Some(Some(_))));
-        if i.is_none() {
-            self.error(format!("invalid buffer handle {h}"));
+        let i = self.slot(KIND_BUFFER, h)?;
+        if !matches!(self.buffers.get(i), Some(Some(_))) {
+            self.error(format!("used an IO buffer handle {h:#x} after the buffer was destroyed"));
+            return None;
         }
-        i
+        Some(i)
     }
 
     pub(super) fn reader(&mut self, h: Handle) -> Option<usize> {
-        let i =
-            h.checked_sub(READER_BASE).map(|i| i as usize).filter(|i| matches!(self.readers.get(*i), Some(Some(_))));
-        if i.is_none() {
-            self.error(format!("invalid reader handle {h}"));
+        let i = self.slot(KIND_READER, h)?;
+        if !matches!(self.readers.get(i), Some(Some(_))) {
+            self.error(format!("used a reader handle {h:#x} after the reader (or its buffer) was freed"));
+            return None;
         }
-        i
+        Some(i)
     }
 
     pub(super) fn vio(&mut self, h: Handle) -> Option<usize> {
-        let i = h.checked_sub(VIO_BASE).map(|i| i as usize).filter(|i| *i < 2 && self.vios[*i].started);
-        if i.is_none() {
-            self.error(format!("invalid VIO handle {h}"));
+        let i = self.slot(KIND_VIO, h)?;
+        if !(i < 2 && self.vios[i].started) {
+            self.error(format!("used an invalid VIO handle {h:#x}"));
+            return None;
         }
-        i
+        Some(i)
+    }
+
+    /// The vconnection `h` names (0 the transform, 1 its output).
+    pub(super) fn vconn(&mut self, h: Handle) -> Option<usize> {
+        let i = self.slot(KIND_VCONN, h)?;
+        if i >= 2 {
+            self.error(format!("used an invalid vconnection handle {h:#x}"));
+            return None;
+        }
+        Some(i)
+    }
+
+    pub fn vio_handle(&self, vc: usize) -> Handle {
+        self.h(KIND_VIO, vc)
     }
 
     pub fn push(&mut self, target: Option<usize>, event: u32, vio: Handle) {
         self.queue.push_back((target, event, vio));
     }
-}
-
-pub(super) fn vio_handle(vc: usize) -> Handle {
-    VIO_BASE + vc as u64
 }
 
 /// What the IO context points at in the fake.

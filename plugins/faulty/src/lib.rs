@@ -12,8 +12,10 @@
 //! (`panic-every=N`, for soak tests).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use plugin_sdk::{declare_plugin, Closed, Event, Plugin, Transform, TransformCx, Txn, VioId};
+use plugin_sdk::{declare_plugin, BufferId, Closed, Event, Plugin, ReaderId, Transform, TransformCx, Txn, VioId};
 
 /// What `past-nbytes` writes after the bytes it announced.
 pub const PAST_NBYTES_EXTRA: &[u8] = b"faulty: past nbytes";
@@ -39,11 +41,41 @@ pub enum Fault {
     PastNbytes,
     /// Uses its VIOs after it was closed.
     UseAfterClose,
+    /// Never returns from `read_response_headers`.
+    LoopHook,
+    /// Never returns from its first data event.
+    LoopData,
+    /// Takes [`SLOW_EVENT`] on every event, then does `null`'s work.
+    SlowEvents,
+    /// Reenables its own input VIO on every event and does nothing else.
+    ReenableSelf,
+    /// Passes bytes like `null`, and reenables its own input VIO on every event.
+    ReenableSelfMoving,
+    /// Keeps its input VIO's handle in a `static` and uses it in the next transaction.
+    StashHandle,
+    /// Passes bytes, but once closed appends to its output buffer and reads its input.
+    IoAfterClose,
+    /// Holds its worker for [`BLOCK`] in its first data event, then passes bytes.
+    Block,
 }
+
+/// How long a `block` transform holds its worker.
+pub const BLOCK: Duration = Duration::from_millis(1_500);
+
+/// How long a `slow-events` callback takes.
+pub const SLOW_EVENT: Duration = Duration::from_millis(25);
+
+/// Handles kept across transactions by `stash-handle`.
+struct Stash(Option<VioId>);
+// SAFETY (of the fault, not of memory): the SDK makes ids `!Send` so that
+// this takes an `unsafe impl` on purpose; a handle is a plain number and
+// the host refuses it in any transaction but its own.
+unsafe impl Send for Stash {}
+static STASH: Mutex<Stash> = Mutex::new(Stash(None));
 
 impl Fault {
     /// Every fault with its `plugin.config` argument.
-    pub const ALL: [(&'static str, Fault); 8] = [
+    pub const ALL: [(&'static str, Fault); 16] = [
         ("panic-init", Fault::PanicInit),
         ("panic-hook", Fault::PanicHook),
         ("panic-data", Fault::PanicData),
@@ -52,6 +84,14 @@ impl Fault {
         ("early-complete", Fault::EarlyComplete),
         ("past-nbytes", Fault::PastNbytes),
         ("use-after-close", Fault::UseAfterClose),
+        ("loop-hook", Fault::LoopHook),
+        ("loop-data", Fault::LoopData),
+        ("slow-events", Fault::SlowEvents),
+        ("reenable-self", Fault::ReenableSelf),
+        ("reenable-self-moving", Fault::ReenableSelfMoving),
+        ("stash-handle", Fault::StashHandle),
+        ("io-after-close", Fault::IoAfterClose),
+        ("block", Fault::Block),
     ];
 
     /// The fault named `arg`, if it names one.
@@ -98,10 +138,11 @@ fn parse_args(args: &[String]) -> Result<(Fault, When), String> {
                 _ => Err(format!("{arg:?}: panic-every takes a whole number of transactions, 1 or more")),
             },
             // This message is quoted whole by the host's refusal tests: keep it in step with them.
+            // The host cuts long init errors, so this names the README rather than all the faults.
             None => Fault::named(arg).map(|f| (f, When::Always)).ok_or_else(|| {
                 format!(
-                    "unknown argument {arg:?}: faulty takes one of {}, or nothing; then `once`, or panic-every=N",
-                    names()
+                    "unknown argument {arg:?}: faulty takes a fault listed in its README.md, or nothing; \
+                     then `once`, or panic-every=N"
                 )
             }),
         },
@@ -153,6 +194,9 @@ impl Plugin for FaultyPlugin {
         if fault == Fault::PanicHook {
             panic!("faulty: panic-hook in read_response_headers, as configured");
         }
+        if fault == Fault::LoopHook {
+            endless();
+        }
         // Refused only for a response without a body, which has nothing to break.
         let _ = txn.add_response_transform(FaultyTransform::new(fault));
     }
@@ -160,17 +204,31 @@ impl Plugin for FaultyPlugin {
 
 declare_plugin!(FaultyPlugin);
 
+/// FAULT: never returns. It sleeps rather than spins so that a test does not
+/// burn a core; to the host it is the same, a callback that never comes back.
+fn endless() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// One transform instance: `null`'s, with the plugin's fault.
 pub struct FaultyTransform {
     fault: Fault,
     /// The write VIO on our output vconnection, once started.
     output: Option<VioId>,
+    /// `io-after-close`: our output buffer and input reader, kept for the fault.
+    kept: Option<(BufferId, ReaderId)>,
+    /// It has had an event (`stash-handle` acts on the first).
+    seen_event: bool,
+    /// `block`: it has held its worker once.
+    blocked: bool,
 }
 
 impl FaultyTransform {
     /// A transform committing `fault` (those of its transform, if any).
     pub fn new(fault: Fault) -> Self {
-        FaultyTransform { fault, output: None }
+        FaultyTransform { fault, output: None, kept: None, seen_event: false, blocked: false }
     }
 }
 
@@ -186,14 +244,29 @@ impl Drop for FaultyTransform {
 
 impl Transform for FaultyTransform {
     fn on_event(&mut self, cx: &mut TransformCx<'_>, event: Event) {
+        if self.fault == Fault::SlowEvents {
+            std::thread::sleep(SLOW_EVENT); // FAULT: a slow callback, every time.
+        }
+        let first_event = !std::mem::replace(&mut self.seen_event, true);
         if cx.this().closed() != Closed::Open {
-            if self.fault == Fault::UseAfterClose {
-                self.use_after_close(cx);
+            match self.fault {
+                Fault::UseAfterClose => self.use_after_close(cx),
+                Fault::IoAfterClose => self.io_after_close(cx),
+                _ => {}
             }
             return;
         }
-        if self.fault == Fault::NeverReenable {
-            return; // FAULT: ignores the event; nothing ever moves.
+        match self.fault {
+            Fault::NeverReenable => return, // FAULT: ignores the event; nothing ever moves.
+            Fault::ReenableSelf => {
+                // FAULT: asks to be called again at once, every time, and moves nothing.
+                if let Some(input) = cx.input_vio() {
+                    input.reenable();
+                }
+                return;
+            }
+            Fault::StashHandle if first_event => stash_or_use(cx),
+            _ => {}
         }
         match event {
             Event::Error => {
@@ -204,6 +277,25 @@ impl Transform for FaultyTransform {
             Event::VConnWriteComplete => cx.output_vconn().shutdown(false, true),
             _ => self.handle_transform(cx),
         }
+        if self.fault == Fault::ReenableSelfMoving {
+            if let Some(input) = cx.input_vio() {
+                // FAULT: one more event for itself, whether or not there is work.
+                input.reenable();
+            }
+        }
+    }
+}
+
+/// FAULT (`stash-handle`), on a transform's first event: keeps its input
+/// VIO's id in a static if none is kept, else uses the kept one (from the
+/// previous transaction), as a plugin that cached "the" VIO would.
+fn stash_or_use(cx: &TransformCx<'_>) {
+    let mut stash = STASH.lock().unwrap_or_else(|p| p.into_inner());
+    match stash.0.take() {
+        Some(old) => {
+            let _ = cx.vio(old).ndone();
+        }
+        None => stash.0 = cx.input_vio().map(|v| v.id()),
     }
 }
 
@@ -216,6 +308,14 @@ impl FaultyTransform {
         }
         if let Some(id) = self.output {
             cx.vio(id).reenable();
+        }
+    }
+
+    /// FAULT: fills and reads buffers after its closed event.
+    fn io_after_close(&self, cx: &TransformCx<'_>) {
+        if let Some((buffer, reader)) = self.kept {
+            cx.buffer(buffer).append(b"faulty: after close");
+            let _ = cx.reader(reader).avail();
         }
     }
 
@@ -240,11 +340,17 @@ impl FaultyTransform {
             output.reenable();
             return;
         };
+        if self.fault == Fault::IoAfterClose {
+            self.kept = Some((out_buffer.id(), in_reader.id()));
+        }
 
         let mut towrite = input.ntodo().min(in_reader.avail());
         if towrite > 0 {
             match self.fault {
                 Fault::PanicData => panic!("faulty: panic-data on its first data event, as configured"),
+                Fault::LoopData => endless(),
+                // FAULT: a blocking call in a callback; every socket of the worker waits.
+                Fault::Block if !std::mem::replace(&mut self.blocked, true) => std::thread::sleep(BLOCK),
                 // FAULT: pass half, then claim to be done: ntodo stays > 0.
                 Fault::EarlyComplete => towrite /= 2,
                 _ => {}
@@ -295,8 +401,8 @@ mod tests {
         let e = parse_args(&args(&["sideways"])).expect_err("unknown");
         assert_eq!(
             e,
-            "unknown argument \"sideways\": faulty takes one of panic-init, panic-hook, panic-data, panic-destroy, \
-             never-reenable, early-complete, past-nbytes, use-after-close, or nothing; then `once`, or panic-every=N"
+            "unknown argument \"sideways\": faulty takes a fault listed in its README.md, or nothing; then \
+             `once`, or panic-every=N"
         );
         let e = parse_args(&args(&["panic-data", "panic-hook"])).expect_err("two");
         assert!(e.starts_with("faulty takes one fault, optionally followed by `once`"), "{e}");
@@ -334,5 +440,36 @@ mod tests {
         let out = FakeHost::new().run(FaultyTransform::new(Fault::EarlyComplete), &[b"hello ", b"world"]);
         assert!(!out.complete, "{out:?}");
         assert!(!out.errors.is_empty(), "{out:?}");
+    }
+
+    fn has(out: &plugin_sdk::testing::FakeOutput, all: &[&str]) -> bool {
+        out.errors.iter().any(|e| all.iter().all(|f| e.contains(f)))
+    }
+
+    /// The faults the host reports (tests/plugin_containment.rs), reported
+    /// by the fake host in the same words: bounded, never looped on.
+    #[test]
+    fn the_fake_host_reports_the_containment_faults_as_the_host_does() {
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::ReenableSelf), &[b"hello"]);
+        assert!(has(&out, &["kept rescheduling itself", "without moving a byte"]), "{out:?}");
+        assert!(!out.complete, "{out:?}");
+
+        // Moving bytes while it spins is slow, not stuck: served.
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::ReenableSelfMoving), &[b"hello ", b"world"]);
+        assert_eq!(out.bytes, b"hello world", "{out:?}");
+        assert!(out.errors.is_empty(), "{out:?}");
+
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::IoAfterClose), &[b"hello"]);
+        assert_eq!(out.bytes, b"hello", "closed only after the whole body: {out:?}");
+        assert!(has(&out, &["appended to an IO buffer after it was closed"]), "{out:?}");
+
+        let out = FakeHost::new().run(FaultyTransform::new(Fault::UseAfterClose), &[b"hello"]);
+        assert!(has(&out, &[" after it was closed"]), "{out:?}");
+
+        // The first run keeps its input VIO's id; the second uses it.
+        let first = FakeHost::new().run(FaultyTransform::new(Fault::StashHandle), &[b"hello"]);
+        assert!(first.errors.is_empty() && first.complete, "{first:?}");
+        let second = FakeHost::new().run(FaultyTransform::new(Fault::StashHandle), &[b"hello"]);
+        assert!(has(&second, &["used a VIO handle (", ") of another transaction"]), "{second:?}");
     }
 }

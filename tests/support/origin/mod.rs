@@ -8,6 +8,7 @@ mod cycle;
 mod request;
 mod respond;
 pub mod routes;
+mod text;
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Write};

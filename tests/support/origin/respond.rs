@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::cycle::write_cycle_body;
 use super::request::Request;
 use super::routes::{reason, Framing, Reply};
+use super::text::write_text_body;
 use crate::chunked::{write_chunked, CHUNK_SIZES};
 
 /// Longest a `/stall` request holds its connection if the origin is never dropped.
@@ -83,6 +84,13 @@ pub fn send(out: &mut impl Write, req: &Request, reply: Reply, stop: &AtomicBool
             let framing = fit(framing);
             let keep = write_head(out, 200, &[], framing, n, client_keeps_alive, req)?;
             let finished = head_only || write_cycle_body(out, framing, n, seed, stop)?;
+            out.flush()?;
+            Ok(if keep && finished { After::KeepAlive } else { After::Close })
+        }
+        Reply::Text { status, headers, n, seed, framing, pause } => {
+            let framing = fit(framing);
+            let keep = write_head(out, status, &headers, framing, n, client_keeps_alive, req)?;
+            let finished = head_only || write_text_body(out, framing, n, seed, pause, stop)?;
             out.flush()?;
             Ok(if keep && finished { After::KeepAlive } else { After::Close })
         }

@@ -12,6 +12,7 @@
 //! | `/reset` | a TCP reset before any response byte |
 //! | `/reset-mid-body?n=&seed=` | a head with `Content-Length: n`, half the body, then a reset |
 //! | `/cycle?n=&seed=&framing=` | `n` bytes of [`crate::cycle`], written as produced (any size) |
+//! | `[/any/folders]/text?n=&seed=&framing=&status=&ct=&h=&pause_after=&pause_ms=` | compressible [`crate::text`] (see [`super::text`]) |
 //!
 //! `framing` is `length` (default), `chunked` or `close` (close-delimited).
 
@@ -72,6 +73,22 @@ pub enum Reply {
         /// Body delimitation.
         framing: Framing,
     },
+    /// Stream `n` bytes of [`crate::text`] for `seed` with this status and these fields,
+    /// pausing `pause.1` after `pause.0` bytes.
+    Text {
+        /// Status code.
+        status: u16,
+        /// Extra header fields.
+        headers: Vec<(String, String)>,
+        /// Body length.
+        n: usize,
+        /// Which text.
+        seed: u64,
+        /// Body delimitation.
+        framing: Framing,
+        /// Bytes before the pause, and its length.
+        pause: (usize, std::time::Duration),
+    },
 }
 
 /// Chooses the reply for `req`.
@@ -112,6 +129,8 @@ pub fn route(req: &Request) -> Reply {
         "/reset" => Reply::ResetNow,
         "/reset-mid-body" => Reply::ResetMidBody { body: pattern(n, seed) },
         "/cycle" => Reply::Cycle { n, seed, framing },
+        // Any folder: URL-pattern tests need `/static/text` and `/private/text`.
+        p if p == "/text" || p.ends_with("/text") => super::text::route(req, framing),
         _ => match path.strip_prefix("/status/").and_then(|s| s.parse::<u16>().ok()) {
             Some(status @ (204 | 304)) => Reply::Full {
                 status,
