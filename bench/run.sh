@@ -6,7 +6,8 @@
 # markdown table of medians over ROUNDS rounds. See bench/README.md.
 #
 # Usage: bench/run.sh [-r ROUNDS] [-d DURATION] [-o RAW.tsv] [TARGET...]
-# Targets: origin ph0 ph1 ph5 nginx ats ats-null (default: all).
+# Targets: origin ph0 ph1 ph5 ph-scan ph-replace nginx nginx-sub ats ats-null
+# (default: all).
 # Env: REPO, PLUGIN_HOST_BIN, PLUGIN_NULL_SO, BENCH_SKIP_INSTALL=1,
 #      BENCH_SKIP_BUILD=1, BENCH_KEEP=1 (keep the temp dir with logs).
 set -euo pipefail
@@ -25,7 +26,7 @@ DURATION=10s
 RAW_OUT=""
 WRK_THREADS=1
 WRK_CONNS=32
-ALL_TARGETS=(origin ph0 ph1 ph5 nginx ats ats-null)
+ALL_TARGETS=(origin ph0 ph1 ph5 ph-scan ph-replace nginx nginx-sub ats ats-null)
 
 usage() { awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
 
@@ -61,7 +62,10 @@ start_target() {
     ph0) start_plugin_host ph0 0 ;;
     ph1) start_plugin_host ph1 1 ;;
     ph5) start_plugin_host ph5 5 ;;
+    ph-scan) start_scanner_host ph-scan report ;;
+    ph-replace) start_scanner_host ph-replace replace ;;
     nginx) start_nginx_proxy ;;
+    nginx-sub) start_nginx_sub ;;
     ats) start_ats ats "" ;;
     ats-null) start_ats ats-null "$ATS_NULL_SO" ;;
     esac

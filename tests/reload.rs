@@ -87,6 +87,17 @@ fn a_hundred_reloads_under_keep_alive_load_lose_nothing() {
         null_chain(1, None),
         null_chain(5, None),
         vec![probe("stamp=p"), so("null_stream"), so("null")],
+        // The clients send no Accept-Encoding: gzip negotiates and passes bodies on as they are.
+        vec![so("null"), so("gzip")],
+        // Report mode passes bodies on unchanged, counting what it finds.
+        vec![
+            format!(
+                "{} --patterns {}",
+                so("scanner"),
+                e2e::plugins::workspace_dir().join("scanner.patterns").display()
+            ),
+            so("gzip"),
+        ],
     ];
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicU64::new(0));

@@ -9,6 +9,7 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO="${REPO:-$(cd "$BENCH_DIR/.." && pwd)}"
 PLUGIN_HOST_BIN="${PLUGIN_HOST_BIN:-$REPO/target/release/plugin-host}"
 PLUGIN_NULL_SO="${PLUGIN_NULL_SO:-$REPO/target/release/libplugin_null.so}"
+PLUGIN_SCANNER_SO="${PLUGIN_SCANNER_SO:-$REPO/target/release/libplugin_scanner.so}"
 # The test plugin that stamps responses (reload.sh watches generations with it).
 PLUGIN_PROBE_SO="${PLUGIN_PROBE_SO:-$REPO/target/release/libplugin_probe.so}"
 

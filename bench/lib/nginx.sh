@@ -129,3 +129,44 @@ EOF
     start_nginx proxy "$PROXY_CPU" "$dir/nginx.conf"
     TARGET_PORT="$NGINX_PORT"
 }
+
+# Patterns in the replace-mode comparison: nginx refuses more than 255
+# sub_filter search patterns ("number of search patterns exceeds 255").
+SUB_PATTERNS=255
+
+# start_nginx_sub: the peer proxy with sub_filter rewriting the same
+# SUB_PATTERNS patterns as plugin-host's ph-replace (on every type, every
+# occurrence). The random bodies contain none of them: both proxies pay
+# for the search, neither rewrites a byte.
+start_nginx_sub() {
+    local dir="$WORK_DIR/nginx-sub" i
+    mkdir -p "$dir/tmp"
+    {
+        nginx_main "$dir"
+        echo "http {"
+        nginx_common_http "$dir"
+        cat <<EOF
+    upstream origin {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_max_temp_file_size 0;
+            sub_filter_types *;
+            sub_filter_once off;
+EOF
+        for ((i = 0; i < SUB_PATTERNS; i++)); do
+            printf "            sub_filter '<tok-%04d-x7q>' 'R%d';\n" "$i" "$i"
+        done
+        echo "        }"
+        echo "    }"
+        echo "}"
+    } >"$dir/nginx.conf"
+    start_nginx sub "$PROXY_CPU" "$dir/nginx.conf"
+    TARGET_PORT="$NGINX_PORT"
+}

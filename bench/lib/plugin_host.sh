@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # plugin-host, the proxy under test: built from the repo if missing, run
-# with one worker thread and a plugin.config of 0, 1 or 5 null transforms.
+# with one worker thread and a plugin.config of 0, 1 or 5 null transforms,
+# or one scanner in report mode with 1,000 patterns (ph-scan) or in
+# replace mode with 255 (ph-replace, beside nginx sub_filter's limit).
 
 # build_plugin_host: cargo build --release once; afterwards only if the
 # binary is missing. A failed build is reported, not fatal: its rows then
@@ -65,6 +67,10 @@ snapshot_plugin_host() {
         cp "$PLUGIN_NULL_SO" "$snap/libplugin_null.so"
     fi
     PLUGIN_NULL_SO="$snap/libplugin_null.so"
+    if [[ -f "$PLUGIN_SCANNER_SO" ]]; then
+        cp "$PLUGIN_SCANNER_SO" "$snap/libplugin_scanner.so"
+    fi
+    PLUGIN_SCANNER_SO="$snap/libplugin_scanner.so"
 }
 
 # plugin_host_available: the binary exists and can run (and, for the
@@ -95,6 +101,38 @@ start_plugin_host() {
     fi
     mkdir -p "$dir"
     write_plugin_config "$n" "$dir/plugin.config"
+    launch_plugin_host "$name"
+}
+
+# write_scanner_config FILE MODE COUNT: one scanner line in MODE (report or
+# replace) with COUNT 14-byte patterns (which random bodies never contain:
+# every byte is scanned and none matches), the patterns file beside FILE.
+write_scanner_config() {
+    local file="$1" mode="$2" count="$3" patterns i
+    patterns="$(dirname "$file")/patterns.txt"
+    for ((i = 0; i < count; i++)); do
+        if [[ "$mode" == replace ]]; then
+            printf '<tok-%04d-x7q>\tR%d\n' "$i" "$i"
+        else
+            printf '<tok-%04d-x7q>\n' "$i"
+        fi
+    done >"$patterns"
+    echo "$PLUGIN_SCANNER_SO --patterns $patterns --mode $mode" >"$file"
+}
+
+# start_scanner_host NAME MODE: start plugin-host with one scanner line in
+# MODE: report with 1,000 patterns (ph-scan), or replace with SUB_PATTERNS
+# (ph-replace: nginx sub_filter, its peer, takes at most 255).
+start_scanner_host() {
+    local name="$1" mode="$2" dir="$WORK_DIR/$1" count=1000
+    plugin_host_available || return 1
+    if [[ ! -f "$PLUGIN_SCANNER_SO" ]]; then
+        log "no $PLUGIN_SCANNER_SO: $name is n/a"
+        return 1
+    fi
+    [[ "$mode" != replace ]] || count="$SUB_PATTERNS"
+    mkdir -p "$dir"
+    write_scanner_config "$dir/plugin.config" "$mode" "$count"
     launch_plugin_host "$name"
 }
 

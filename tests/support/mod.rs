@@ -12,6 +12,9 @@
 //!   proxy's own code so both sides cannot share a bug; [`cycle`]: bodies of any size,
 //!   produced and checked as they stream.
 //! - [`gzip`]: a host running the gzip plugin, and Debian's decoders for its output.
+//! - [`scanner`]: hosts running the scanner plugin with patterns files, its log lines.
+//! - [`trickle`]: an origin that writes one fixed body in small timed pieces and records
+//!   what it received (the scanner tests).
 //! - [`scripted_origin`]: an origin answering every request with the same raw bytes.
 //! - [`plugins`]: plugin.config files, the built workspace plugins, a host with its admin
 //!   server; [`admin`]: its `/stats` document; [`metrics`]: its `/metrics`, parsed by a real
@@ -33,8 +36,10 @@ pub mod metrics;
 pub mod origin;
 pub mod pattern;
 pub mod plugins;
+pub mod scanner;
 pub mod scripted_origin;
 pub mod text;
+pub mod trickle;
 
 pub use client::{agent, assert_fresh_request_served, curl, get_request, read_body, RawConn, RawResponse};
 pub use host::{Host, HostBuilder};
