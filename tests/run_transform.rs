@@ -1,4 +1,5 @@
-//! `plugin-host run-transform`: each workspace plugin through the real binary without a
+//! `plugin-host run-transform`: each workspace plugin (null, null-stream, probe, faulty, gzip,
+//! scanner) through the real binary without a
 //! proxy, compared with what the real proxy produces for the same heads and body: status,
 //! the header fields plugins and framing decide, the body byte for byte, and for a failing
 //! plugin the exit status and the one-line message the proxy logs.
@@ -360,5 +361,46 @@ fn gzip_agrees_with_the_proxy_on_every_coding_and_on_no_coding() {
         };
         assert_same_bytes(&theirs, &text, &format!("{coding:?} through the proxy"));
         assert_same_bytes(&ours, &text, &format!("{coding:?} through run-transform"));
+    }
+}
+
+#[test]
+fn the_scanner_agrees_with_the_proxy_in_report_replace_and_block_modes() {
+    let scratch = ScratchDir::new("scanner-patterns");
+    let patterns = scratch.path().join("patterns.txt");
+    std::fs::write(&patterns, "secret\npassword=\n").expect("write patterns");
+    let replacements = scratch.path().join("replace.txt");
+    std::fs::write(&replacements, "secret\t[a longer replacement]\npassword=\tpassw0rd=\n")
+        .expect("write replacements");
+    let scanner = |args: String| plugin("scanner", &args);
+    let configs = [
+        scanner(format!("--patterns {} --mode report", patterns.display())),
+        scanner(format!("--patterns {} --mode replace", replacements.display())),
+        scanner(format!("--patterns {} --mode block", patterns.display())),
+    ];
+    // Matches on both sides of 7-byte block boundaries, and a body with none.
+    let mut matching = pattern(100_000, 12);
+    for (at, word) in [(5, &b"secret"[..]), (49_997, b"password="), (99_990, b"secret")] {
+        matching[at..at + word.len()].copy_from_slice(word);
+    }
+    let clean = pattern(100_000, 13);
+    let origin = Origin::start();
+    for (mode, lines) in ["report", "replace", "block"].into_iter().zip(configs.iter().map(|c| vec![c.clone()])) {
+        let host = PluginHost::start(HostBuilder::new(origin.addr()), &lines);
+        for (what, body) in [("matches", &matching), ("no match", &clean)] {
+            let proxy = through_proxy(&host, &post("/echo", body));
+            // Each mode did its work (else agreeing would prove little).
+            let changed = what == "matches" && mode != "report";
+            assert_eq!(proxy.body != *body, changed, "{mode}, {what}: the proxy's body");
+            assert_eq!(proxy.status, if changed && mode == "block" { 403 } else { 200 }, "{mode}, {what}");
+            let n = body.len();
+            let request = format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {n}\r\n\r\n");
+            let response =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nX-Req-Framing: length\r\nX-Req-Len: {n}\r\n\r\n");
+            let args =
+                ["--request".into(), request, "--response-head".into(), response, "--block-size".into(), "7".into()];
+            let ran = run_transform(&lines, &args, body);
+            assert_same(&format!("{lines:?}, {what}"), &proxy, &ran);
+        }
     }
 }
