@@ -1,7 +1,7 @@
-//! `plugin-host run-transform`: each workspace plugin (null, null-stream, probe, faulty, gzip,
-//! scanner) through the real binary without a
-//! proxy, compared with what the real proxy produces for the same heads and body: status,
-//! the header fields plugins and framing decide, the body byte for byte, and for a failing
+//! `plugin-host run-transform`: each workspace plugin (null, null-stream, probe, faulty,
+//! gzip, scanner) through the real binary without a proxy, compared with what the real
+//! proxy produces for the same heads and body: status, the header fields plugins and
+//! framing decide, the body byte for byte (for gzip, what it decodes to), and for a failing
 //! plugin the exit status and the one-line message the proxy logs.
 
 use std::io::{Read, Write};
