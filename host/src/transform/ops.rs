@@ -76,7 +76,15 @@ impl State {
         }
         let t = self.terminus();
         if how != 1 {
-            self.violation("aborted its output vconnection");
+            // Aborting its output is how a transform gives up on a transaction on
+            // purpose (Traffic Server's TSVConnAbort): the transaction is aborted and
+            // counted so, but it is not a broken rule.
+            let plugin =
+                self.current.and_then(|i| self.plugins.get(i)).map_or("host".to_string(), |p| p.name().to_string());
+            self.set_fault(super::Fault {
+                plugin,
+                what: "aborted the transaction (it aborted its output vconnection)".into(),
+            });
         } else if first == t {
             // Closing the terminus normally ends the output with what it holds.
             if let Some(r) = self.live_reader(t) {

@@ -96,6 +96,9 @@ pub struct FakeOutput {
     pub errors: Vec<String>,
     /// The message the transform put in place of this one, if it replaced it.
     pub replaced: Option<Message>,
+    /// The transform aborted its output: the host would abort the transaction
+    /// (a cut connection, or a 500 before the head), counted as an abort.
+    pub aborted: bool,
 }
 
 impl FakeHost {
@@ -210,6 +213,7 @@ impl FakeHost {
             let input = f.vios[TRANSFORM];
             let t = f.vios[TERMINUS];
             out.replaced = f.replaced.take();
+            out.aborted = f.aborted;
             out.complete &= input.ndone == input.nbytes && t.ndone == t.nbytes;
             // A replaced message ends the chain normally: the host sends the replacement.
             f.closed[TRANSFORM] = if out.complete || out.replaced.is_some() { 1 } else { 2 };

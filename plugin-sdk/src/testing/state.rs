@@ -57,6 +57,8 @@ pub(super) struct Fake {
     pub water_mark: usize,
     /// The message a `transform_replace` put in place of this one.
     pub replaced: Option<crate::message::Message>,
+    /// The transform aborted its output (gave up on the transaction).
+    pub aborted: bool,
     /// This run's serial, in every handle it gives out.
     pub serial: u32,
     /// Bytes appended or taken so far: how the busy check sees movement.
@@ -77,6 +79,7 @@ impl Fake {
             complete_sent: false,
             water_mark,
             replaced: None,
+            aborted: false,
             serial: loop {
                 let s = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
                 if s != 0 {
