@@ -118,33 +118,11 @@ start_ph_gzip() {
 # start_nginx_gzip LEVEL: the nginx peer proxy with its gzip filter on.
 start_nginx_gzip() {
     local dir="$WORK_DIR/nginx-gzip$1"
-    mkdir -p "$dir/tmp"
-    {
-        nginx_main "$dir"
-        echo "http {"
-        nginx_common_http "$dir"
-        cat <<EOF
-    upstream origin {
-        server 127.0.0.1:$ORIGIN_PORT;
-        keepalive 32;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        gzip on;
+    write_nginx_proxy_conf "$dir" "        gzip on;
         gzip_comp_level $1;
         gzip_min_length 0;
         gzip_proxied any;
-        gzip_types text/html;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_max_temp_file_size 0;
-        }
-    }
-}
-EOF
-    } >"$dir/nginx.conf"
+        gzip_types text/html;" ""
     start_nginx proxy "$PROXY_CPU" "$dir/nginx.conf"
     TARGET_PORT="$NGINX_PORT"
 }
@@ -163,16 +141,7 @@ minimum-content-length 0
 EOF
     echo "compress.so $root/etc/compress.config" >"$root/etc/plugin.config"
     [[ $EUID -ne 0 ]] || chown -R "$ATS_USER:" "$root"
-    port_free "$ATS_PORT" || die "port $ATS_PORT is taken; is another traffic_server running?"
-    TS_RUNROOT="$root/runroot.yaml" taskset -c "$PROXY_CPU" \
-        traffic_server --run-root="$root/runroot.yaml" \
-        --bind_stdout "$root/log/traffic.out" --bind_stderr "$root/log/traffic.out" \
-        >"$root/stdout.log" 2>&1 &
-    TARGET_MAIN_PID=$!
-    STARTED_PIDS+=("$TARGET_MAIN_PID")
-    TARGET_PIDS=("$TARGET_MAIN_PID")
-    TARGET_PORT="$ATS_PORT"
-    wait_port "$ATS_PORT" 30 || { log "traffic_server did not listen; see $root/log"; return 1; }
+    launch_ats ats-compress "$root"
 }
 
 # start_target NAME: sets TARGET_* and ACCEPT (the Accept-Encoding to send).

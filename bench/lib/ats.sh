@@ -93,6 +93,13 @@ EOF
 start_ats() {
     local name="$1" plugin="$2" root
     root="$(make_ats_sandbox "$name" "$plugin")"
+    launch_ats "$name" "$root"
+}
+
+# launch_ats NAME ROOT: run traffic_server from the sandbox ROOT, pinned to
+# PROXY_CPU, and wait for its port.
+launch_ats() {
+    local name="$1" root="$2"
     port_free "$ATS_PORT" || die "port $ATS_PORT is taken; is another traffic_server running?"
     TS_RUNROOT="$root/runroot.yaml" taskset -c "$PROXY_CPU" \
         traffic_server --run-root="$root/runroot.yaml" \

@@ -98,12 +98,14 @@ EOF
     ORIGIN_PIDS=("${TARGET_PIDS[@]}")
 }
 
-# start_nginx_proxy: the peer proxy on NGINX_PORT with a keep-alive pool
-# of 32 to the origin; proxy_buffering stays at its default (on), but
-# responses are never spooled to a temp file (proxy_max_temp_file_size 0):
-# plugin-host streams with bounded memory, and so should the peer.
-start_nginx_proxy() {
-    local dir="$WORK_DIR/nginx-proxy"
+# write_nginx_proxy_conf DIR SERVER_EXTRA LOCATION_EXTRA: the peer proxy's
+# config on NGINX_PORT, a keep-alive pool of 32 to the origin, with extra
+# directives for the server and location blocks (gzip, sub_filter, ...).
+# proxy_buffering stays at its default (on), but responses are never
+# spooled to a temp file (proxy_max_temp_file_size 0): plugin-host streams
+# with bounded memory, and so should the peer.
+write_nginx_proxy_conf() {
+    local dir="$1" server_extra="$2" location_extra="$3"
     mkdir -p "$dir/tmp"
     {
         nginx_main "$dir"
@@ -116,16 +118,24 @@ start_nginx_proxy() {
     }
     server {
         listen 127.0.0.1:$NGINX_PORT;
+$server_extra
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_max_temp_file_size 0;
+$location_extra
         }
     }
 }
 EOF
     } >"$dir/nginx.conf"
+}
+
+# start_nginx_proxy: the plain peer proxy.
+start_nginx_proxy() {
+    local dir="$WORK_DIR/nginx-proxy"
+    write_nginx_proxy_conf "$dir" "" ""
     start_nginx proxy "$PROXY_CPU" "$dir/nginx.conf"
     TARGET_PORT="$NGINX_PORT"
 }
@@ -139,34 +149,13 @@ SUB_PATTERNS=255
 # occurrence). The random bodies contain none of them: both proxies pay
 # for the search, neither rewrites a byte.
 start_nginx_sub() {
-    local dir="$WORK_DIR/nginx-sub" i
-    mkdir -p "$dir/tmp"
-    {
-        nginx_main "$dir"
-        echo "http {"
-        nginx_common_http "$dir"
-        cat <<EOF
-    upstream origin {
-        server 127.0.0.1:$ORIGIN_PORT;
-        keepalive 32;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_max_temp_file_size 0;
-            sub_filter_types *;
-            sub_filter_once off;
-EOF
-        for ((i = 0; i < SUB_PATTERNS; i++)); do
-            printf "            sub_filter '<tok-%04d-x7q>' 'R%d';\n" "$i" "$i"
-        done
-        echo "        }"
-        echo "    }"
-        echo "}"
-    } >"$dir/nginx.conf"
+    local dir="$WORK_DIR/nginx-sub" i filters
+    filters="            sub_filter_types *;
+            sub_filter_once off;"
+    for ((i = 0; i < SUB_PATTERNS; i++)); do
+        filters+=$'\n'"$(printf "            sub_filter '<tok-%04d-x7q>' 'R%d';" "$i" "$i")"
+    done
+    write_nginx_proxy_conf "$dir" "" "$filters"
     start_nginx sub "$PROXY_CPU" "$dir/nginx.conf"
     TARGET_PORT="$NGINX_PORT"
 }
