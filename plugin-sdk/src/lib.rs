@@ -72,7 +72,8 @@
 //!    assert_eq!(out.nbytes, Some(11));
 //!    ```
 //! 5. List it in `plugin.config` (`libmy_plugin.so arg1 arg2`), check it
-//!    with `plugin-host check --config plugin.config`, and restart the host.
+//!    with `plugin-host check --config plugin.config`, then start the host or
+//!    reload a running one (`plugin-host reload`, or SIGHUP).
 //!
 //! `plugins/null-stream` in the plugin-host repository is exactly this
 //! plugin as a crate: the template to copy. `docs/first-plugin.md` there,
