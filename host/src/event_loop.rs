@@ -6,6 +6,7 @@
 //! offset by `FIRST_SOCKET`. A slot holds a client session, the back-pointer
 //! of an origin socket in use by a session, or an idle pooled origin socket.
 
+use crate::access_log::{AccessLog, WorkerLog};
 use crate::h1::date::DateCache;
 use crate::metrics::WorkerMetrics;
 use crate::origin::OriginConn;
@@ -68,11 +69,18 @@ pub struct Worker {
     date: DateCache,
     /// This worker's per-transaction numbers, registered for `/metrics`.
     metrics: Arc<WorkerMetrics>,
+    /// This worker's access log buffer; flushed on the sweep and when `run` returns.
+    access: WorkerLog,
 }
 
 impl Worker {
     /// A worker on `listener`; registers a waker in `shared` for signals.
-    pub fn new(listener: std::net::TcpListener, settings: Arc<Settings>, shared: Arc<Shared>) -> io::Result<Self> {
+    pub fn new(
+        listener: std::net::TcpListener,
+        settings: Arc<Settings>,
+        shared: Arc<Shared>,
+        access: &AccessLog,
+    ) -> io::Result<Self> {
         let metrics = shared.metrics.register_worker();
         let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
@@ -94,6 +102,7 @@ impl Worker {
             watch,
             date: DateCache::default(),
             metrics,
+            access: WorkerLog::new(access),
         })
     }
 
@@ -143,6 +152,8 @@ impl Worker {
             let now = Instant::now();
             if now >= next_sweep {
                 self.sweep(now);
+                // The sweep runs even when idle, so a quiet worker's lines still go out within a second.
+                self.access.tick(now);
                 next_sweep = now + SWEEP_EVERY;
             }
             if let Some(since) = self.draining_since {
@@ -242,6 +253,7 @@ impl Worker {
             scratch: &mut self.scratch,
             date: &mut self.date,
             metrics: &self.metrics,
+            access: &mut self.access,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;

@@ -1,6 +1,7 @@
 //! The plugin-host proxy as a library: the binary in `main.rs` is its
 //! command line. Modules, in data-path order:
 //!
+//! - [`access_log`]: one line per transaction, buffered per worker.
 //! - [`event_loop`]: one mio worker per thread; accept, dispatch, timers.
 //! - [`session`]: a client connection; heads, keep-alive, pipelining.
 //! - [`txn`]: one transaction; request out, response back.
@@ -20,6 +21,7 @@
 //! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
 //! `transform` and `h1` know none of the others (`.ci/check-deps` checks it).
 
+pub mod access_log;
 pub mod admin;
 pub mod admin_client;
 pub(crate) mod body;

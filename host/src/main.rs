@@ -14,7 +14,7 @@ use host::plugins::images::Images;
 use host::plugins::runtime_dir::RuntimeDir;
 use host::plugins::{load_generation, Generation, LoadOptions};
 use host::reload::{self, Source};
-use host::{admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin, watchdog};
+use host::{access_log, admin, admin_client, cli, event_loop, h1, settings, shared, signals, static_origin, watchdog};
 use settings::Settings;
 use shared::Shared;
 use std::io::Write;
@@ -155,6 +155,16 @@ struct RunArgs {
     /// Log lines as text (coloured on a terminal only) or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Where the access log (one line per request) goes: a file (appended to; SIGUSR1 reopens it
+    /// for logrotate), `stderr` (the default: beside the other logs, so a foreground run and
+    /// systemd's journal show it), or `off`. Lines are buffered per worker and written at least
+    /// once a second, every 64 KiB, and at shutdown.
+    #[arg(long, value_name = "PATH|stderr|off", default_value = "stderr", value_parser = access_log::Destination::parse)]
+    access_log: access_log::Destination,
+    /// The access log's line format, its own whatever --log-format says; the default, combined, is
+    /// what nginx and Apache write and what log tools parse. Times are UTC.
+    #[arg(long, value_enum, default_value_t = access_log::Format::Combined)]
+    access_log_format: access_log::Format,
     /// Write the process id here once serving (for `kill -HUP $(cat PATH)`); removed at exit.
     #[arg(long)]
     pid_file: Option<PathBuf>,
@@ -297,6 +307,8 @@ fn load_plugins(source: Option<&Source>) -> anyhow::Result<Arc<Generation>> {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     logging::init(&args.log_level, args.log_format);
+    let sink = args.access_log.open()?;
+    let access = access_log::AccessLog { sink: sink.clone(), format: args.access_log_format };
     let origin = match args.origin {
         Some(o) => o,
         None => {
@@ -332,7 +344,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(source) = source {
         shared.set_reloader(reload::spawn(source, shared.clone())?);
     }
-    signals::spawn(shared.clone())?;
+    signals::spawn(shared.clone(), sink)?;
     let limits = watchdog::Limits {
         warn: Duration::from_millis(args.watchdog_warn_ms.max(1)),
         exit: Duration::from_millis(args.watchdog_exit_ms.max(args.watchdog_warn_ms).max(1)),
@@ -348,9 +360,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     drop(probe);
     let mut handles = Vec::new();
     for (i, listener) in listeners.into_iter().enumerate() {
-        let (settings, shared) = (settings.clone(), shared.clone());
+        let (settings, shared, access) = (settings.clone(), shared.clone(), access.clone());
         // A worker is built on its own thread: its sessions hold plugin state that never crosses threads.
-        let run = move || event_loop::Worker::new(listener, settings, shared)?.run();
+        let run = move || event_loop::Worker::new(listener, settings, shared, &access)?.run();
         handles.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(run)?);
     }
     tracing::info!(%local, threads, origin = %settings.origin, "plugin-host started");

@@ -7,6 +7,7 @@
 //! arriving), `Busy` (a transaction runs), `Closing` (flush, then close).
 //! `drive` returns `Step::Open` or `Step::Close`.
 
+use crate::access_log::{Origin, Outcome, Record, RequestLine, WorkerLog};
 use crate::error_page;
 use crate::event_loop::Slot;
 use crate::h1::date::DateCache;
@@ -28,6 +29,8 @@ use std::time::Instant;
 pub const READ_CHUNK: usize = 256 * 1024;
 /// Bytes asked of the kernel per read when nothing is buffered (a new head).
 pub const HEAD_CHUNK: usize = 8 * 1024;
+/// How much of a refused head's first line its access log line keeps.
+const LOGGED_LINE_BYTES: usize = 8 * 1024;
 
 /// What the event loop lends a session while driving it.
 pub struct Ctx<'a> {
@@ -54,6 +57,8 @@ pub struct Ctx<'a> {
     pub date: &'a mut DateCache,
     /// The worker's per-transaction numbers (`/metrics`).
     pub metrics: &'a WorkerMetrics,
+    /// The worker's access log buffer.
+    pub access: &'a mut WorkerLog,
 }
 
 /// What the event loop should do with the session after a drive.
@@ -304,12 +309,33 @@ impl Session {
                 tracing::info!(peer = %self.io.peer, status, reason = why, "refused request");
                 let page = error_page::render(status, why, true);
                 ctx.metrics.transaction(status, self.io.rbuf.len() as u64, page.len() as u64, None);
+                self.log_refused_head(status, page.len(), ctx);
                 self.io.wbuf.push(page);
                 self.io.rbuf.clear();
                 self.closing = true;
                 true
             }
         }
+    }
+
+    /// The access log line of a head that did not parse, as nginx logs its 400s:
+    /// the request line as far as it arrived (up to [`LOGGED_LINE_BYTES`]).
+    fn log_refused_head(&self, status: u16, page_len: usize, ctx: &mut Ctx) {
+        let raw = &self.io.rbuf[..self.io.rbuf.len().min(LOGGED_LINE_BYTES)];
+        let line = raw.iter().position(|&b| b == b'\n').map_or(raw, |end| &raw[..end]);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        ctx.access.record(&Record {
+            peer: self.io.peer.ip(),
+            request: RequestLine::Raw(line),
+            status,
+            bytes_in: self.io.rbuf.len() as u64,
+            bytes_out: page_len as u64,
+            duration: ctx.now.saturating_duration_since(self.head_started.unwrap_or(ctx.now)),
+            origin: Origin::None,
+            outcome: Outcome::Refused,
+            referer: None,
+            user_agent: None,
+        });
     }
 
     fn finish_txn(&mut self, step: TxnStep, ctx: &mut Ctx) -> Step {

@@ -14,6 +14,7 @@
 //! [`TxnStep`]: keep going, finished cleanly, failed with an error page
 //! (close after it), or aborted (close now, the response was cut short).
 
+use crate::access_log::{Origin, Outcome, Record, RequestLine};
 use crate::body::{BodyPipe, PipeError, Pump};
 
 pub(crate) mod forward_heads;
@@ -62,6 +63,9 @@ pub struct Txn {
     owner: usize,
     /// The client's request head, as plugins left it.
     request: RequestHead,
+    /// Method and target as the client sent them, kept for the access log
+    /// only when plugins (which may rewrite both) run.
+    received: Option<Box<(String, String)>>,
     /// The request body's framing as received.
     request_body: BodyKind,
     /// The response body's framing as received (`Empty` until a response).
@@ -110,23 +114,24 @@ impl Txn {
                     _ => "bad request framing",
                 };
                 tracing::info!(peer = %io.peer, reason = why, "refused request");
-                return Err(refused(ctx, head_len, 400, error_page::render(400, why, true)));
+                return Err(refused(ctx, io, &head, head_len, 400, error_page::render(400, why, true)));
             }
         };
         if head.method == "CONNECT" {
             let page = error_page::render(501, "CONNECT is not supported by this reverse proxy", true);
-            return Err(refused(ctx, head_len, 501, page));
+            return Err(refused(ctx, io, &head, head_len, 501, page));
         }
         let generation = ctx.shared.generation();
         let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
         let mut request_chain = None;
+        let received = plugins.as_ref().map(|_| Box::new((head.method.clone(), head.target.clone())));
         if let Some(p) = plugins.as_mut() {
             let mut view = TxnView::request(&mut head, framing);
             if let HookResult::Fail { status, message } = p.read_request_headers(&mut view) {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 p.txn_close(&mut view);
                 let page = error_page::render(status, "the request was refused by a plugin", true);
-                return Err(refused(ctx, head_len, status, page));
+                return Err(refused(ctx, io, &head, head_len, status, page));
             }
             request_chain = p.take_request_chain().map(|mut c| {
                 c.set_busy_limit(ctx.settings.inactivity_timeout);
@@ -159,6 +164,7 @@ impl Txn {
             owner,
             client_keep_alive: keep_alive(head.version, &head.headers),
             request: head,
+            received,
             request_body: framing,
             response_body: BodyKind::Empty,
             plugins,
@@ -189,8 +195,10 @@ impl Txn {
                     let what = describe_failure(&e);
                     tracing::warn!(origin = %ctx.settings.origin, "origin connect failed: the origin server {what}");
                     txn.status = 502;
+                    let page = error_page::render(502, &format!("the origin server {what}"), true);
+                    txn.bytes_out += page.len() as u64;
                     txn.finish(&TxnStep::Failed, io, ctx);
-                    return Err(error_page::render(502, &format!("the origin server {what}"), true));
+                    return Err(page);
                 }
             },
         };
@@ -447,31 +455,50 @@ impl Txn {
                 o.close(ctx);
             }
         }
-        tracing::info!(
-            target: "access",
-            "access peer={} method={} target={} status={} bytes_in={} bytes_out={} duration_ms={} origin={} outcome={:?}",
-            io.peer.ip(),
-            self.request.method,
-            self.request.target,
-            self.status,
-            self.bytes_in,
-            self.bytes_out,
-            ctx.now.saturating_duration_since(self.started).as_millis(),
-            if self.origin_reused { "reused" } else { "new" },
-            step,
-        );
         // The status the client got: none if neither a head nor an error page went out.
         let status = if self.resp_head_sent || *step == TxnStep::Failed { self.status } else { 0 };
         let took = ctx.now.saturating_duration_since(self.started);
+        let (method, target) = match self.received.as_deref() {
+            Some((m, t)) => (m.as_str(), t.as_str()),
+            None => (self.request.method.as_str(), self.request.target.as_str()),
+        };
+        ctx.access.record(&Record {
+            peer: io.peer.ip(),
+            request: RequestLine::Parsed { method, target, version: self.request.version.as_str() },
+            status,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            duration: took,
+            origin: if self.origin_reused { Origin::Reused } else { Origin::New },
+            outcome: match step {
+                TxnStep::Done => Outcome::Done,
+                TxnStep::Failed => Outcome::Failed,
+                _ => Outcome::Aborted,
+            },
+            referer: self.request.headers.get("referer"),
+            user_agent: self.request.headers.get("user-agent"),
+        });
         ctx.metrics.transaction(status, self.bytes_in, self.bytes_out, Some(took));
         clean && req_done && self.client_keep_alive
     }
 }
 
-/// Counts a request refused before its transaction started (no latency:
-/// it never reached the origin); returns its error page.
-fn refused(ctx: &Ctx, head_len: usize, status: u16, page: Bytes) -> Bytes {
+/// Counts and logs a request refused before its transaction started (no
+/// latency: it never reached the origin); returns its error page.
+fn refused(ctx: &mut Ctx, io: &ClientIo, head: &RequestHead, head_len: usize, status: u16, page: Bytes) -> Bytes {
     ctx.metrics.transaction(status, head_len as u64, page.len() as u64, None);
+    ctx.access.record(&Record {
+        peer: io.peer.ip(),
+        request: RequestLine::Parsed { method: &head.method, target: &head.target, version: head.version.as_str() },
+        status,
+        bytes_in: head_len as u64,
+        bytes_out: page.len() as u64,
+        duration: std::time::Duration::ZERO,
+        origin: Origin::None,
+        outcome: Outcome::Refused,
+        referer: head.headers.get("referer"),
+        user_agent: head.headers.get("user-agent"),
+    });
     page
 }
 
