@@ -154,4 +154,24 @@ mod tests {
         }
         assert_eq!(calls.0.len(), 4, "three pipe-sized pieces of short lines, one long line alone");
     }
+
+    #[test]
+    fn lines_of_the_epoch_before_a_reopen_go_to_the_renamed_file() {
+        let dir = std::env::temp_dir().join(format!("plugin-host-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (path, rotated) = (dir.join("a.log"), dir.join("a.log.1"));
+        let sink = Sink::open(&path).expect("open");
+        let before = sink.epoch();
+        sink.write(before, b"one\n").expect("write");
+        std::fs::rename(&path, &rotated).expect("rename");
+        assert!(sink.reopen().expect("reopen"));
+        let after = sink.epoch();
+        assert_ne!(before, after);
+        // A worker's buffer filled before the signal, flushed after it.
+        sink.write(before, b"two\n").expect("write");
+        sink.write(after, b"three\n").expect("write");
+        assert_eq!(std::fs::read(&rotated).expect("rotated"), b"one\ntwo\n");
+        assert_eq!(std::fs::read(&path).expect("new"), b"three\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
