@@ -63,9 +63,6 @@ pub struct Txn {
     owner: usize,
     /// The client's request head, as plugins left it.
     request: RequestHead,
-    /// Method and target as the client sent them, kept for the access log
-    /// only when plugins (which may rewrite both) run.
-    received: Option<Box<(String, String)>>,
     /// The request body's framing as received.
     request_body: BodyKind,
     /// The response body's framing as received (`Empty` until a response).
@@ -124,7 +121,6 @@ impl Txn {
         let generation = ctx.shared.generation();
         let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
         let mut request_chain = None;
-        let received = plugins.as_ref().map(|_| Box::new((head.method.clone(), head.target.clone())));
         if let Some(p) = plugins.as_mut() {
             let mut view = TxnView::request(&mut head, framing);
             if let HookResult::Fail { status, message } = p.read_request_headers(&mut view) {
@@ -164,7 +160,6 @@ impl Txn {
             owner,
             client_keep_alive: keep_alive(head.version, &head.headers),
             request: head,
-            received,
             request_body: framing,
             response_body: BodyKind::Empty,
             plugins,
@@ -458,10 +453,8 @@ impl Txn {
         // The status the client got: none if neither a head nor an error page went out.
         let status = if self.resp_head_sent || *step == TxnStep::Failed { self.status } else { 0 };
         let took = ctx.now.saturating_duration_since(self.started);
-        let (method, target) = match self.received.as_deref() {
-            Some((m, t)) => (m.as_str(), t.as_str()),
-            None => (self.request.method.as_str(), self.request.target.as_str()),
-        };
+        // Plugins can edit headers but not the request line: it is logged as received.
+        let (method, target) = (self.request.method.as_str(), self.request.target.as_str());
         ctx.access.record(&Record {
             peer: io.peer.ip(),
             request: RequestLine::Parsed { method, target, version: self.request.version.as_str() },
