@@ -104,9 +104,11 @@ start_ph_gzip() {
     printf '%s\n' "$2" >"$dir/compress.config"
     echo "$PLUGIN_GZIP_SO $dir/compress.config" >"$dir/plugin.config"
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
+    local log_flags
+    mapfile -t log_flags < <(plugin_host_log_flags)
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
-        --threads 1 --config "$dir/plugin.config" --log-level warn \
+        --threads 1 --config "$dir/plugin.config" "${log_flags[@]}" \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
     TARGET_MAIN_PID=$!
     STARTED_PIDS+=("$TARGET_MAIN_PID")

@@ -138,14 +138,27 @@ start_scanner_host() {
 
 # launch_plugin_host NAME: start plugin-host on WORK_DIR/NAME/plugin.config
 # (written by the caller), as start_plugin_host does.
+# plugin_host_log_flags: the flags that keep plugin-host's logs out of the
+# measurement, as the nginx rows run with `access_log off`: warnings only,
+# and no access log (which --log-level does not silence) where the build
+# has the flag, so older builds still run.
+plugin_host_log_flags() {
+    printf '%s\n' --log-level warn
+    if "$PLUGIN_HOST_BIN" run --help 2>/dev/null | grep -q -- '--access-log '; then
+        printf '%s\n' --access-log off
+    fi
+}
+
 launch_plugin_host() {
     local name="$1" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
+    local log_flags
+    mapfile -t log_flags < <(plugin_host_log_flags)
     # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
-        --threads 1 --config "$dir/plugin.config" --log-level warn ${PH_EXTRA_ARGS:-} \
+        --threads 1 --config "$dir/plugin.config" "${log_flags[@]}" ${PH_EXTRA_ARGS:-} \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
     TARGET_MAIN_PID=$!
     STARTED_PIDS+=("$TARGET_MAIN_PID")
