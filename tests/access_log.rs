@@ -236,6 +236,17 @@ fn kv_records_a_502() {
 }
 
 #[test]
+fn a_client_gone_before_the_response_is_a_499() {
+    let origin = Origin::start();
+    let host = HostBuilder::new(origin.addr()).opt("--access-log-format", "kv").start();
+    let mut conn = RawConn::connect(host.addr());
+    conn.send(b"POST /echo HTTP/1.1\r\nHost: e\r\nContent-Length: 100\r\n\r\nonly ten b").expect("send");
+    drop(conn);
+    let line = kv_line(&host, "/echo");
+    assert_eq!((field(&line, "status"), field(&line, "outcome")), (Some("499"), Some("aborted")), "{line}");
+}
+
+#[test]
 fn the_default_is_combined_on_stderr() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());

@@ -92,6 +92,9 @@ pub struct Txn {
     busy_limit: std::time::Duration,
 }
 
+/// The access log's status for a transaction that sent nothing (nginx's "client closed request").
+const CLIENT_CLOSED: u16 = 499;
+
 const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
 
 impl Txn {
@@ -458,7 +461,9 @@ impl Txn {
         ctx.access.record(&Record {
             peer: io.peer.ip(),
             request: RequestLine::Parsed { method, target, version: self.request.version.as_str() },
-            status,
+            // Nothing was sent: the client went away first. nginx's 499 says so, and keeps
+            // the field three digits for log parsers.
+            status: if status == 0 { CLIENT_CLOSED } else { status },
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
             duration: took,
