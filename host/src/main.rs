@@ -156,7 +156,7 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Where the access log (one line per request) goes: a file (appended to; SIGUSR1 reopens it
-    /// for logrotate), `stderr` (the default: beside the other logs, so a foreground run and
+    /// for logrotate), `stderr` or `-` (the default: beside the other logs, so a foreground run and
     /// systemd's journal show it), or `off`. Lines are buffered per worker and written at least
     /// once a second, every 64 KiB, and at shutdown.
     #[arg(long, value_name = "PATH|stderr|off", default_value = "stderr", value_parser = access_log::Destination::parse)]

@@ -208,3 +208,17 @@ impl Drop for WorkerLog {
         self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_parse() {
+        assert_eq!(Destination::parse("stderr"), Ok(Destination::Stderr));
+        assert_eq!(Destination::parse("-"), Ok(Destination::Stderr));
+        assert_eq!(Destination::parse("off"), Ok(Destination::Off));
+        assert_eq!(Destination::parse("/var/log/a.log"), Ok(Destination::File("/var/log/a.log".into())));
+        assert!(Destination::parse("").is_err());
+    }
+}
