@@ -5,8 +5,8 @@
 //!
 //! The functions at the bottom are the whole API; each delegates to a
 //! sibling module split by responsibility: `parse` (bytes to heads),
-//! `framing` (heads to [`BodyKind`], connection policy) and `write_head`
-//! (heads to bytes).
+//! `framing` (heads to [`BodyKind`], connection policy), `write_head`
+//! (heads to bytes, [`HeadWriter`]) and `fields` ([`Headers`]).
 
 use super::{framing, parse, write_head};
 use bytes::BytesMut;
