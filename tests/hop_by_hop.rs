@@ -53,6 +53,20 @@ fn x_forwarded_for_appends_client_address() {
 }
 
 #[test]
+fn several_x_forwarded_for_lines_are_one_list() {
+    let origin = Origin::start();
+    let host = Host::start(origin.addr());
+    let seen =
+        headers_seen_by_origin(&host, "X-Forwarded-For: 192.0.2.7\r\nX-Keep: yes\r\nX-Forwarded-For: 198.51.100.1\r\n");
+    assert_eq!(
+        values(&seen, "x-forwarded-for"),
+        ["192.0.2.7, 198.51.100.1, 127.0.0.1"],
+        "every earlier hop is kept, in one field, the client's address last: {seen:?}"
+    );
+    assert_eq!(values(&seen, "x-keep"), ["yes"]);
+}
+
+#[test]
 fn response_hop_by_hop_headers_do_not_reach_client() {
     let origin = Origin::start();
     let host = Host::start(origin.addr());

@@ -213,7 +213,7 @@ impl Offline<'_> {
         let hook =
             self.plugins.read_response_headers(&mut TxnView::request(request, request_kind).response(response, kind));
         self.refuse_on_fail(hook, "response")?;
-        let original_length = response.headers.get("content-length").map(<[u8]>::to_vec);
+        let original_length = response.headers.get_shared("content-length");
         let len = declared(kind);
         strip_hop_by_hop(&mut response.headers);
         let chain = self.plugins.take_response_chain().filter(|_| kind != BodyKind::Empty);
@@ -241,7 +241,7 @@ impl Offline<'_> {
         response: &mut ResponseHead,
         kind: BodyKind,
         len: BodyLen,
-        original_length: Option<Vec<u8>>,
+        original_length: Option<bytes::Bytes>,
     ) -> Result<(), Failed> {
         let hook =
             self.plugins.send_response_headers(&mut TxnView::request(request, request_kind).response(response, kind));

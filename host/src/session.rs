@@ -11,14 +11,14 @@ use crate::access_log::{Origin, Outcome, Record, RequestLine, WorkerLog};
 use crate::error_page;
 use crate::event_loop::Slot;
 use crate::h1::date::DateCache;
-use crate::h1::head::{parse_request, HeadError};
+use crate::h1::head::{take_request, HeadError};
 use crate::h1::write_queue::WriteQueue;
 use crate::io_util::{read_buffered, ReadOutcome};
 use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 use crate::shared::Shared;
 use crate::txn::{Txn, TxnStep};
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::Registry;
 use slab::Slab;
@@ -278,9 +278,8 @@ impl Session {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now);
         }
-        match parse_request(&self.io.rbuf, &ctx.settings.limits) {
+        match take_request(&mut self.io.rbuf, &ctx.settings.limits) {
             Ok(Some((head, len))) => {
-                self.io.rbuf.advance(len);
                 self.head_started = None;
                 match Txn::start(head, len, self.index, &mut self.io, ctx) {
                     Ok(txn) => self.txn = Some(txn),

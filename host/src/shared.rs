@@ -90,6 +90,16 @@ impl Shared {
         self.generation.load_full()
     }
 
+    /// The current generation for a new transaction, `None` when it has no
+    /// plugins. Only a generation with plugins is kept (an `Arc` clone, an
+    /// atomic add on a count every worker shares); without plugins a
+    /// transaction reads the slot through arc-swap's thread-local guard and
+    /// writes nothing shared.
+    pub fn generation_for_txn(&self) -> Option<Arc<Generation>> {
+        let current = self.generation.load();
+        (!current.is_empty()).then(|| arc_swap::Guard::into_inner(current))
+    }
+
     /// Swaps in a new generation in one store; transactions in flight keep theirs.
     pub fn set_generation(&self, generation: Arc<Generation>) -> Arc<Generation> {
         let mut live = self.generations.lock();

@@ -88,16 +88,34 @@ pub(super) fn origin_may_persist(head: &ResponseHead, kind: BodyKind) -> bool {
 
 /// See [`super::head::strip_hop_by_hop`].
 pub(super) fn strip_hop_by_hop(headers: &mut Headers) {
-    let named: Vec<String> = headers
-        .get_all("connection")
-        .flat_map(list_elements)
-        .filter(|name| !name.is_empty())
-        .map(|name| String::from_utf8_lossy(name).into_owned())
-        .collect();
+    let hop = HopByHop::of(headers);
     // One pass over the fields: this runs twice per transaction.
-    headers.retain_names(|name| {
-        !HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)).any(|hop| name.eq_ignore_ascii_case(hop))
-    });
+    headers.retain_names(|name| !hop.holds(name));
+}
+
+/// The names [`strip_hop_by_hop`] removes from one head: the fixed ones and
+/// those its Connection fields list.
+pub struct HopByHop {
+    named: Vec<Vec<u8>>,
+}
+
+impl HopByHop {
+    /// The hop-by-hop names of `headers`.
+    pub fn of(headers: &Headers) -> Self {
+        let named = headers
+            .get_all("connection")
+            .flat_map(list_elements)
+            .filter(|name| !name.is_empty() && !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop.as_bytes())))
+            .map(<[u8]>::to_vec)
+            .collect();
+        HopByHop { named }
+    }
+
+    /// True if a field called `name` belongs to one hop only.
+    pub fn holds(&self, name: &[u8]) -> bool {
+        HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()))
+            || self.named.iter().any(|hop| name.eq_ignore_ascii_case(hop))
+    }
 }
 
 /// What the Transfer-Encoding fields, read together as one list, hold.

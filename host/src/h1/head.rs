@@ -5,10 +5,16 @@
 //!
 //! The functions at the bottom are the whole API; each delegates to a
 //! sibling module split by responsibility: `parse` (bytes to heads),
-//! `framing` (heads to [`BodyKind`], connection policy) and `write_head`
-//! (heads to bytes).
+//! `framing` (heads to [`BodyKind`], connection policy), `write_head`
+//! (heads to bytes, [`HeadWriter`]) and `fields` ([`Headers`]).
 
 use super::{framing, parse, write_head};
+use bytes::BytesMut;
+
+pub(super) use super::fields::list_elements;
+pub use super::fields::{Headers, WireField};
+pub use super::framing::HopByHop;
+pub use super::write_head::HeadWriter;
 
 /// HTTP version of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,103 +33,6 @@ impl Version {
             Version::Http11 => "HTTP/1.1",
         }
     }
-}
-
-/// Header fields in arrival order; names compare case-insensitively.
-///
-/// Names keep the case they arrived (or were set) with, since some origins
-/// and clients still care; values are raw bytes because RFC 9110 allows
-/// obs-text (0x80..=0xFF) in them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers {
-    entries: Vec<(String, Vec<u8>)>,
-}
-
-impl Headers {
-    /// An empty set of fields.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// First value of `name`.
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.position(name).map(|i| self.entries[i].1.as_slice())
-    }
-    /// Every value of `name`, in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
-    }
-    /// True if at least one field is called `name`.
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-    /// Replaces every value of `name` with one.
-    ///
-    /// The new field takes the position of the first existing one, so that
-    /// rewriting a header does not reorder the head; otherwise it is appended.
-    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
-        let value = value.into();
-        match self.position(name) {
-            Some(first) => {
-                self.entries[first] = (name.to_owned(), value);
-                let mut index = 0;
-                self.entries.retain(|(n, _)| {
-                    let keep = index <= first || !n.eq_ignore_ascii_case(name);
-                    index += 1;
-                    keep
-                });
-            }
-            None => self.entries.push((name.to_owned(), value)),
-        }
-    }
-    /// Adds a value, keeping existing ones.
-    pub fn append(&mut self, name: &str, value: impl Into<Vec<u8>>) {
-        self.entries.push((name.to_owned(), value.into()));
-    }
-    /// Removes every value of `name`; true if any was there.
-    pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.entries.len() != before
-    }
-    /// Keeps only the fields whose name `keep` accepts, in one pass.
-    pub fn retain_names(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.entries.retain(|(n, _)| keep(n));
-    }
-    /// True if any value of `name`, read as a comma-separated list, holds `token` (case-insensitive).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.get_all(name).flat_map(list_elements).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
-    }
-    /// All fields in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
-    }
-    /// Number of fields.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-    /// True when there are no fields.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|(n, _)| n.eq_ignore_ascii_case(name))
-    }
-}
-
-/// The elements of one comma-separated field value (RFC 9110 section 5.6.1),
-/// each trimmed of optional whitespace; empty elements are kept so that
-/// callers which must refuse them (Content-Length) can.
-pub(super) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows)
-}
-
-/// `value` without leading and trailing SP / HTAB.
-pub(super) fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
-    &value[start..end]
 }
 
 /// A parsed request head.
@@ -224,12 +133,25 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead,
     parse::parse_request(buf, limits)
 }
 
+/// [`parse_request`] on a read buffer: a complete head is split off the
+/// front of `buf` without copying (its fields become ranges of it), and
+/// what follows it stays in `buf`.
+pub fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    parse::take_request(buf, limits)
+}
+
 /// Parses a response head from the start of `buf`. `Ok(None)`: incomplete.
 ///
 /// Same limits and field rules as [`parse_request`]; the status must be
 /// 100..=599.
 pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     parse::parse_response(buf, limits)
+}
+
+/// [`parse_response`] on a read buffer, splitting the head off as
+/// [`take_request`] does.
+pub fn take_response(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    parse::take_response(buf, limits)
 }
 
 /// The body framing of a request, refusing anything ambiguous.
@@ -292,6 +214,12 @@ pub fn strip_hop_by_hop(headers: &mut Headers) {
     framing::strip_hop_by_hop(headers)
 }
 
+/// The names [`strip_hop_by_hop`] would remove from a head, for a writer
+/// that skips them instead of removing them.
+pub fn hop_by_hop(headers: &Headers) -> HopByHop {
+    framing::HopByHop::of(headers)
+}
+
 /// Appends the request head's bytes.
 ///
 /// `METHOD SP target SP HTTP/1.x CRLF`, then `name: value CRLF` per field,
@@ -320,61 +248,6 @@ pub fn canonical_reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample() -> Headers {
-        let mut h = Headers::new();
-        h.append("Host", "a");
-        h.append("X-One", "1");
-        h.append("Accept", "*/*");
-        h.append("x-one", "2");
-        h
-    }
-
-    #[test]
-    fn get_is_case_insensitive_and_ordered() {
-        let h = sample();
-        assert_eq!(h.get("HOST"), Some(&b"a"[..]));
-        assert_eq!(h.get_all("X-ONE").collect::<Vec<_>>(), vec![&b"1"[..], &b"2"[..]]);
-        assert_eq!(h.get("missing"), None);
-        assert_eq!(h.len(), 4);
-    }
-
-    #[test]
-    fn set_replaces_all_keeping_first_position() {
-        let mut h = sample();
-        h.set("X-ONE", "3");
-        let fields: Vec<_> = h.iter().collect();
-        assert_eq!(fields, vec![("Host", &b"a"[..]), ("X-ONE", &b"3"[..]), ("Accept", &b"*/*"[..])]);
-        h.set("New", "v");
-        assert_eq!(h.iter().last(), Some(("New", &b"v"[..])));
-    }
-
-    #[test]
-    fn remove_reports_presence() {
-        let mut h = sample();
-        assert!(h.remove("x-one"));
-        assert!(!h.remove("x-one"));
-        assert_eq!(h.len(), 2);
-    }
-
-    #[test]
-    fn has_token_splits_lists_and_trims() {
-        let mut h = Headers::new();
-        h.append("Connection", "Upgrade ,\tKeep-Alive");
-        h.append("Connection", "x-foo");
-        assert!(h.has_token("connection", "keep-alive"));
-        assert!(h.has_token("connection", "upgrade"));
-        assert!(h.has_token("connection", "X-FOO"));
-        assert!(!h.has_token("connection", "close"));
-        assert!(!h.has_token("connection", "keep"));
-    }
-
-    #[test]
-    fn trim_ows_edges() {
-        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
-        assert_eq!(trim_ows(b"   "), b"");
-        assert_eq!(trim_ows(b""), b"");
-    }
 
     #[test]
     fn status_codes() {

@@ -8,6 +8,8 @@
 //!   - `framing`: the framing rules of RFC 9112 section 6, keep-alive,
 //!     hop-by-hop fields;
 //!   - `write_head`: heads to bytes.
+//!   - `fields`: [`head::Headers`], the field list; received fields are
+//!     ranges of the head's bytes, not copies.
 //! - [`decode`]: body decoders (framing in): Content-Length, chunked,
 //!   close-delimited, none. The chunked state machine is `chunked`.
 //! - [`encode`]: body encoders (framing out), the mirror of `decode`.
@@ -24,6 +26,7 @@ mod chunked;
 pub(crate) mod date;
 pub(crate) mod decode;
 pub(crate) mod encode;
+mod fields;
 mod framing;
 pub mod head;
 mod parse;

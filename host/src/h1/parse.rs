@@ -7,59 +7,96 @@
 
 use super::head::{HeadError, Headers, Limits, RequestHead, ResponseHead, Version};
 use super::target::split_absolute;
+use bytes::{Bytes, BytesMut};
 use httparse::Status;
 use std::mem::MaybeUninit;
 
 /// See [`super::head::parse_request`].
 pub(super) fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    let window = head_window(buf, limits);
-    let mut slots = header_slots(limits);
-    let mut req = httparse::Request::new(&mut []);
-    let status = parser_config()
-        .parse_request_with_uninit_headers(&mut req, window, &mut slots)
-        .map_err(|e| map_error(e, window))?;
-    let len = match status {
-        Status::Complete(len) => len,
-        Status::Partial => return incomplete(buf, limits),
-    };
-    let method = req.method.unwrap_or_default();
-    let target = req.path.unwrap_or_default();
-    if method.is_empty() {
-        return Err(HeadError::Malformed("empty method"));
-    }
-    let version = version_of(req.version)?;
-    check_target(method, target)?;
-    let headers = collect_headers(req.headers);
-    check_host(version, &headers)?;
-    let head = RequestHead { method: method.to_owned(), target: target.to_owned(), version, headers };
-    Ok(Some((head, len)))
+    Ok(request_shape(buf, limits)?.map(|(mut head, len)| {
+        head.headers.attach(Bytes::copy_from_slice(&buf[..len]));
+        (head, len)
+    }))
+}
+
+/// See [`super::head::take_request`].
+pub(super) fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    Ok(request_shape(buf, limits)?.map(|(mut head, len)| {
+        head.headers.attach(buf.split_to(len).freeze());
+        (head, len)
+    }))
 }
 
 /// See [`super::head::parse_response`].
 pub(super) fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    Ok(response_shape(buf, limits)?.map(|(mut head, len)| {
+        head.headers.attach(Bytes::copy_from_slice(&buf[..len]));
+        (head, len)
+    }))
+}
+
+/// See [`super::head::take_response`].
+pub(super) fn take_response(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    Ok(response_shape(buf, limits)?.map(|(mut head, len)| {
+        head.headers.attach(buf.split_to(len).freeze());
+        (head, len)
+    }))
+}
+
+/// A request head whose fields are ranges of `buf`, not yet attached to
+/// the bytes they point into (the caller decides whether to copy them or
+/// split them off its buffer), and the head's length.
+fn request_shape(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
-    let mut slots = header_slots(limits);
-    let mut res = httparse::Response::new(&mut []);
-    let status = parser_config()
-        .parse_response_with_uninit_headers(&mut res, window, &mut slots)
-        .map_err(|e| map_error(e, window))?;
-    let len = match status {
-        Status::Complete(len) => len,
-        Status::Partial => return incomplete(buf, limits),
-    };
-    let version = version_of(res.version)?;
-    let status = res.code.unwrap_or_default();
-    // httparse takes any three digits; RFC 9110 section 15 defines 1xx..5xx.
-    if !(100..=599).contains(&status) {
-        return Err(HeadError::Malformed("invalid status code"));
-    }
-    let head = ResponseHead {
-        version,
-        status,
-        reason: res.reason.unwrap_or_default().to_owned(),
-        headers: collect_headers(res.headers),
-    };
-    Ok(Some((head, len)))
+    with_header_slots(limits, |slots| {
+        let mut req = httparse::Request::new(&mut []);
+        let status = parser_config()
+            .parse_request_with_uninit_headers(&mut req, window, slots)
+            .map_err(|e| map_error(e, window))?;
+        let len = match status {
+            Status::Complete(len) => len,
+            Status::Partial => return incomplete(buf, limits),
+        };
+        let method = req.method.unwrap_or_default();
+        let target = req.path.unwrap_or_default();
+        if method.is_empty() {
+            return Err(HeadError::Malformed("empty method"));
+        }
+        let version = version_of(req.version)?;
+        check_target(method, target)?;
+        check_host(version, req.headers)?;
+        let headers = field_ranges(window, req.headers);
+        let head = RequestHead { method: method.to_owned(), target: target.to_owned(), version, headers };
+        Ok(Some((head, len)))
+    })
+}
+
+/// [`request_shape`] for a response head.
+fn response_shape(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let window = head_window(buf, limits);
+    with_header_slots(limits, |slots| {
+        let mut res = httparse::Response::new(&mut []);
+        let status = parser_config()
+            .parse_response_with_uninit_headers(&mut res, window, slots)
+            .map_err(|e| map_error(e, window))?;
+        let len = match status {
+            Status::Complete(len) => len,
+            Status::Partial => return incomplete(buf, limits),
+        };
+        let version = version_of(res.version)?;
+        let status = res.code.unwrap_or_default();
+        // httparse takes any three digits; RFC 9110 section 15 defines 1xx..5xx.
+        if !(100..=599).contains(&status) {
+            return Err(HeadError::Malformed("invalid status code"));
+        }
+        let head = ResponseHead {
+            version,
+            status,
+            reason: res.reason.unwrap_or_default().to_owned(),
+            headers: field_ranges(window, res.headers),
+        };
+        Ok(Some((head, len)))
+    })
 }
 
 /// The part of `buf` a head may occupy. Parsing only this much means a
@@ -77,10 +114,20 @@ fn incomplete<T>(buf: &[u8], limits: &Limits) -> Result<Option<T>, HeadError> {
     }
 }
 
-/// Room for exactly `max_headers` fields: httparse reports `TooManyHeaders`
-/// when it meets one field more than it has slots for.
-fn header_slots<'b>(limits: &Limits) -> Vec<MaybeUninit<httparse::Header<'b>>> {
-    vec![MaybeUninit::uninit(); limits.max_headers]
+/// Field slots kept on the stack: enough for any ordinary head, and no
+/// allocation per parse (a 3 KiB `Vec` per head cost more than the parse).
+const STACK_SLOTS: usize = 128;
+
+/// Runs `parse` with room for exactly `max_headers` fields: httparse
+/// reports `TooManyHeaders` when it meets one field more than it has slots
+/// for. Past [`STACK_SLOTS`] the slots come from the heap.
+fn with_header_slots<'b, T>(limits: &Limits, parse: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> T) -> T {
+    if limits.max_headers <= STACK_SLOTS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_SLOTS];
+        parse(&mut slots[..limits.max_headers])
+    } else {
+        parse(&mut vec![MaybeUninit::uninit(); limits.max_headers])
+    }
 }
 
 /// The strict configuration: the defaults already refuse obs-fold and
@@ -128,14 +175,18 @@ fn version_of(minor: Option<u8>) -> Result<Version, HeadError> {
     }
 }
 
-fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
-    let mut headers = Headers::new();
-    for field in fields {
-        // httparse has already trimmed OWS around the value and refused
-        // NUL, CR and LF inside it; the remaining bytes pass as they are.
-        headers.append(field.name, field.value);
-    }
-    headers
+/// The fields as offsets into `window`, which every httparse slice points into.
+fn field_ranges(window: &[u8], fields: &[httparse::Header<'_>]) -> Headers {
+    // httparse has already trimmed OWS around the value and refused
+    // NUL, CR and LF inside it; the remaining bytes pass as they are.
+    // A head is at most `max_head_bytes` long, far below u32::MAX.
+    let base = window.as_ptr() as usize;
+    let range = |s: &[u8]| {
+        let start = (s.as_ptr() as usize).wrapping_sub(base);
+        debug_assert!(start + s.len() <= window.len(), "an httparse slice outside the head");
+        (start as u32, (start + s.len()) as u32)
+    };
+    Headers::received(fields.iter().map(|f| (range(f.name.as_bytes()), range(f.value))))
 }
 
 /// RFC 9112 section 3.2: the form of the target must fit the method.
@@ -176,8 +227,8 @@ fn is_authority_form(target: &str) -> bool {
 /// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one Host; a
 /// request with several is refused by any version, since two proxies could
 /// each pick a different one.
-fn check_host(version: Version, headers: &Headers) -> Result<(), HeadError> {
-    let mut hosts = headers.get_all("host");
+fn check_host(version: Version, fields: &[httparse::Header<'_>]) -> Result<(), HeadError> {
+    let mut hosts = fields.iter().filter(|f| f.name.eq_ignore_ascii_case("host")).map(|f| f.value);
     match (hosts.next(), hosts.next()) {
         (None, _) if version == Version::Http11 => Err(HeadError::Malformed("missing Host")),
         (Some(_), Some(_)) => Err(HeadError::Malformed("multiple Host fields")),

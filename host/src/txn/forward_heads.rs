@@ -2,10 +2,12 @@
 //! response head the client sees, each with hop-by-hop fields removed and
 //! framing re-declared to match what the proxy's own encoder will send.
 
-use crate::h1::head::{strip_hop_by_hop, write_request, BodyKind, RequestHead, ResponseHead, Version};
+use crate::h1::head::{hop_by_hop, BodyKind, HeadWriter, RequestHead, ResponseHead, Version};
 use crate::h1::target::{split_absolute, without_fragment};
 use crate::session::ClientIo;
 use bytes::Bytes;
+use std::borrow::Cow;
+use std::io::Write;
 
 /// How long the body after a response head is, as far as the proxy knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub fn frame_response(
     out: &mut ResponseHead,
     len: BodyLen,
     method: &str,
-    original_length: Option<Vec<u8>>,
+    original_length: Option<Bytes>,
     client: Version,
 ) -> BodyKind {
     out.headers.remove("content-length");
@@ -34,20 +36,20 @@ pub fn frame_response(
         BodyLen::None => {
             if method == "HEAD" || out.status == 304 {
                 if let Some(cl) = original_length {
-                    out.headers.set("Content-Length", cl);
+                    out.headers.set_static("Content-Length", cl);
                 }
             } else if out.status != 204 {
                 // An empty body still needs its end marked on a keep-alive connection.
-                out.headers.set("Content-Length", "0");
+                out.headers.set_static("Content-Length", "0");
             }
             BodyKind::Empty
         }
         BodyLen::Known(n) => {
-            out.headers.set("Content-Length", n.to_string());
+            out.headers.set_static("Content-Length", n.to_string());
             BodyKind::Length(n)
         }
         BodyLen::Unknown if client == Version::Http11 => {
-            out.headers.set("Transfer-Encoding", "chunked");
+            out.headers.set_static("Transfer-Encoding", "chunked");
             BodyKind::Chunked
         }
         BodyLen::Unknown => BodyKind::CloseDelimited,
@@ -69,34 +71,78 @@ pub fn origin_form(up: &mut RequestHead) {
 
 /// The request head as the origin sees it: origin-form target, hop-by-hop
 /// fields removed, Via and X-Forwarded-For added, framing re-declared.
+///
+/// Written in one pass over the client's head into one buffer sized for
+/// it, without an edited copy of the head: fields keep their order, Host
+/// and X-Forwarded-For their place (the latter gains the client's address
+/// after every earlier hop), and the proxy's own fields come last.
 pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Bytes {
-    let mut up = RequestHead {
-        method: head.method.clone(),
-        target: head.target.clone(),
-        version: Version::Http11,
-        headers: head.headers.clone(),
+    // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
+    // parser already refused a target that does not split; a plugin-set one that does not is
+    // forwarded as it stands, for the origin to judge.
+    let (authority, target) = match split_absolute(&head.target) {
+        Ok(Some(absolute)) => (Some(absolute.authority), Cow::Owned(absolute.origin_form)),
+        _ => (None, Cow::Borrowed(without_fragment(&head.target))),
     };
-    origin_form(&mut up);
-    let had_length = up.headers.get("content-length").is_some();
-    strip_hop_by_hop(&mut up.headers);
-    up.headers.remove("expect");
-    if up.headers.get("host").is_none() {
-        up.headers.set("Host", io.stream.local_addr().map(|a| a.to_string()).unwrap_or_default());
+    let hop = hop_by_hop(&head.headers);
+    let had_length = head.headers.contains("content-length");
+    // The proxy's own fields: Host (rarely), X-Forwarded-For, Via, framing.
+    const OWN_FIELDS: usize = 160;
+    let mut w = HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS);
+    let (mut host, mut xff) = (false, false);
+    for field in head.headers.wire() {
+        let name = field.name;
+        if hop.holds(name) || name.eq_ignore_ascii_case(b"expect") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"host") {
+            match authority {
+                Some(_) if host => {}
+                Some(a) => w.field("Host", &[a.as_bytes()]),
+                None => w.copy(field),
+            }
+            host = true;
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            if !xff {
+                // RFC 9110 section 5.3: several X-Forwarded-For lines are one list.
+                w.field_with("X-Forwarded-For", |out| {
+                    for prev in head.headers.get_all("x-forwarded-for") {
+                        out.extend_from_slice(prev);
+                        out.extend_from_slice(b", ");
+                    }
+                    push_ip(out, io);
+                });
+            }
+            xff = true;
+        } else {
+            w.copy(field);
+        }
     }
-    let ip = io.peer.ip().to_string();
-    let xff = match up.headers.get("x-forwarded-for") {
-        Some(prev) => format!("{}, {ip}", String::from_utf8_lossy(prev)),
-        None => ip,
-    };
-    up.headers.set("X-Forwarded-For", xff);
-    up.headers.append("Via", if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" });
+    if !host {
+        match authority {
+            Some(a) => w.field("Host", &[a.as_bytes()]),
+            None => w.field_with("Host", |out| {
+                if let Ok(addr) = io.stream.local_addr() {
+                    let _ = write!(out, "{addr}");
+                }
+            }),
+        }
+    }
+    if !xff {
+        w.field_with("X-Forwarded-For", |out| push_ip(out, io));
+    }
+    w.field("Via", &[if head.version == Version::Http10 { b"1.0 plugin-host" } else { b"1.1 plugin-host" }]);
     match framing {
-        BodyKind::Length(n) => up.headers.set("Content-Length", n.to_string()),
-        BodyKind::Empty if had_length => up.headers.set("Content-Length", "0"),
+        BodyKind::Length(n) => w.field_with("Content-Length", |out| {
+            let _ = write!(out, "{n}");
+        }),
+        BodyKind::Empty if had_length => w.field("Content-Length", &[b"0"]),
         BodyKind::Empty => {}
-        BodyKind::Chunked | BodyKind::CloseDelimited => up.headers.set("Transfer-Encoding", "chunked"),
+        BodyKind::Chunked | BodyKind::CloseDelimited => w.field("Transfer-Encoding", &[b"chunked"]),
     }
-    let mut out = Vec::with_capacity(512);
-    write_request(&up, &mut out);
-    Bytes::from(out)
+    w.finish()
+}
+
+fn push_ip(out: &mut Vec<u8>, io: &ClientIo) {
+    let _ = write!(out, "{}", io.peer.ip());
 }

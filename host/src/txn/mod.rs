@@ -121,8 +121,7 @@ impl Txn {
             let page = error_page::render(501, "CONNECT is not supported by this reverse proxy", true);
             return Err(refused(ctx, io, &head, head_len, 501, page));
         }
-        let generation = ctx.shared.generation();
-        let mut plugins = (!generation.is_empty()).then(|| TxnPlugins::new(generation));
+        let mut plugins = ctx.shared.generation_for_txn().map(TxnPlugins::new);
         let mut request_chain = None;
         if let Some(p) = plugins.as_mut() {
             let mut view = TxnView::request(&mut head, framing);

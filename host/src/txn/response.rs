@@ -9,11 +9,11 @@ use crate::bridge::{HookResult, TxnView};
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
-    origin_may_persist, parse_response, response_framing, strip_hop_by_hop, write_response, BodyKind, ResponseHead,
+    origin_may_persist, response_framing, strip_hop_by_hop, take_response, write_response, BodyKind, ResponseHead,
     Version,
 };
 use crate::session::{ClientIo, Ctx};
-use bytes::Buf;
+use bytes::Bytes;
 use std::time::SystemTime;
 
 impl Txn {
@@ -23,9 +23,8 @@ impl Txn {
         loop {
             let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
             match &mut self.resp {
-                Resp::AwaitHead => match parse_response(&o.rbuf, &ctx.settings.limits) {
-                    Ok(Some((head, len))) => {
-                        o.rbuf.advance(len);
+                Resp::AwaitHead => match take_response(&mut o.rbuf, &ctx.settings.limits) {
+                    Ok(Some((head, _))) => {
                         progress = true;
                         match head.status {
                             // 100 Continue was answered by us; other interim responses carry nothing a client needs.
@@ -41,7 +40,8 @@ impl Txn {
                                 let mut head = head;
                                 if !head.headers.contains("date") {
                                     // RFC 9110 section 6.6.1: a proxy with a clock adds the Date the origin left out.
-                                    head.headers.append("Date", ctx.date.at(SystemTime::now()).to_vec());
+                                    head.headers
+                                        .append_static("Date", Bytes::copy_from_slice(ctx.date.at(SystemTime::now())));
                                 }
                                 if let Some(step) = self.begin_response(head, io) {
                                     return step;
@@ -142,11 +142,11 @@ impl Txn {
                 c
             });
         }
-        let original_length = head.headers.get("content-length").map(<[u8]>::to_vec);
+        let original_length = head.headers.get_shared("content-length");
         let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
         head.version = Version::Http11;
         strip_hop_by_hop(&mut head.headers);
-        head.headers.append("Via", via);
+        head.headers.append_static("Via", via);
         let input_len = match kind {
             BodyKind::Length(n) => Some(n),
             _ => None,
@@ -174,7 +174,7 @@ impl Txn {
     fn send_response_head(
         &mut self,
         len: BodyLen,
-        original_length: Option<Vec<u8>>,
+        original_length: Option<Bytes>,
         io: &mut ClientIo,
     ) -> Result<BodyKind, TxnStep> {
         let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
@@ -193,11 +193,12 @@ impl Txn {
         }
         out.headers.remove("connection");
         if !self.client_keep_alive {
-            out.headers.set("Connection", "close");
+            out.headers.set_static("Connection", "close");
         } else if self.request.version == Version::Http10 {
-            out.headers.set("Connection", "keep-alive");
+            out.headers.set_static("Connection", "keep-alive");
         }
-        let mut bytes = Vec::with_capacity(256);
+        // Empty: write_response reserves the head's exact length.
+        let mut bytes = Vec::new();
         write_response(&out, &mut bytes);
         self.bytes_out += bytes.len() as u64;
         io.wbuf.push_vec(bytes);

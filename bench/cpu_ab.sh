@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# cpu_ab.sh: CPU per request of several plugin-host builds (and nginx),
+# alternated round by round so that a machine whose load drifts (other
+# builds on the same cores) charges every build alike. One worker pinned
+# to PROXY_CPU, wrk -t1 -c32 keep-alive and the nginx origin on LOAD_CPU,
+# the host at --log-level warn (no access line) and --no-plugins.
+#
+#   bench/cpu_ab.sh [-r ROUNDS] [-d SECONDS] [-s 1k|64k|1m] BIN|nginx...
+#   cp target/release/plugin-host /tmp/before   # ... change, rebuild ...
+#   bench/cpu_ab.sh -r 5 /tmp/before target/release/plugin-host nginx
+#
+# Prints one line per round and build, then each build's median and range
+# of CPU microseconds per request: utime+stime of the process over the
+# run (/proc/PID/stat) divided by the requests wrk completed. Loopback
+# only; every run is bounded by -d; every server started is stopped.
+set -euo pipefail
+ROUNDS=3 DUR=5 SIZE=1k
+while getopts "r:d:s:" opt; do
+    case "$opt" in
+        r) ROUNDS="$OPTARG" ;;
+        d) DUR="$OPTARG" ;;
+        s) SIZE="$OPTARG" ;;
+        *) exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+(($#)) || { echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-s SIZE] BIN|nginx..." >&2; exit 2; }
+ORIGIN_PORT="${ORIGIN_PORT:-18280}"
+PH_PORT="${PH_PORT:-18281}"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=lib/nginx.sh
+source "$BENCH_DIR/lib/nginx.sh"
+BENCH_COMMANDS="nginx wrk taskset" ensure_packages nginx wrk
+make_work_dir
+trap cleanup EXIT
+start_origin
+HZ="$(getconf CLK_TCK)"
+RESULTS="$WORK_DIR/results.tsv"
+for round in $(seq "$ROUNDS"); do
+    for target in "$@"; do
+        if [[ "$target" == nginx ]]; then
+            NGINX_PORT="$PH_PORT" start_nginx_proxy
+            main="$TARGET_MAIN_PID" pid="${TARGET_PIDS[1]}"
+        else
+            taskset -c "$PROXY_CPU" "$target" run --no-plugins --threads 1 --listen "127.0.0.1:$PH_PORT" \
+                --origin "127.0.0.1:$ORIGIN_PORT" --log-level warn >"$WORK_DIR/host.log" 2>&1 &
+            main=$! pid=$!
+            STARTED_PIDS+=("$main")
+            wait_port "$PH_PORT" 10 || die "$target did not listen; see $WORK_DIR/host.log"
+        fi
+        # Warm-up: connections open, pools filled, pages faulted in.
+        taskset -c "$LOAD_CPU" wrk -t1 -c32 -d1s "http://127.0.0.1:$PH_PORT/$SIZE" >/dev/null
+        before="$(cpu_ticks "$pid")"
+        out="$(taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"${DUR}s" "http://127.0.0.1:$PH_PORT/$SIZE")"
+        after="$(cpu_ticks "$pid")"
+        stop_server "$main"
+        reqs="$(awk '/requests in/ {print $1}' <<<"$out")"
+        grep -qE 'Non-2xx|Socket errors' <<<"$out" && log "$target: wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
+        us="$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+        printf '%s\tround %s\t%s\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "$us" "$reqs"
+        printf '%s\t%s\n' "$target" "$us" >>"$RESULTS"
+    done
+done
+for target in "$@"; do
+    awk -F'\t' -v t="$target" '$1 == t { print $2 }' "$RESULTS" | sort -n | awk -v t="$target" '
+        { v[++n] = $1 }
+        END { m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+              printf "%s\tmedian %.2f us/request (%.2f..%.2f, %d rounds)\n", t, m, v[1], v[n], n }'
+done

@@ -1,0 +1,317 @@
+//! Header fields: [`Headers`], the ordered, case-insensitive field list of
+//! one head.
+//!
+//! A parsed head keeps its bytes as one shared [`Bytes`] block, and each
+//! field it arrived with is a pair of ranges into that block, so parsing a
+//! head allocates one `Vec` of fields and no `String` or `Vec` per field.
+//! Fields a plugin or the proxy sets or appends own their bytes (a
+//! `Bytes`, often `'static`). The parser has already checked a received
+//! field (the name is a token, the value holds no CR, LF or NUL), so the
+//! writer copies it as it is and only checks the ones that were set.
+
+use bytes::Bytes;
+
+/// Header fields in arrival order; names compare case-insensitively.
+///
+/// Names keep the case they arrived (or were set) with, since some origins
+/// and clients still care; values are raw bytes because RFC 9110 allows
+/// obs-text (0x80..=0xFF) in them.
+#[derive(Clone, Default)]
+pub struct Headers {
+    /// The head the received fields point into; empty for a built head.
+    raw: Bytes,
+    fields: Vec<Field>,
+}
+
+#[derive(Clone)]
+struct Field {
+    name: Part,
+    value: Part,
+}
+
+/// One name or value: a range of the head as received (checked by the
+/// parser), or bytes of its own (unchecked until written).
+#[derive(Clone)]
+enum Part {
+    Raw { start: u32, end: u32 },
+    Own(Bytes),
+}
+
+impl Part {
+    fn bytes<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
+        match self {
+            Part::Raw { start, end } => &raw[*start as usize..*end as usize],
+            Part::Own(b) => b,
+        }
+    }
+}
+
+/// A field as the head writer sees it: its bytes, and whether the parser
+/// already checked them (a token name, a value without line breaks).
+#[derive(Clone, Copy)]
+pub struct WireField<'a> {
+    /// The name's bytes.
+    pub name: &'a [u8],
+    /// The value's bytes.
+    pub value: &'a [u8],
+    /// True when the parser checked both (and the writer need not).
+    pub checked: bool,
+}
+
+impl Headers {
+    /// An empty set of fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fields that are ranges of a head as the parser found them: each
+    /// `(name, value)` pair of offsets, the name a token and the value free
+    /// of CR, LF and NUL. They point into the bytes given to
+    /// [`Headers::attach`] next.
+    pub(super) fn received(ranges: impl Iterator<Item = ((u32, u32), (u32, u32))>) -> Self {
+        let fields = ranges
+            .map(|((ns, ne), (vs, ve))| Field {
+                name: Part::Raw { start: ns, end: ne },
+                value: Part::Raw { start: vs, end: ve },
+            })
+            .collect();
+        Headers { raw: Bytes::new(), fields }
+    }
+
+    /// Gives received fields the head they are ranges of.
+    pub(super) fn attach(&mut self, raw: Bytes) {
+        debug_assert!(
+            self.fields.iter().all(|f| [&f.name, &f.value].iter().all(|p| match p {
+                Part::Raw { start, end } => start <= end && *end as usize <= raw.len(),
+                Part::Own(_) => true,
+            })),
+            "a field range outside its head"
+        );
+        self.raw = raw;
+    }
+
+    /// First value of `name`, sharing the head's bytes rather than copying them.
+    pub fn get_shared(&self, name: &str) -> Option<Bytes> {
+        self.position(name).map(|i| match &self.fields[i].value {
+            Part::Raw { start, end } => self.raw.slice(*start as usize..*end as usize),
+            Part::Own(b) => b.clone(),
+        })
+    }
+    /// First value of `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.position(name).map(|i| self.fields[i].value.bytes(&self.raw))
+    }
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| f.name.bytes(&self.raw).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value.bytes(&self.raw))
+    }
+    /// True if at least one field is called `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+    /// Replaces every value of `name` with one.
+    ///
+    /// The new field takes the position of the first existing one, so that
+    /// rewriting a header does not reorder the head; otherwise it is appended.
+    pub fn set(&mut self, name: &str, value: impl Into<Bytes>) {
+        self.set_field(Bytes::copy_from_slice(name.as_bytes()), name, value.into());
+    }
+    /// [`Headers::set`] for a name known at compile time, which is not copied.
+    pub fn set_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        self.set_field(Bytes::from_static(name.as_bytes()), name, value.into());
+    }
+    /// Adds a value, keeping existing ones.
+    pub fn append(&mut self, name: &str, value: impl Into<Bytes>) {
+        self.push(Bytes::copy_from_slice(name.as_bytes()), value.into());
+    }
+    /// [`Headers::append`] for a name known at compile time, which is not copied.
+    pub fn append_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        self.push(Bytes::from_static(name.as_bytes()), value.into());
+    }
+    /// Removes every value of `name`; true if any was there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.fields.len();
+        let raw = &self.raw;
+        self.fields.retain(|f| !f.name.bytes(raw).eq_ignore_ascii_case(name.as_bytes()));
+        self.fields.len() != before
+    }
+    /// Keeps only the fields whose name `keep` accepts, in one pass.
+    pub fn retain_names(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        let raw = &self.raw;
+        self.fields.retain(|f| keep(f.name.bytes(raw)));
+    }
+    /// True if any value of `name`, read as a comma-separated list, holds `token` (case-insensitive).
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name).flat_map(list_elements).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+    }
+    /// All fields in order.
+    ///
+    /// A name is always UTF-8: received names are tokens (ASCII), set ones
+    /// came in as `&str`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.fields
+            .iter()
+            .map(|f| (std::str::from_utf8(f.name.bytes(&self.raw)).unwrap_or_default(), f.value.bytes(&self.raw)))
+    }
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields for writing, in order.
+    pub fn wire(&self) -> impl Iterator<Item = WireField<'_>> {
+        self.fields.iter().map(|f| WireField {
+            name: f.name.bytes(&self.raw),
+            value: f.value.bytes(&self.raw),
+            checked: matches!((&f.name, &f.value), (Part::Raw { .. }, Part::Raw { .. })),
+        })
+    }
+
+    /// Bytes the fields take on the wire as `name: value CRLF` lines.
+    pub fn wire_len(&self) -> usize {
+        self.fields.iter().map(|f| f.name.bytes(&self.raw).len() + f.value.bytes(&self.raw).len() + 4).sum()
+    }
+
+    fn set_field(&mut self, name: Bytes, lookup: &str, value: Bytes) {
+        match self.position(lookup) {
+            Some(first) => {
+                self.fields[first] = Field { name: Part::Own(name), value: Part::Own(value) };
+                let raw = &self.raw;
+                let mut index = 0;
+                self.fields.retain(|f| {
+                    let keep = index <= first || !f.name.bytes(raw).eq_ignore_ascii_case(lookup.as_bytes());
+                    index += 1;
+                    keep
+                });
+            }
+            None => self.push(name, value),
+        }
+    }
+
+    fn push(&mut self, name: Bytes, value: Bytes) {
+        self.fields.push(Field { name: Part::Own(name), value: Part::Own(value) });
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name.bytes(&self.raw).eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+/// Equal when the same fields are in the same order, wherever their bytes live.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v)))).finish()
+    }
+}
+
+/// The elements of one comma-separated field value (RFC 9110 section 5.6.1),
+/// each trimmed of optional whitespace; empty elements are kept so that
+/// callers which must refuse them (Content-Length) can.
+pub(super) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows)
+}
+
+/// `value` without leading and trailing SP / HTAB.
+pub(super) fn trim_ows(value: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Headers {
+        let mut h = Headers::new();
+        h.append("Host", "a");
+        h.append("X-One", "1");
+        h.append("Accept", "*/*");
+        h.append("x-one", "2");
+        h
+    }
+
+    #[test]
+    fn get_is_case_insensitive_and_ordered() {
+        let h = sample();
+        assert_eq!(h.get("HOST"), Some(&b"a"[..]));
+        assert_eq!(h.get_all("X-ONE").collect::<Vec<_>>(), vec![&b"1"[..], &b"2"[..]]);
+        assert_eq!(h.get("missing"), None);
+        assert_eq!(h.len(), 4);
+    }
+
+    #[test]
+    fn set_replaces_all_keeping_first_position() {
+        let mut h = sample();
+        h.set("X-ONE", "3");
+        let fields: Vec<_> = h.iter().collect();
+        assert_eq!(fields, vec![("Host", &b"a"[..]), ("X-ONE", &b"3"[..]), ("Accept", &b"*/*"[..])]);
+        h.set_static("New", "v");
+        assert_eq!(h.iter().last(), Some(("New", &b"v"[..])));
+    }
+
+    #[test]
+    fn remove_reports_presence() {
+        let mut h = sample();
+        assert!(h.remove("x-one"));
+        assert!(!h.remove("x-one"));
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn has_token_splits_lists_and_trims() {
+        let mut h = Headers::new();
+        h.append("Connection", "Upgrade ,\tKeep-Alive");
+        h.append("Connection", "x-foo");
+        assert!(h.has_token("connection", "keep-alive"));
+        assert!(h.has_token("connection", "upgrade"));
+        assert!(h.has_token("connection", "X-FOO"));
+        assert!(!h.has_token("connection", "close"));
+        assert!(!h.has_token("connection", "keep"));
+    }
+
+    #[test]
+    fn received_fields_are_ranges_and_mix_with_set_ones() {
+        let raw = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n");
+        let mut h = Headers::received([((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
+        h.attach(raw);
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
+        assert!(h.wire().all(|f| f.checked));
+        h.append_static("Via", "1.1 x");
+        h.set("host", b"other".to_vec());
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            vec![("host", &b"other"[..]), ("X-A", &b"1"[..]), ("Via", &b"1.1 x"[..])]
+        );
+        assert_eq!(h.wire().map(|f| f.checked).collect::<Vec<_>>(), vec![false, true, false]);
+        assert_eq!(h.wire_len(), "host: other\r\nX-A: 1\r\nVia: 1.1 x\r\n".len());
+        let mut built = Headers::new();
+        built.append("host", "other");
+        built.append("X-A", "1");
+        built.append("Via", "1.1 x");
+        assert_eq!(h, built, "equality looks at fields, not where their bytes live");
+    }
+
+    #[test]
+    fn trim_ows_edges() {
+        assert_eq!(trim_ows(b" \t a b \t"), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+        assert_eq!(trim_ows(b""), b"");
+    }
+}
