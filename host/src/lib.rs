@@ -12,6 +12,7 @@
 //! - [`plugins`]: the loader: plugin.config, loading, generations.
 //! - [`transform`]: the VIO engine: transform chains and their IO buffers.
 //! - [`watchdog`]: contains a worker stuck in a plugin callback.
+//! - `clock`: the coarse clock read on every plugin call and chain event.
 //! - [`reload`]: new generations loaded beside the old one and swapped in.
 //! - [`admin`] and [`metrics`]: `/stats`, `/metrics` and `/reload` for operators.
 //! - [`offline`]: `run-transform`, one body through a chain without a proxy.
@@ -27,6 +28,7 @@ pub mod admin_client;
 pub(crate) mod body;
 pub mod bridge;
 pub mod cli;
+pub(crate) mod clock;
 pub(crate) mod error_page;
 pub mod event_loop;
 pub mod h1;

@@ -6,15 +6,16 @@
 //! A worker thread also *publishes* it: [`register_worker`] gives the
 //! thread a [`CallSlot`] of atomics that says since when it has been inside
 //! which plugin's callback, so another thread (the watchdog) can see a
-//! callback that never returns. Entering a callback costs one clock read
-//! and three relaxed-or-release stores; names are interned once, so the
+//! callback that never returns. Entering a callback costs one coarse clock
+//! read ([`crate::clock`]) and three relaxed-or-release stores, leaving it
+//! one more read; names are interned once, so the
 //! slot holds small numbers, never a pointer into a plugin's memory that
 //! could be unloaded while the watchdog reads it.
 
 use parking_lot::Mutex;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -39,14 +40,10 @@ static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 /// Every worker's slot, in registration order.
 static SLOTS: Mutex<Vec<Arc<CallSlot>>> = Mutex::new(Vec::new());
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// Nanoseconds since the process's clock epoch, never 0 (0 means "not inside").
+/// Nanoseconds on the coarse monotonic clock ([`crate::clock`]), never 0
+/// (0 means "not inside").
 pub fn now_ns() -> u64 {
-    (epoch().elapsed().as_nanos() as u64).max(1)
+    crate::clock::coarse_ns()
 }
 
 fn intern(name: &str) -> u32 {
@@ -149,7 +146,8 @@ pub(crate) struct Calling {
     /// What the slot said before this call, restored on drop; `None` on a
     /// thread that publishes nothing.
     published: Option<(u64, u64, u64)>,
-    started: Instant,
+    /// [`now_ns`] at entry.
+    started_ns: u64,
 }
 
 impl Calling {
@@ -157,16 +155,17 @@ impl Calling {
     pub(crate) fn enter(plugin: &str, callback: &'static str) -> Calling {
         let outer = CURRENT.with(|c| c.replace(Some((plugin as *const str, callback))));
         // `try_with`: a plugin called while the thread is being torn down publishes nothing.
+        let started_ns = now_ns();
         let published = SLOT.try_with(|s| {
             let slot = s.borrow();
             let slot = slot.as_ref()?;
             let ids = (u64::from(intern(plugin)) << 32) | u64::from(intern(callback));
             let before = (slot.entered.load(Ordering::Relaxed), slot.ids.load(Ordering::Relaxed));
-            slot.publish(now_ns(), ids);
+            slot.publish(started_ns, ids);
             Some((before.0, before.1, ids))
         });
         let published = published.ok().flatten();
-        Calling { outer, published, started: Instant::now() }
+        Calling { outer, published, started_ns }
     }
 }
 
@@ -179,9 +178,12 @@ impl Drop for Calling {
                     slot.publish(entered, ids);
                 }
             });
-            let ended = Instant::now();
-            if ended.duration_since(self.started) >= LONG_CALL {
-                let _ = LAST_LONG.try_with(|l| l.set(Some(LongCall { ids: mine, started: self.started, ended })));
+            let ran = Duration::from_nanos(now_ns().saturating_sub(self.started_ns));
+            if ran >= LONG_CALL {
+                // Rare, so the precise clock: callers compare it with their own `Instant`s.
+                let ended = Instant::now();
+                let started = ended.checked_sub(ran).unwrap_or(ended);
+                let _ = LAST_LONG.try_with(|l| l.set(Some(LongCall { ids: mine, started, ended })));
             }
         }
     }

@@ -31,7 +31,7 @@ use super::{Fault, Replacement};
 pub const MAX_EVENTS_PER_RUN: usize = 10_000;
 
 /// Time one [`Chain::run`] may take before it yields (checked between
-/// events): with slow callbacks the event bound alone could hold the worker
+/// events, on the coarse clock, so up to one tick more): with slow callbacks the event bound alone could hold the worker
 /// for minutes. The worker serves its other sockets, then runs it again.
 pub const RUN_BUDGET: Duration = Duration::from_millis(5);
 
@@ -175,7 +175,7 @@ impl Chain {
     /// with no byte moving for longer than its busy limit faults, charged
     /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
-        let started = Instant::now();
+        let started = crate::clock::coarse_ns();
         let moved_before = self.shared.state.borrow().moved;
         self.busy.run_counts.fill(0);
         for _ in 0..MAX_EVENTS_PER_RUN {
@@ -187,7 +187,7 @@ impl Chain {
             };
             self.deliver(i, event, vio);
             self.busy.run_counts[i] += 1;
-            if started.elapsed() >= RUN_BUDGET {
+            if Duration::from_nanos(crate::clock::coarse_ns() - started) >= RUN_BUDGET {
                 break;
             }
         }
