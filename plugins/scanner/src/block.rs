@@ -125,7 +125,7 @@ impl StreamTransform for BlockStream {
         let mut hit = None;
         let BlockStream { shared, scan, log, .. } = self;
         scan.feed(&shared.matcher, chunk, &mut |f| {
-            shared.record(log, f);
+            log.record(f);
             hit.get_or_insert(f);
         });
         // Any occurrence blocks, final or not: no need to wait for the longest.
@@ -139,9 +139,9 @@ impl StreamTransform for BlockStream {
             return;
         }
         let mut hit = None;
-        let BlockStream { shared, scan, log, .. } = self;
+        let BlockStream { scan, log, .. } = self;
         scan.finish(&mut |f| {
-            shared.record(log, f);
+            log.record(f);
             hit.get_or_insert(f);
         });
         let step = self.hold.step(self.scan.scanned(), hit, true);
