@@ -3,7 +3,7 @@
 //! reports, replaces or blocks them. Arguments: see `README.md`.
 //!
 //! - [`config`]: the arguments; [`patterns`]: the patterns file.
-//! - [`matcher`]: the shared automaton and one body's scan state.
+//! - [`matcher`]: the shared automaton and one body's scan state; [`skip`]: where it jumps to.
 //! - [`report`], [`replace`], [`block`]: the modes; [`hold`]: block mode's decision.
 //! - [`stats`] and [`log`]: counters and the per-body log line.
 
@@ -15,6 +15,7 @@ pub mod matcher;
 pub mod patterns;
 pub mod replace;
 pub mod report;
+pub mod skip;
 pub mod stats;
 
 use std::sync::Arc;
