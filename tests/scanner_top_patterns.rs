@@ -46,6 +46,18 @@ fn name(n: usize) -> String {
     format!("pattern_line_{n}:needle{n:03}!")
 }
 
+/// The per-pattern counters in `/stats`, by name (`/stats` is a JSON object: no order).
+fn pattern_counters(stats: &e2e::admin::Stats) -> Vec<(String, u64)> {
+    let c = &stats.plugin(0).counters;
+    c.iter().filter(|(n, _)| n.starts_with("pattern_line_")).map(|(n, v)| (n.clone(), *v)).collect()
+}
+
+fn sorted(pairs: &[(String, u64)]) -> Vec<(String, u64)> {
+    let mut v = pairs.to_vec();
+    v.sort();
+    v
+}
+
 #[test]
 fn the_most_frequent_patterns_are_shown_in_order_with_exact_counts() {
     let body = body();
@@ -64,23 +76,10 @@ fn the_most_frequent_patterns_are_shown_in_order_with_exact_counts() {
 
     // Largest first; 121 before 125 (a tie: the earlier line); then 14 of the 30 lines
     // matched once, the earliest lines first.
-    let mut want: Vec<(String, u64)> = [122, 120, 124, 121, 125, 123]
-        .iter()
-        .map(|&n| (name(n), 0))
-        .zip([9, 7, 5, 3, 3, 2])
-        .map(|((n, _), v)| (n, v * bodies))
-        .collect();
+    let ranked = [(122, 9), (120, 7), (124, 5), (121, 3), (125, 3), (123, 2)];
+    let mut want: Vec<(String, u64)> = ranked.iter().map(|&(n, v)| (name(n), v * bodies)).collect();
     want.extend((1..=14).map(|n| (name(n), bodies)));
-    let shown: Vec<(String, u64)> = stats
-        .plugin(0)
-        .counters
-        .iter()
-        .filter(|(n, _)| n.starts_with("pattern_line_"))
-        .map(|(n, v)| (n.clone(), *v))
-        .collect();
-    let mut sorted_want = want.clone();
-    sorted_want.sort();
-    assert_eq!(shown, sorted_want, "/stats shows exactly the top 20 with their counts");
+    assert_eq!(pattern_counters(&stats), sorted(&want), "/stats shows exactly the top 20 with their counts");
 
     // /metrics lists the plugin's counters in the order the plugin gave them: ranked.
     let scrape = scrape(host.admin());
@@ -104,16 +103,7 @@ fn top_patterns_limits_the_list_and_zero_shows_none() {
         let host = scanner_host(origin.addr(), &patterns(), args);
         fetch(&host, &body);
         let stats = host.wait_idle();
-        let got: Vec<(String, u64)> = stats
-            .plugin(0)
-            .counters
-            .iter()
-            .filter(|(n, _)| n.starts_with("pattern_line_"))
-            .map(|(n, v)| (n.clone(), *v))
-            .collect();
-        let mut want = shown.clone();
-        want.sort();
-        assert_eq!(got, want, "{args}");
+        assert_eq!(pattern_counters(&stats), sorted(&shown), "{args}");
         assert_eq!(
             counters(&stats, 0, &["matches"]),
             expect(&[("matches", 59)]),
