@@ -135,7 +135,7 @@ impl Scanner {
         let added = match sh.cfg.mode {
             Mode::Report => txn.add_transform(dir, StreamAdapter::new(report::Report::new(shared, log))),
             Mode::Replace => txn.add_transform(dir, StreamAdapter::new(replace::Replace::new(shared, log))),
-            Mode::Block => txn.add_transform(dir, block::BlockTransform::new(shared, log)),
+            Mode::Block => txn.add_transform(dir, StreamAdapter::new(block::Block::new(shared, log))),
         };
         // Refused only when it is too late for this direction: nothing to scan then.
         if added.is_ok() {
@@ -150,7 +150,7 @@ declare_plugin!(Scanner);
 pub(crate) mod tests {
     use super::*;
     use plugin_sdk::testing::{FakeHost, FakeOutput, FakeTxn};
-    use plugin_sdk::{StreamTransform, Transform};
+    use plugin_sdk::StreamTransform;
 
     /// Shared state for `patterns` (the text of a patterns file).
     pub fn shared(patterns: &str, mode: Mode, ignore_case: bool) -> Arc<Shared> {
@@ -167,21 +167,16 @@ pub(crate) mod tests {
     /// Runs a fresh transform over `body` delivered as one block, as two blocks
     /// split at every offset, and in 1-byte blocks (known length), and once with
     /// an unknown length; returns each run named.
-    pub fn every_split_raw<T: Transform>(body: &[u8], make: impl Fn() -> T) -> Vec<(String, FakeOutput)> {
+    pub fn every_split<S: StreamTransform>(body: &[u8], make: impl Fn() -> S) -> Vec<(String, FakeOutput)> {
         let host = FakeHost::new();
-        let mut runs = vec![("one block".to_string(), host.run(make(), &[body]))];
+        let mut runs = vec![("one block".to_string(), host.run_stream(make(), &[body]))];
         for cut in 0..=body.len() {
-            runs.push((format!("split at {cut}"), host.run(make(), &[&body[..cut], &body[cut..]])));
+            runs.push((format!("split at {cut}"), host.run_stream(make(), &[&body[..cut], &body[cut..]])));
         }
         let bytes: Vec<&[u8]> = body.chunks(1).collect();
-        runs.push(("1-byte blocks".to_string(), host.run(make(), &bytes)));
-        runs.push(("unknown length".to_string(), FakeHost::new().unknown_length().run(make(), &bytes)));
+        runs.push(("1-byte blocks".to_string(), host.run_stream(make(), &bytes)));
+        runs.push(("unknown length".to_string(), FakeHost::new().unknown_length().run_stream(make(), &bytes)));
         runs
-    }
-
-    /// [`every_split_raw`] for a [`StreamTransform`].
-    pub fn every_split<S: StreamTransform>(body: &[u8], make: impl Fn() -> S) -> Vec<(String, FakeOutput)> {
-        every_split_raw(body, || StreamAdapter::new(make()))
     }
 
     #[test]
