@@ -102,7 +102,8 @@
 //!   head while it reads the body ([`StreamTransform::holds_output`]) and
 //!   then let the original go or replace the whole message with a status,
 //!   headers and a short body ([`Output::replace`], [`TransformCx::replace`]);
-//!   on a request the origin then never sees it ([`message`]).
+//!   on a request the origin then never sees it ([`message`]). Too late for
+//!   that, [`Output::abort`] gives up on the message instead.
 //! - **Unit tests of hooks and transforms together**: [`testing::FakeTxn`]
 //!   runs hooks on fake heads, then the transforms they added over a body.
 //!
