@@ -30,8 +30,8 @@ fn patterns_change_on_reload_and_a_bad_file_keeps_the_old_ones() {
     fetch();
     // The new generation's scanner starts its counters afresh, with three patterns.
     assert_eq!(
-        counters(&host.wait_idle(), 0, &["matches", "pattern_line_3"]),
-        expect(&[("matches", 3), ("pattern_line_3", 1)])
+        counters(&host.wait_idle(), 0, &["matches", "pattern_line_3:gamma"]),
+        expect(&[("matches", 3), ("pattern_line_3:gamma", 1)])
     );
 
     std::fs::write(host.patterns_path(0), "alpha\n\\q\n").expect("break patterns");

@@ -56,7 +56,13 @@ fn matches_split_across_many_reads_are_counted_once_and_the_body_passes_unchange
         let want = [("scanned", 1), ("bytes_scanned", len), ("matches", planted), ("bodies_matched", 1)];
         assert_eq!(counters(&stats, 0, &names), expect(&[&want[..], &[("blocked", 0), ("replaced", 0)]].concat()));
         // Lines 2 to 6 of the patterns file: abcd, bc, cde, secret, NUL 0xFF, once per segment each.
-        let lines = ["pattern_line_2", "pattern_line_3", "pattern_line_4", "pattern_line_5", "pattern_line_6"];
+        let lines = [
+            "pattern_line_2:abcd",
+            "pattern_line_3:bc",
+            "pattern_line_4:cde",
+            "pattern_line_5:secret",
+            "pattern_line_6:\\x00\\xff",
+        ];
         assert_eq!(counters(&stats, 0, &lines), expect(&lines.map(|l| (l, n))), "{framing:?}");
         assert_eq!(stats.plugin(0).faults(), (0, 0, 0));
     }

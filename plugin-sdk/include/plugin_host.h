@@ -420,7 +420,10 @@ typedef struct PH_PluginTable {
   // ABI 1.2. Counter `index` of the plugin whose global state is
   // `state`: its name into `name` (valid until `fini`) and its value
   // into `value`; returns 1, or 0 past the last counter. May be called
-  // from any thread, concurrently with hooks and transforms.
+  // from any thread, concurrently with hooks and transforms. The host
+  // reads indices 0, 1, ... in order until 0 is returned; which counters
+  // sit at which index may change from one such read to the next (the
+  // SDK ranks a `CounterGroup` anew when a read reaches its first index).
   int32_t (*counter_at)(void *state, size_t index, struct PH_ByteSlice *name, uint64_t *value);
 } PH_PluginTable;
 

@@ -313,11 +313,11 @@ unsafe extern "C" fn counter_at<P: Plugin>(
         // SAFETY: `state` came from init::<P> and lives until fini; the host
         // passes live out-pointers for the call.
         let state = unsafe { &*(state as *const PluginState<P>) };
-        let Some(counter) = state.counters.get(index) else { return 0 };
-        // SAFETY: as above; the name lives in the counter, which lives until fini.
+        let Some((counter, now)) = state.counters.at(index) else { return 0 };
+        // SAFETY: as above; the name lives in the counters, which live until fini.
         unsafe {
-            *name = ByteSlice::new(counter.name().as_bytes());
-            *value = counter.get();
+            *name = ByteSlice::new(counter.as_bytes());
+            *value = now;
         }
         1
     })

@@ -96,11 +96,14 @@
 //!   the plugin's name added by the host ([`log`]).
 //! - **Counters**: [`Counter::register`] in `init`, `inc`/`add` anywhere;
 //!   they appear under the plugin in the host's `/stats` ([`counter`]).
+//!   [`CounterGroup::register_top`] keeps many (one per rule, say) and
+//!   shows only the busiest.
 //! - **Holding and replacing a message**: a transform can hold the message
 //!   head while it reads the body ([`StreamTransform::holds_output`]) and
 //!   then let the original go or replace the whole message with a status,
 //!   headers and a short body ([`Output::replace`], [`TransformCx::replace`]);
-//!   on a request the origin then never sees it ([`message`]).
+//!   on a request the origin then never sees it ([`message`]). Too late for
+//!   that, [`Output::abort`] gives up on the message instead.
 //! - **Unit tests of hooks and transforms together**: [`testing::FakeTxn`]
 //!   runs hooks on fake heads, then the transforms they added over a body.
 //!
@@ -221,7 +224,7 @@ pub mod vconn;
 pub mod vio;
 
 pub use buffer::{Blocks, Buffer, BufferId, Reader, ReaderId};
-pub use counter::Counter;
+pub use counter::{Counter, CounterGroup};
 pub use event::Event;
 pub use message::{Message, Refused};
 pub use plugin::Plugin;

@@ -128,6 +128,15 @@ enum Hold {
     Flowing,
     /// The message was replaced: nothing more to do.
     Replaced,
+    /// The output was aborted: nothing more to do.
+    Aborted,
+}
+
+impl Hold {
+    /// Replaced or aborted: the adapter does nothing more.
+    fn stopped(self) -> bool {
+        matches!(self, Hold::Replaced | Hold::Aborted)
+    }
 }
 
 impl Output<'_> {
@@ -172,12 +181,45 @@ impl Output<'_> {
     /// was written is dropped and the transform gets no more data. Refused
     /// with [`Refused::TooLate`] once the output started.
     pub fn replace(&mut self, msg: &Message) -> Result<(), Refused> {
-        if matches!(*self.hold, Hold::Flowing | Hold::Replaced) {
+        if *self.hold == Hold::Flowing || self.hold.stopped() {
             return Err(Refused::TooLate);
         }
         self.cx.replace(msg)?;
         *self.hold = Hold::Replaced;
         Ok(())
+    }
+
+    /// Gives up on the message on purpose (the output vconnection aborted):
+    /// the host aborts the transaction, closing the client connection once
+    /// the head has left (a 5xx before), so a cut body is never passed off
+    /// as whole; it counts an abort, not a protocol error. The transform
+    /// gets no more data. For a message that may still be replaced, prefer
+    /// [`Output::replace`].
+    ///
+    /// ```
+    /// use plugin_sdk::{Chunk, Output, StreamTransform};
+    /// /// Passes bodies on, but gives up on any longer than 4 bytes.
+    /// struct Short;
+    /// impl StreamTransform for Short {
+    ///     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
+    ///         if out.written() + chunk.len() as u64 > 4 {
+    ///             out.abort();
+    ///         } else {
+    ///             out.pass(chunk);
+    ///         }
+    ///     }
+    /// }
+    /// let fake = plugin_sdk::testing::FakeHost::new();
+    /// let out = fake.run_stream(Short, &[b"abc", b"de"]);
+    /// assert!(out.aborted && !out.complete);
+    /// assert_eq!(out.bytes, b"abc");
+    /// assert!(out.errors.is_empty(), "an abort on purpose breaks no rule: {:?}", out.errors);
+    /// ```
+    pub fn abort(&mut self) {
+        if !self.hold.stopped() {
+            self.cx.output_vconn().abort(0);
+            *self.hold = Hold::Aborted;
+        }
     }
 }
 
@@ -249,7 +291,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
             self.ended = true;
             self.with_output(cx, |inner, out| inner.on_end(out));
         }
-        if self.hold == Hold::Replaced {
+        if self.hold.stopped() {
             return;
         }
         if let Some(out_vio) = self.start_output(cx, input) {
@@ -261,7 +303,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
     fn step(&mut self, cx: &TransformCx<'_>) {
         let Some(input) = cx.input_vio() else { return };
         self.buffer(cx);
-        if self.hold == Hold::Replaced {
+        if self.hold.stopped() {
             return;
         }
         let out_vio = self.start_output(cx, &input);
@@ -278,7 +320,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
             let mut left = towrite;
             let mut offset = 0i64;
             for block in reader.blocks() {
-                if left <= 0 || self.hold == Hold::Replaced {
+                if left <= 0 || self.hold.stopped() {
                     break;
                 }
                 let take = block.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -287,7 +329,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
                 offset += len_i64(take);
                 left -= len_i64(take);
             }
-            if self.hold == Hold::Replaced {
+            if self.hold.stopped() {
                 return;
             }
             reader.consume(towrite);
@@ -303,7 +345,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
             }
         } else {
             self.finish(cx, &input);
-            if self.hold != Hold::Replaced {
+            if !self.hold.stopped() {
                 input.call_cont(Event::VConnWriteComplete);
             }
         }
@@ -312,7 +354,7 @@ impl<S: StreamTransform> StreamAdapter<S> {
 
 impl<S: StreamTransform> Transform for StreamAdapter<S> {
     fn on_event(&mut self, cx: &mut TransformCx<'_>, event: Event) {
-        if cx.is_closed() || self.hold == Hold::Replaced {
+        if cx.is_closed() || self.hold.stopped() {
             return;
         }
         match event {

@@ -185,8 +185,8 @@ impl FakeHost {
             }
             let t = f.vios[TERMINUS];
             let done = t.started && t.nbytes != i64::MAX && t.ndone == t.nbytes && next_chunk == chunks.len();
-            // Done and only spinning: the host ends the transaction here too.
-            if done && (f.queue.is_empty() || spin > 0) || !out.errors.is_empty() || f.replaced.is_some() {
+            // Done and only spinning, replaced or aborted: the host ends the transaction here too.
+            if done && (f.queue.is_empty() || spin > 0) || !out.errors.is_empty() || f.replaced.is_some() || f.aborted {
                 break;
             }
             if spin >= BUSY_EVENTS {

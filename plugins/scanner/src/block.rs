@@ -1,12 +1,10 @@
 //! Block mode: the message is held while its body is scanned (the input's
 //! blocks, shared into the held output, not copied), then released, replaced
-//! by the block status, or aborted, as [`crate::hold`] decides.
+//! by the block status, or aborted ([`Output::abort`]), as [`crate::hold`] decides.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use plugin_sdk::{log_warn, Chunk, Event, Message, Output, StreamAdapter, StreamTransform, Transform, TransformCx};
+use plugin_sdk::{log_warn, Chunk, Message, Output, StreamTransform};
 
 use crate::hold::{Hold, Step};
 use crate::log::MatchLog;
@@ -19,49 +17,24 @@ pub fn blocked_body(status: u16) -> String {
     format!("{status}: blocked: the message matched a pattern the scanner is configured to block\n")
 }
 
-/// One body in block mode: a [`StreamTransform`] holding its output, plus
-/// the one thing that layer cannot do, aborting the transaction (a match
-/// after release), done from the raw layer around it.
-pub struct BlockTransform {
-    inner: StreamAdapter<BlockStream>,
-    abort: Rc<Cell<bool>>,
-}
-
-impl BlockTransform {
-    /// A block transform for one body; `log` names it.
-    pub fn new(shared: Arc<Shared>, log: MatchLog) -> BlockTransform {
-        let abort = Rc::new(Cell::new(false));
-        let hold = Hold::new(shared.cfg.max_hold);
-        let scan = Scan::new(&shared.matcher);
-        let stream = BlockStream { shared, scan, log, hold, abort: Rc::clone(&abort), counted: false };
-        BlockTransform { inner: StreamAdapter::new(stream), abort }
-    }
-}
-
-impl Transform for BlockTransform {
-    fn on_event(&mut self, cx: &mut TransformCx<'_>, event: Event) {
-        self.inner.on_event(cx, event);
-        if self.abort.take() && !cx.is_closed() {
-            // The head and part of the body are gone: closing the output
-            // aborted is the only way left that never passes a cut body off
-            // as whole (the host closes the client connection).
-            cx.output_vconn().abort(0);
-        }
-    }
-}
-
-/// The streaming side of [`BlockTransform`].
-pub struct BlockStream {
+/// One body in block mode: a [`StreamTransform`] holding its output.
+pub struct Block {
     shared: Arc<Shared>,
     scan: Scan,
     log: MatchLog,
     hold: Hold,
-    abort: Rc<Cell<bool>>,
     /// The body was counted and logged (at the decision, or at its end).
     counted: bool,
 }
 
-impl BlockStream {
+impl Block {
+    /// A block transform for one body; `log` names it.
+    pub fn new(shared: Arc<Shared>, log: MatchLog) -> Block {
+        let hold = Hold::new(shared.cfg.max_hold);
+        let scan = Scan::new(&shared.matcher);
+        Block { shared, scan, log, hold, counted: false }
+    }
+
     fn act(&mut self, step: Step, chunk: Option<&Chunk<'_>>, out: &mut Output<'_>) {
         let pass = |out: &mut Output<'_>| {
             if let Some(chunk) = chunk {
@@ -86,23 +59,25 @@ impl BlockStream {
                     Ok(()) => self.shared.stats.inc(Count::Blocked),
                     Err(refused) => {
                         log_warn!("cannot block the {}: {refused}; aborting it instead", self.log.subject());
-                        self.abort_txn();
+                        self.abort(out);
                     }
                 }
                 self.count();
             }
             Step::Abort(found) => {
                 log_warn!("a match at offset {} past --max-hold: aborting the {}", found.start, self.log.subject());
-                self.abort_txn();
+                self.abort(out);
                 self.count();
             }
             Step::Done => {}
         }
     }
 
-    fn abort_txn(&mut self) {
+    /// The head and part of the body may be gone: aborting is the only way
+    /// left that never passes a cut body off as whole.
+    fn abort(&mut self, out: &mut Output<'_>) {
         self.shared.stats.inc(Count::Aborted);
-        self.abort.set(true);
+        out.abort();
     }
 
     fn count(&mut self) {
@@ -113,7 +88,7 @@ impl BlockStream {
     }
 }
 
-impl StreamTransform for BlockStream {
+impl StreamTransform for Block {
     fn holds_output(&self) -> bool {
         true
     }
@@ -123,9 +98,9 @@ impl StreamTransform for BlockStream {
             return; // decided: the rest is not scanned
         }
         let mut hit = None;
-        let BlockStream { shared, scan, log, .. } = self;
+        let Block { shared, scan, log, .. } = self;
         scan.feed(&shared.matcher, chunk, &mut |f| {
-            shared.record(log, f);
+            log.record(f);
             hit.get_or_insert(f);
         });
         // Any occurrence blocks, final or not: no need to wait for the longest.
@@ -139,9 +114,9 @@ impl StreamTransform for BlockStream {
             return;
         }
         let mut hit = None;
-        let BlockStream { shared, scan, log, .. } = self;
+        let Block { scan, log, .. } = self;
         scan.finish(&mut |f| {
-            shared.record(log, f);
+            log.record(f);
             hit.get_or_insert(f);
         });
         let step = self.hold.step(self.scan.scanned(), hit, true);
@@ -162,12 +137,12 @@ mod tests {
         assert!(blocked_body(451).starts_with("451: blocked"));
     }
 
-    use crate::tests::{every_split_raw as every_split, shared};
+    use crate::tests::{every_split, shared};
     use crate::Mode;
     use plugin_sdk::testing::FakeHost;
 
-    fn blocker(sh: &Arc<Shared>) -> BlockTransform {
-        BlockTransform::new(Arc::clone(sh), MatchLog::new("response", "GET", "/"))
+    fn blocker(sh: &Arc<Shared>) -> Block {
+        Block::new(Arc::clone(sh), MatchLog::new("response", "GET", "/"))
     }
 
     #[test]
@@ -204,16 +179,17 @@ mod tests {
         body.extend_from_slice(b"bad");
         let chunks: Vec<&[u8]> = body.chunks(8).collect();
         let within = shared("bad\n", Mode::Block, false);
-        let out = FakeHost::new().run(blocker(&within), &chunks);
+        let out = FakeHost::new().run_stream(blocker(&within), &chunks);
         assert_eq!(out.replaced.map(|m| m.status), Some(403));
         // --max-hold 16: released after 24 bytes; the match at 64 comes too late.
         let args: Vec<String> = ["--patterns", "p", "--mode", "block", "--max-hold", "16"].map(String::from).to_vec();
         let cfg = crate::Config::parse(&args).expect("config");
         let pats = crate::patterns::parse(b"bad\n", "p", false).expect("patterns");
         let past = Arc::new(Shared::new(cfg, pats).expect("shared"));
-        let out = FakeHost::new().run(blocker(&past), &chunks);
+        let out = FakeHost::new().run_stream(blocker(&past), &chunks);
         assert_eq!(out.replaced, None);
-        assert!(!out.complete, "an aborted body must not look complete: {out:?}");
+        assert!(!out.complete && out.aborted, "an aborted body must not look complete: {out:?}");
+        assert!(out.errors.is_empty(), "{out:?}");
         assert!(out.bytes.len() < body.len(), "{out:?}");
         assert_eq!((past.stats.get(Count::Aborted), past.stats.get(Count::Blocked)), (1, 0));
     }

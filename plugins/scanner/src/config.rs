@@ -50,13 +50,21 @@ pub struct Config {
     pub block_status: u16,
     /// `--types` media-type wildcards (`text/*`); empty: every type.
     pub types: Vec<String>,
+    /// `--top-patterns N` (default 20): the most frequent patterns shown in `/stats`.
+    pub top_patterns: usize,
 }
+
+/// The default `--top-patterns`.
+pub const DEFAULT_TOP_PATTERNS: usize = 20;
+
+/// The largest `--top-patterns`: the host shows a plugin at most 256 counters.
+pub const MAX_TOP_PATTERNS: usize = 200;
 
 /// The default `--max-hold`.
 pub const DEFAULT_MAX_HOLD: u64 = 1024 * 1024;
 
 const USAGE: &str = "usage: --patterns FILE [--mode report|block|replace] [--ignore-case] \
-[--on response|request|both] [--max-hold BYTES] [--block-status N] [--types WILDCARD,...]";
+[--on response|request|both] [--max-hold BYTES] [--block-status N] [--types WILDCARD,...] [--top-patterns N]";
 
 impl Config {
     /// Parses the words after the plugin's path.
@@ -69,6 +77,7 @@ impl Config {
             max_hold: DEFAULT_MAX_HOLD,
             block_status: 403,
             types: Vec::new(),
+            top_patterns: DEFAULT_TOP_PATTERNS,
         };
         let mut words = args.iter();
         while let Some(flag) = words.next() {
@@ -124,6 +133,12 @@ impl Config {
                     if cfg.types.is_empty() {
                         return Err(format!("--types {v:?}: list media types, as in text/*,application/json"));
                     }
+                }
+                "--top-patterns" => {
+                    let v = value()?;
+                    cfg.top_patterns = v.parse().ok().filter(|n| *n <= MAX_TOP_PATTERNS).ok_or_else(|| {
+                        format!("--top-patterns {v:?}: write how many patterns to show, from 0 to {MAX_TOP_PATTERNS}")
+                    })?;
                 }
                 other => return Err(format!("unknown argument {other:?}; {USAGE}")),
             }
@@ -195,19 +210,20 @@ mod tests {
         assert_eq!(c.on, Sides { request: false, response: true });
         assert_eq!((c.max_hold, c.block_status, c.ignore_case), (1 << 20, 403, false));
         assert!(c.types.is_empty());
+        assert_eq!(c.top_patterns, DEFAULT_TOP_PATTERNS);
     }
 
     #[test]
     fn every_flag() {
         let c = Config::parse(&args(
-            "--patterns=p --mode block --ignore-case --on both --max-hold 10 --block-status=451 --types text/*,Application/JSON",
+            "--patterns=p --mode block --ignore-case --on both --max-hold 10 --block-status=451 --types text/*,Application/JSON --top-patterns 0",
         ))
         .expect("full config");
         assert_eq!(c.patterns, "p");
         assert_eq!(c.mode, Mode::Block);
         assert!(c.ignore_case);
         assert_eq!(c.on, Sides { request: true, response: true });
-        assert_eq!((c.max_hold, c.block_status), (10, 451));
+        assert_eq!((c.max_hold, c.block_status, c.top_patterns), (10, 451, 0));
         assert_eq!(c.types, ["text/*", "application/json"]);
         let c = Config::parse(&args("--patterns p --mode replace --on request")).expect("replace");
         assert_eq!((c.mode, c.on), (Mode::Replace, Sides { request: true, response: false }));
@@ -225,6 +241,7 @@ mod tests {
             ("--patterns p --block-status 99", "--block-status \"99\""),
             ("--patterns p --types ,", "--types \",\""),
             ("--patterns p --ignore-case=yes", "--ignore-case takes no value"),
+            ("--patterns p --top-patterns 201", "--top-patterns \"201\""),
         ];
         for (a, want) in cases {
             let e = Config::parse(&args(a)).expect_err(a);

@@ -1,5 +1,8 @@
 //! The per-transaction match log: what one body's matches were, written once
-//! when the body ends, with a cap on how many are listed.
+//! when the body ends, with a cap on how many are listed, and how many each
+//! pattern had (added to the shared counters once per body, not per match).
+
+use std::collections::BTreeMap;
 
 use crate::matcher::Found;
 use crate::patterns::Pattern;
@@ -15,17 +18,24 @@ pub struct MatchLog {
     subject: String,
     total: u64,
     first: Vec<Found>,
+    per_pattern: BTreeMap<usize, u64>,
 }
 
 impl MatchLog {
     /// An empty log for the body of `direction` of `method url`.
     pub fn new(direction: &str, method: &str, url: &str) -> MatchLog {
-        MatchLog { subject: format!("{direction} of {method} {url}"), total: 0, first: Vec::new() }
+        MatchLog {
+            subject: format!("{direction} of {method} {url}"),
+            total: 0,
+            first: Vec::new(),
+            per_pattern: BTreeMap::new(),
+        }
     }
 
     /// Records one match.
     pub fn record(&mut self, found: Found) {
         self.total += 1;
+        *self.per_pattern.entry(found.pattern).or_default() += 1;
         if self.first.len() < MAX_LOGGED {
             self.first.push(found);
         }
@@ -39,6 +49,11 @@ impl MatchLog {
     /// Matches recorded.
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// Matches recorded per pattern index, for the patterns that had any.
+    pub fn per_pattern(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.per_pattern.iter().map(|(&p, &n)| (p, n))
     }
 
     /// The log line (`None` without matches): how many, then each listed
@@ -87,5 +102,6 @@ mod tests {
         assert!(line.starts_with("19 match(es)"), "{line}");
         assert!(line.ends_with("(+3 more)"), "{line}");
         assert_eq!(line.matches('@').count(), MAX_LOGGED);
+        assert_eq!(log.per_pattern().collect::<Vec<_>>(), [(0, 18), (1, 1)]);
     }
 }

@@ -17,7 +17,9 @@
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, Span, StartKind};
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+use crate::skip::Skip;
 
 /// A match: pattern index (line order in the patterns file) and its byte
 /// range in the body, `start..end`.
@@ -37,6 +39,7 @@ pub struct Matcher {
     dfa: DFA,
     start: StateID,
     max_len: u64,
+    skip: Skip,
 }
 
 impl Matcher {
@@ -53,7 +56,7 @@ impl Matcher {
             })?;
         let start = dfa.start_state(Anchored::No).map_err(|e| format!("the matcher has no unanchored start: {e}"))?;
         let max_len = dfa.max_pattern_len() as u64;
-        Ok(Matcher { dfa, start, max_len })
+        Ok(Matcher { dfa, start, max_len, skip: Skip::new(patterns, ignore_case) })
     }
 
     /// The longest pattern's length.
@@ -108,14 +111,16 @@ impl Scan {
     /// that became final, in body order.
     pub fn feed(&mut self, m: &Matcher, block: &[u8], on_match: &mut impl FnMut(Found)) {
         let dfa = &m.dfa;
-        let pre = dfa.prefilter();
+        // The DFA marks its start state special only when it has a prefilter:
+        // without one the scan would never stop stepping to skip.
+        let skips = dfa.prefilter().is_some();
         // The prefilter only vouches for matches that fit inside the block:
         // it may skip bytes only where every pattern would still fit.
         let limit = block.len().saturating_sub(usize::try_from(m.max_len.saturating_sub(1)).unwrap_or(usize::MAX));
         let (mut sid, mut at) = (self.sid, 0);
         while at < block.len() {
-            if let Some(pre) = pre.filter(|_| at < limit && dfa.is_start(sid)) {
-                let next = pre.find_in(block, Span::from(at..block.len())).into_option().unwrap_or(limit);
+            if skips && at < limit && dfa.is_start(sid) {
+                let next = m.skip.find(dfa, block, at).unwrap_or(limit);
                 at = at.max(next.min(limit));
                 if at >= block.len() {
                     break;

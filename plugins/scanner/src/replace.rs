@@ -97,7 +97,7 @@ impl StreamTransform for Replace {
         let block = Block { bytes: chunk, base: scan.scanned() };
         let end = block.base + chunk.len() as u64;
         scan.feed(&shared.matcher, chunk, &mut |f| {
-            shared.record(log, f);
+            log.record(f);
             splice.replace(f, shared.replacement(f.pattern), &block, out);
         });
         let settled = scan.settled(&shared.matcher);
@@ -115,7 +115,7 @@ impl StreamTransform for Replace {
         let Replace { shared, scan, log, splice } = self;
         let block = Block { bytes: &[], base: scan.scanned() };
         scan.finish(&mut |f| {
-            shared.record(log, f);
+            log.record(f);
             splice.replace(f, shared.replacement(f.pattern), &block, out);
         });
         splice.copy_to(scan.scanned(), &block, out);

@@ -1,7 +1,10 @@
 //! The plugin's counters in `/stats`, shared by every transaction (and
-//! thread): SDK counters, one relaxed atomic add each.
+//! thread): SDK counters, one relaxed atomic add each, and one per pattern
+//! in a ranked group, of which `/stats` shows the most frequent.
 
-use plugin_sdk::Counter;
+use plugin_sdk::{Counter, CounterGroup};
+
+use crate::patterns::Pattern;
 
 /// The counters the plugin keeps, by name as `/stats` shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,61 +29,37 @@ pub enum Count {
     Aborted,
 }
 
-impl Count {
-    /// Every counter, in `/stats` order.
-    pub const ALL: [Count; 9] = [
-        Count::Scanned,
-        Count::BytesScanned,
-        Count::Matches,
-        Count::BodiesMatched,
-        Count::SkippedEncoded,
-        Count::SkippedType,
-        Count::Replaced,
-        Count::Blocked,
-        Count::Aborted,
-    ];
+/// The counters' names, in `/stats` order: [`Count`]'s order.
+pub const NAMES: [&str; 9] = [
+    "scanned",
+    "bytes_scanned",
+    "matches",
+    "bodies_matched",
+    "skipped_encoded",
+    "skipped_type",
+    "replaced",
+    "blocked",
+    "aborted",
+];
 
-    /// The counter's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Count::Scanned => "scanned",
-            Count::BytesScanned => "bytes_scanned",
-            Count::Matches => "matches",
-            Count::BodiesMatched => "bodies_matched",
-            Count::SkippedEncoded => "skipped_encoded",
-            Count::SkippedType => "skipped_type",
-            Count::Replaced => "replaced",
-            Count::Blocked => "blocked",
-            Count::Aborted => "aborted",
-        }
-    }
-}
+/// How much of a pattern a counter name shows.
+const NAME_PATTERN_CHARS: usize = 40;
 
-/// Patterns that get a counter of their own in `/stats` (the first lines of
-/// the patterns file: put the ones worth watching first). Counters are named
-/// at init, before any traffic says which patterns are frequent, and a
-/// thousand of them would drown `/stats`.
-pub const PATTERN_COUNTERS: usize = 100;
-
-/// The counters: the fixed ones, and one per pattern for the first
-/// [`PATTERN_COUNTERS`] lines. Registered with the host when made during
+/// The counters: the fixed ones, and one per pattern of which `/stats`
+/// shows the most frequent. Registered with the host when made during
 /// `Plugin::init`; anywhere else (unit tests) they count without being shown.
 #[derive(Debug)]
 pub struct Stats {
     fixed: Vec<Counter>,
-    per_pattern: Vec<Counter>,
+    per_pattern: CounterGroup,
 }
 
 impl Stats {
-    /// Registers the counters, one per pattern for the first lines in `lines`.
-    pub fn register(lines: &[usize]) -> Stats {
-        let fixed = Count::ALL.iter().map(|c| Counter::register(c.name())).collect();
-        let per_pattern = lines
-            .iter()
-            .take(PATTERN_COUNTERS)
-            .map(|line| Counter::register(&format!("pattern_line_{line}")))
-            .collect();
-        Stats { fixed, per_pattern }
+    /// Registers the counters: one per pattern, the `top` most frequent shown.
+    pub fn register(patterns: &[Pattern], top: usize) -> Stats {
+        let fixed = NAMES.iter().map(|name| Counter::register(name)).collect();
+        let names = patterns.iter().map(pattern_counter_name).collect();
+        Stats { fixed, per_pattern: CounterGroup::register_top(names, top) }
     }
 
     /// Adds one to `c`.
@@ -95,11 +74,9 @@ impl Stats {
         }
     }
 
-    /// Adds `n` matches of pattern `index` (no-op past [`PATTERN_COUNTERS`]).
+    /// Adds `n` matches of pattern `index`.
     pub fn add_pattern(&self, index: usize, n: u64) {
-        if let Some(c) = self.per_pattern.get(index) {
-            c.add(n);
-        }
+        self.per_pattern.add(index, n);
     }
 
     /// The value of `c`.
@@ -107,10 +84,22 @@ impl Stats {
         self.fixed.get(c as usize).map_or(0, Counter::get)
     }
 
-    /// The matches counted for pattern `index`, if it has a counter.
-    pub fn pattern(&self, index: usize) -> Option<u64> {
-        self.per_pattern.get(index).map(Counter::get)
+    /// The matches counted for pattern `index`.
+    pub fn pattern(&self, index: usize) -> u64 {
+        self.per_pattern.get(index)
     }
+}
+
+/// A pattern's counter name: its line, so the name is unique and leads to
+/// the file, then the pattern itself, cut short, so `/stats` says what matched.
+pub fn pattern_counter_name(p: &Pattern) -> String {
+    let mut shown = display_pattern(&p.bytes);
+    if shown.len() > NAME_PATTERN_CHARS {
+        // Escapes are ASCII: any byte offset is a char boundary.
+        shown.truncate(NAME_PATTERN_CHARS);
+        shown.push_str("...");
+    }
+    format!("pattern_line_{}:{shown}", p.line)
 }
 
 /// A pattern as a log or counter name shows it: printable ASCII as is,
@@ -134,24 +123,34 @@ pub fn display_pattern(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn pattern(bytes: &[u8], line: usize) -> Pattern {
+        Pattern { bytes: bytes.to_vec(), replacement: None, line }
+    }
+
     #[test]
     fn counts_fixed_and_per_pattern() {
-        let s = Stats::register(&[2, 5, 9]);
+        let s = Stats::register(&[pattern(b"a", 2), pattern(b"b", 5)], 20);
         s.inc(Count::Matches);
         s.add(Count::Matches, 2);
-        s.add_pattern(2, 5);
-        s.add_pattern(9, 1); // no counter: ignored, not a panic
+        s.add_pattern(1, 5);
+        s.add_pattern(9, 1); // no such pattern: ignored, not a panic
         assert_eq!((s.get(Count::Matches), s.get(Count::Blocked)), (3, 0));
-        assert_eq!((s.pattern(0), s.pattern(2), s.pattern(3)), (Some(0), Some(5), None));
-        let many: Vec<usize> = (1..=PATTERN_COUNTERS + 10).collect();
-        assert!(Stats::register(&many).pattern(PATTERN_COUNTERS).is_none());
+        assert_eq!((s.pattern(0), s.pattern(1), s.pattern(9)), (0, 5, 0));
+    }
+
+    #[test]
+    fn pattern_names_give_the_line_and_the_pattern_cut_short() {
+        assert_eq!(pattern_counter_name(&pattern(b"fox\t\"", 3)), "pattern_line_3:fox\\t\\x22");
+        let long = pattern_counter_name(&pattern(&[b'x'; 100], 12));
+        assert_eq!(long, format!("pattern_line_12:{}...", "x".repeat(NAME_PATTERN_CHARS)));
     }
 
     #[test]
     fn names_are_distinct_and_patterns_display_escaped() {
-        let mut names: Vec<&str> = Count::ALL.iter().map(|c| c.name()).collect();
+        let mut names = NAMES.to_vec();
+        names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), Count::ALL.len());
+        assert_eq!((names.len(), NAMES[Count::Aborted as usize]), (NAMES.len(), "aborted"));
         assert_eq!(display_pattern(b"a\tb\n\\\x00\xff\"z"), "a\\tb\\n\\\\\\x00\\xff\\x22z");
     }
 }
