@@ -5,7 +5,7 @@
 # and while they are held. Prints a markdown table. See bench/README.md.
 #
 # Usage: bench/idle_rss.sh [-n COUNT] [TARGET...]
-# Targets: ph0 nginx ats (default: all). Env as for run.sh.
+# Targets: ph0 nginx haproxy ats (default: all). Env as for run.sh.
 set -euo pipefail
 
 # shellcheck source=lib/common.sh
@@ -14,11 +14,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$BENCH_DIR/lib/nginx.sh"
 # shellcheck source=lib/ats.sh
 source "$BENCH_DIR/lib/ats.sh"
+# shellcheck source=lib/haproxy.sh
+source "$BENCH_DIR/lib/haproxy.sh"
 # shellcheck source=lib/plugin_host.sh
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 COUNT=10000
-ALL_TARGETS=(ph0 nginx ats)
+ALL_TARGETS=(ph0 nginx haproxy ats)
 
 while getopts "n:h" opt; do
     case "$opt" in
@@ -41,6 +43,7 @@ start_target() {
     case "$1" in
     ph0) start_plugin_host ph0 0 ;;
     nginx) start_nginx_proxy ;;
+    haproxy) start_haproxy haproxy 0 ;;
     ats) start_ats ats "" ;;
     *) die "unknown target '$1' (known: ${ALL_TARGETS[*]})" ;;
     esac
@@ -53,6 +56,7 @@ measure_idle() {
     case "$target" in
     ph0) label="plugin-host" ;;
     nginx) label="nginx (master+worker)" ;;
+    haproxy) label="HAProxy" ;;
     ats) label="ATS" ;;
     esac
     TARGET_MAIN_PID=""

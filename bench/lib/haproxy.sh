@@ -13,10 +13,11 @@
 # which is not HAProxy's).
 write_haproxy_cfg() {
     local dir="$1" log="$2" log_global="" log_defaults="" maxconn
-    # HAProxy refuses to start when 2 fds per connection do not fit in its
-    # fd limit; it cannot go past the hard limit (20,000 in some
-    # containers), so maxconn is what the limit allows, at most 30,000.
-    maxconn=$((($(ulimit -n) - 100) / 2))
+    # HAProxy refuses to start when 2 fds per connection and 2 per splice
+    # pipe do not fit in its fd limit; it cannot go past the hard limit
+    # (20,000 in some containers), so maxconn is what the limit allows
+    # beside 1,024 pipes (plenty for 32 busy connections), at most 30,000.
+    maxconn=$((($(ulimit -n) - 100 - 2 * 1024) / 2))
     ((maxconn <= 30000)) || maxconn=30000
     if [[ "$log" == 1 ]]; then
         # As Debian's packaged haproxy.cfg logs, to stdout instead of /dev/log.
@@ -30,6 +31,7 @@ write_haproxy_cfg() {
 global
     nbthread 1
     maxconn $maxconn
+    maxpipes 1024
     # 64 KiB buffers instead of 16 KiB, and splice(2) (option splice-auto
     # below) where the kernel can move body bytes without a copy: the
     # tuning an operator sets for large bodies. With its defaults HAProxy
