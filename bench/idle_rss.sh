@@ -42,7 +42,7 @@ PH_EXTRA_ARGS="--max-connections 20000"
 start_target() {
     case "$1" in
     ph0) start_plugin_host ph0 0 ;;
-    nginx) start_nginx_proxy ;;
+    nginx) start_nginx_proxy 0 ;;
     haproxy) start_haproxy haproxy 0 ;;
     ats) start_ats ats "" ;;
     *) die "unknown target '$1' (known: ${ALL_TARGETS[*]})" ;;
