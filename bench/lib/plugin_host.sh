@@ -117,7 +117,7 @@ plugin_host_log_args() {
     local log="$1" file="$2"
     echo --log-level
     if plugin_host_has_access_log; then
-        echo warn --access-log
+        printf '%s\n' warn --access-log
         if [[ "$log" == 1 ]]; then
             printf '%s\n' "$file" --access-log-format combined
         else
