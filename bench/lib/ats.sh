@@ -98,6 +98,8 @@ EOF
 start_ats() {
     local name="$1" plugin="$2" log="${3:-0}" root
     root="$(make_ats_sandbox "$name" "$plugin" "$log")"
+    # Each round's log holds that round's lines only (ATS appends).
+    rm -f "$root/log/squid.blog"
     TARGET_LOG_FILE=""
     [[ "$log" != 1 ]] || TARGET_LOG_FILE="$root/log/squid.blog"
     launch_ats "$name" "$root"

@@ -147,6 +147,8 @@ EOF
 start_nginx_proxy() {
     local log="${1:-0}" dir="$WORK_DIR/nginx-proxy"
     write_nginx_proxy_conf "$dir" "" "" "$log"
+    # Each round's file holds that round's lines only (nginx appends).
+    rm -f "$dir/access.log"
     start_nginx proxy "$PROXY_CPU" "$dir/nginx.conf"
     TARGET_PORT="$NGINX_PORT"
     TARGET_LOG_FILE=""

@@ -186,6 +186,8 @@ launch_plugin_host() {
     plugin_host_available || return 1
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
     mapfile -t log_args < <(plugin_host_log_args "$log" "$dir/access.log")
+    # Each round's file holds that round's lines only (the host appends).
+    rm -f "$dir/access.log"
     TARGET_LOG_FILE=""
     if [[ "$log" == 1 ]]; then
         TARGET_LOG_FILE="$dir/access.log"
