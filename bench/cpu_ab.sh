@@ -4,7 +4,8 @@
 # alternated round by round so that a machine whose load drifts (other
 # builds on the same cores) charges every build alike. One worker pinned
 # to PROXY_CPU, wrk -t1 -c32 keep-alive and the nginx origin on LOAD_CPU,
-# the host at --log-level warn (no access line) and --no-plugins.
+# the host at --log-level warn, --access-log off (where the build has it:
+# older builds have no access line at warn) and --no-plugins.
 #
 #   bench/cpu_ab.sh [-r ROUNDS] [-d SECONDS] [-s 1k|64k|1m] BIN|nginx...
 #   cp target/release/plugin-host /tmp/before   # ... change, rebuild ...
@@ -44,8 +45,10 @@ for round in $(seq "$ROUNDS"); do
             NGINX_PORT="$PH_PORT" start_nginx_proxy
             main="$TARGET_MAIN_PID" pid="${TARGET_PIDS[1]}"
         else
+            quiet=(--log-level warn)
+            if "$target" run --help 2>/dev/null | grep -q -- '--access-log '; then quiet+=(--access-log off); fi
             taskset -c "$PROXY_CPU" "$target" run --no-plugins --threads 1 --listen "127.0.0.1:$PH_PORT" \
-                --origin "127.0.0.1:$ORIGIN_PORT" --log-level warn >"$WORK_DIR/host.log" 2>&1 &
+                --origin "127.0.0.1:$ORIGIN_PORT" "${quiet[@]}" >"$WORK_DIR/host.log" 2>&1 &
             main=$! pid=$!
             STARTED_PIDS+=("$main")
             wait_port "$PH_PORT" 10 || die "$target did not listen; see $WORK_DIR/host.log"

@@ -105,7 +105,7 @@ start_ph_gzip() {
     echo "$PLUGIN_GZIP_SO $dir/compress.config" >"$dir/plugin.config"
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
     local log_flags
-    mapfile -t log_flags < <(plugin_host_log_flags)
+    mapfile -t log_flags < <(plugin_host_log_args 0 "")
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
         --threads 1 --config "$dir/plugin.config" "${log_flags[@]}" \

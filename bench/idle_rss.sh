@@ -5,7 +5,7 @@
 # and while they are held. Prints a markdown table. See bench/README.md.
 #
 # Usage: bench/idle_rss.sh [-n COUNT] [TARGET...]
-# Targets: ph0 nginx ats (default: all). Env as for run.sh.
+# Targets: ph0 nginx haproxy ats (default: all). Env as for run.sh.
 set -euo pipefail
 
 # shellcheck source=lib/common.sh
@@ -14,11 +14,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$BENCH_DIR/lib/nginx.sh"
 # shellcheck source=lib/ats.sh
 source "$BENCH_DIR/lib/ats.sh"
+# shellcheck source=lib/haproxy.sh
+source "$BENCH_DIR/lib/haproxy.sh"
 # shellcheck source=lib/plugin_host.sh
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 COUNT=10000
-ALL_TARGETS=(ph0 nginx ats)
+ALL_TARGETS=(ph0 nginx haproxy ats)
 
 while getopts "n:h" opt; do
     case "$opt" in
@@ -36,11 +38,14 @@ fi
 
 # plugin-host must accept more than the default connection cap.
 PH_EXTRA_ARGS="--max-connections 20000"
+# plugin-host's RSS with the clients held, for the target line.
+PH_IDLE_KIB=""
 
 start_target() {
     case "$1" in
     ph0) start_plugin_host ph0 0 ;;
-    nginx) start_nginx_proxy ;;
+    nginx) start_nginx_proxy 0 ;;
+    haproxy) start_haproxy haproxy 0 ;;
     ats) start_ats ats "" ;;
     *) die "unknown target '$1' (known: ${ALL_TARGETS[*]})" ;;
     esac
@@ -53,6 +58,7 @@ measure_idle() {
     case "$target" in
     ph0) label="plugin-host" ;;
     nginx) label="nginx (master+worker)" ;;
+    haproxy) label="HAProxy" ;;
     ats) label="ATS" ;;
     esac
     TARGET_MAIN_PID=""
@@ -73,6 +79,7 @@ measure_idle() {
     read -r -t 30 open <&"${CLIENT[0]}" || open="OPEN ?"
     wait "$CLIENT_PID" 2>/dev/null || true
     log "$target: $ready, ${open#OPEN } still open at measurement; RSS ${before} -> ${during} KiB"
+    [[ "$target" != ph0 ]] || PH_IDLE_KIB="$during"
 
     awk -v l="$label" -v b="$before" -v d="$during" -v r="$ready" -v o="${open#OPEN }" -v n="$COUNT" 'BEGIN {
         split(r, a, /[ =]/); opened = a[3]
@@ -104,6 +111,13 @@ main() {
     for target in "${TARGETS[@]}"; do
         measure_idle "$target"
     done
+    # Issue 13's target, reported, not asserted: no more than the 15 MiB
+    # recorded before its work began, which holds for 10,000 connections.
+    if [[ -n "$PH_IDLE_KIB" ]] && ((COUNT == 10000)); then
+        awk -v d="$PH_IDLE_KIB" -v n="$COUNT" 'BEGIN {
+            printf "\nTarget: plugin-host RSS with %d idle keep-alive connections at most 15 MiB: %.1f MiB, %s.\n",
+                n, d / 1024, (d <= 15 * 1024 ? "met" : "not met") }'
+    fi
 }
 
 main

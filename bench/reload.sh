@@ -340,7 +340,7 @@ latency_target() {
     ((round % 2)) || modes=(reloading steady)
     case "$target" in
     ph) start_ph ph "$PLUGIN_NULL_SO" ;;
-    nginx) start_nginx_proxy ;;
+    nginx) start_nginx_proxy 0 ;;
     esac
     if verify_target "$target"; then
         run_wrk "http://127.0.0.1:$TARGET_PORT/1k" 2 "$WORK_DIR/warmup.out"

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turn run.sh's raw results (one TSV line per round, target and size) into
 the markdown report: one table of medians, plugin-host's ratios against
-each peer, and plugin-host's 1 MiB throughput as a share of the origin's.
+each peer, the CPU-per-request ratios against issue 13's targets (met or
+not met: reported, not asserted), and each proxy's 1 MiB throughput as a
+share of the origin's.
 
 Medians, not means: on a 2-core machine shared with other work one noisy
 round must not move the result.
@@ -17,26 +19,52 @@ SIZES = [("1k", "1 KiB", 1024), ("64k", "64 KiB", 65536), ("1m", "1 MiB", 104857
 LABELS = {
     "origin": "origin direct (nginx)",
     "ph0": "plugin-host, no plugins",
+    "ph0-log": "plugin-host, no plugins, access log on",
     "ph1": "plugin-host, 1 null transform",
     "ph5": "plugin-host, 5 null transforms",
     "ph-scan": "plugin-host, scanner (report, 1,000 patterns)",
     "ph-replace": "plugin-host, scanner (replace, 255 patterns)",
     "nginx": "nginx proxy",
+    "nginx-log": "nginx proxy, access log on",
     "nginx-sub": "nginx proxy + sub_filter (255 patterns)",
+    "haproxy": "HAProxy",
+    "haproxy-log": "HAProxy, access log on",
     "ats": "ATS",
+    "ats-log": "ATS, access log on",
     "ats-null": "ATS + null transform",
 }
 
 # Which plugin-host variant is compared with which peer: like with like.
 COMPARISONS = [
     ("ph0", "nginx"),
+    ("ph0", "haproxy"),
     ("ph0", "ats"),
+    ("ph0-log", "nginx-log"),
+    ("ph0-log", "haproxy-log"),
+    ("ph0-log", "ats-log"),
     ("ph1", "ats-null"),
     ("ph5", "ats-null"),
     # The scanner's cost over passing bytes on: the issue's target is at most +10% CPU at 64 KiB.
     ("ph-scan", "ph1"),
     # Replace mode against nginx rewriting the same patterns with sub_filter.
     ("ph-replace", "nginx-sub"),
+]
+
+# Issue 13's targets on the ratio of median CPU per request: (numerator,
+# denominator, bound, strict, sizes it applies to). strict: the ratio must
+# be below the bound, not merely at most.
+ALL_SIZES = ("1k", "64k", "1m")
+TARGETS = [
+    ("ph0", "nginx", 0.9, False, ALL_SIZES),
+    ("ph0", "haproxy", 0.8, False, ALL_SIZES),
+    ("ph0", "ats", 0.5, False, ALL_SIZES),
+    ("ph0-log", "nginx-log", 0.9, False, ALL_SIZES),
+    ("ph0-log", "haproxy-log", 0.8, False, ALL_SIZES),
+    ("ph0-log", "ats-log", 0.5, False, ALL_SIZES),
+    ("ph1", "ph0", 1.05, False, ALL_SIZES),
+    ("ph5", "ph0", 1.15, False, ALL_SIZES),
+    ("ph-scan", "ph1", 1.10, False, ("64k",)),
+    ("ph-replace", "nginx-sub", 1.0, True, ALL_SIZES),
 ]
 
 
@@ -110,7 +138,10 @@ def ratio_table(cells):
     for _, label, _ in SIZES:
         head += [f"{label} CPU/req ×", f"{label} req/s ×"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    ran = {target for target, _ in cells}
     for ph, peer in COMPARISONS:
+        if ph not in ran and peer not in ran:
+            continue
         row = [f"{LABELS[ph]} vs {LABELS[peer]}"]
         for size, _, _ in SIZES:
             row += [
@@ -121,11 +152,42 @@ def ratio_table(cells):
     return lines
 
 
+def target_table(cells):
+    """One row per target: the ratio of median CPU per request at each size
+    it applies to, the bound, and met / not met (n/a when a side is
+    missing, for example a target not run)."""
+    head = ["CPU per request", "target"] + [label for _, label, _ in SIZES] + ["verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for num, den, bound, strict, sizes in TARGETS:
+        row = [f"{num} / {den}", f"{'<' if strict else '≤'} {bound:.2f}"]
+        missed, missing = [], 0
+        for size, label, _ in SIZES:
+            if size not in sizes:
+                row.append("")
+                continue
+            r = ratio(median(cells, num, size, "cpu"), median(cells, den, size, "cpu"))
+            if r is None:
+                missing += 1
+            elif (r >= bound) if strict else (r > bound):
+                missed.append(label)
+            row.append(fmt(r, ".2f"))
+        if missing == len(sizes):
+            verdict = "n/a"
+        elif missed:
+            verdict = "not met at " + ", ".join(missed)
+        else:
+            verdict = "met" + (" where measured" if missing else "")
+        lines.append("| " + " | ".join(row + [verdict]) + " |")
+    return lines
+
+
 def throughput_lines(cells):
     size, _, nbytes = SIZES[-1]
     origin = median(cells, "origin", size, "rps")
     lines = []
-    for target in ("ph0", "ph1", "ph5", "ph-scan", "ph-replace", "nginx", "nginx-sub", "ats", "ats-null"):
+    for target in LABELS:
+        if target == "origin" or (target, size) not in cells:
+            continue
         rps = median(cells, target, size, "rps")
         mib = None if rps is None else rps * nbytes / 2**20
         share = ratio(rps, origin)
@@ -156,7 +218,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("raw", help="raw TSV written by run.sh")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", default="10s")
+    parser.add_argument("--duration", default="8s")
+    parser.add_argument("--ph-log-off", help="how plugin-host ran with its access log off")
+    parser.add_argument("--ph-log-on", help="how plugin-host ran with its access log on")
     args = parser.parse_args()
     cells, order, noise = load(args.raw)
     out = [
@@ -165,9 +229,16 @@ def main():
         "(for origin direct: the origin nginx's own CPU).",
         "",
     ]
+    if args.ph_log_off or args.ph_log_on:
+        out += [
+            f"plugin-host's access log: off = {args.ph_log_off or 'n/a'}; on (ph0-log) = {args.ph_log_on or 'n/a'}.",
+            "",
+        ]
     out += main_table(cells, order, args.rounds)
     out += ["", "Ratios (CPU/req × below 1 and req/s × above 1 favour plugin-host):", ""]
     out += ratio_table(cells)
+    out += ["", "Against the targets (ratios of median CPU µs/req; reported, not asserted):", ""]
+    out += target_table(cells)
     out += ["", "1 MiB throughput against the origin served directly:", ""]
     out += throughput_lines(cells)
     out += noise_lines(noise)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Side-by-side benchmark: plugin-host (0, 1 and 5 null transforms) against
-# nginx and Apache Traffic Server (plain and with a null transform) as
-# reverse proxies, and against the origin served directly. Prints one
-# markdown table of medians over ROUNDS rounds. See bench/README.md.
+# nginx, HAProxy and Apache Traffic Server (plain and with a null
+# transform) as reverse proxies, each with its access log off and on
+# (the -log targets), and against the origin served directly. Prints
+# markdown tables of medians over ROUNDS rounds and the ratios against
+# the targets. See bench/README.md.
 #
 # Usage: bench/run.sh [-r ROUNDS] [-d DURATION] [-o RAW.tsv] [TARGET...]
-# Targets: origin ph0 ph1 ph5 ph-scan ph-replace nginx nginx-sub ats ats-null
-# (default: all).
+# Targets: origin ph0 ph0-log ph1 ph5 ph-scan ph-replace nginx nginx-log
+# nginx-sub haproxy haproxy-log ats ats-log ats-null (default: all).
 # Env: REPO, PLUGIN_HOST_BIN, PLUGIN_NULL_SO, BENCH_SKIP_INSTALL=1,
 #      BENCH_SKIP_BUILD=1, BENCH_KEEP=1 (keep the temp dir with logs).
 set -euo pipefail
@@ -18,15 +20,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$BENCH_DIR/lib/nginx.sh"
 # shellcheck source=lib/ats.sh
 source "$BENCH_DIR/lib/ats.sh"
+# shellcheck source=lib/haproxy.sh
+source "$BENCH_DIR/lib/haproxy.sh"
 # shellcheck source=lib/plugin_host.sh
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 ROUNDS=3
-DURATION=10s
+# 8 s per cell keeps the default run (15 targets x 3 sizes x 3 rounds)
+# under 25 minutes.
+DURATION=8s
 RAW_OUT=""
 WRK_THREADS=1
 WRK_CONNS=32
-ALL_TARGETS=(origin ph0 ph1 ph5 ph-scan ph-replace nginx nginx-sub ats ats-null)
+ALL_TARGETS=(origin ph0 ph0-log ph1 ph5 ph-scan ph-replace nginx nginx-log nginx-sub
+    haproxy haproxy-log ats ats-log ats-null)
 
 usage() { awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
 
@@ -50,24 +57,31 @@ done
 CLK_TCK="$(getconf CLK_TCK)"
 
 # start_target NAME: start one proxy (the origin is already up); sets
-# TARGET_PIDS (whose CPU is measured) and TARGET_PORT. Fails when the
-# target cannot run here (for example plugin-host not built yet).
+# TARGET_PIDS (whose CPU is measured), TARGET_PORT and, for a -log target,
+# TARGET_LOG_FILE. Fails when the target cannot run here (for example
+# plugin-host not built yet).
 start_target() {
+    TARGET_LOG_FILE=""
     case "$1" in
     origin)
         TARGET_PIDS=("${ORIGIN_PIDS[@]}")
         TARGET_PORT="$ORIGIN_PORT"
         TARGET_MAIN_PID=""
         ;;
-    ph0) start_plugin_host ph0 0 ;;
-    ph1) start_plugin_host ph1 1 ;;
-    ph5) start_plugin_host ph5 5 ;;
+    ph0) start_plugin_host ph0 0 0 ;;
+    ph0-log) start_plugin_host ph0-log 0 1 ;;
+    ph1) start_plugin_host ph1 1 0 ;;
+    ph5) start_plugin_host ph5 5 0 ;;
     ph-scan) start_scanner_host ph-scan report ;;
     ph-replace) start_scanner_host ph-replace replace ;;
-    nginx) start_nginx_proxy ;;
+    nginx) start_nginx_proxy 0 ;;
+    nginx-log) start_nginx_proxy 1 ;;
     nginx-sub) start_nginx_sub ;;
-    ats) start_ats ats "" ;;
-    ats-null) start_ats ats-null "$ATS_NULL_SO" ;;
+    haproxy) start_haproxy haproxy 0 ;;
+    haproxy-log) start_haproxy haproxy-log 1 ;;
+    ats) start_ats ats "" 0 ;;
+    ats-log) start_ats ats-log "" 1 ;;
+    ats-null) start_ats ats-null "$ATS_NULL_SO" 0 ;;
     esac
 }
 
@@ -82,6 +96,7 @@ verify_bodies() {
             log "$CUR_TARGET: /$name returned status '$code' or a different body"
             return 1
         fi
+        TARGET_REQS=$((TARGET_REQS + 1))
     done
 }
 
@@ -150,6 +165,8 @@ measure() {
     out="$WORK_DIR/wrk.out"
     # Warm-up (not recorded): fills connection pools and page caches.
     run_wrk "http://127.0.0.1:$TARGET_PORT/1k" 2s "$out"
+    read -r _ _ reqs _ < <(parse_wrk "$out")
+    TARGET_REQS=$((TARGET_REQS + reqs))
     for entry in "${SIZES[@]}"; do
         read -r name _ <<<"$entry"
         read -r s0 st0 < <(sys_ticks)
@@ -163,6 +180,7 @@ measure() {
         read -r s1 st1 < <(sys_ticks)
         read -r other steal < <(interference "$t0" "$t1" "$o0" "$o1" "$s0" "$s1" "$st0" "$st1" "$ns0" "$ns1" "$(cat "$out.ticks")")
         read -r rps p99 reqs errs < <(parse_wrk "$out")
+        TARGET_REQS=$((TARGET_REQS + reqs))
         if [[ "$rps" == na || "$reqs" -eq 0 ]]; then
             log "$target /$name: wrk gave no result: $(tail -n 3 "$out" | tr '\n' ' ')"
             record "$round" "$target" "$name" na na na 0 0 na na
@@ -174,11 +192,24 @@ measure() {
     done
 }
 
+# report_log TARGET: after the target stopped (so buffered lines are
+# flushed), the line count of its access log against the requests sent to
+# it (checks, warm-up and measured runs); a -log row whose file stayed
+# empty measured no logging.
+report_log() {
+    local target="$1" lines
+    [[ -n "$TARGET_LOG_FILE" ]] || return 0
+    lines="$(log_lines "$TARGET_LOG_FILE")"
+    log "$target: access log $TARGET_LOG_FILE has $lines lines for $TARGET_REQS requests sent"
+    ((lines > 0)) || log "$target: warning: its access log is empty"
+}
+
 # bench_target ROUND TARGET: start, verify, measure, stop; n/a on failure.
 bench_target() {
     local round="$1" target="$2" entry name
     CUR_TARGET="$target"
     TARGET_MAIN_PID=""
+    TARGET_REQS=0
     if start_target "$target" && verify_bodies; then
         measure "$round" "$target"
     else
@@ -191,6 +222,7 @@ bench_target() {
     if [[ -n "$TARGET_MAIN_PID" ]]; then
         stop_server "$TARGET_MAIN_PID"
     fi
+    report_log "$target"
 }
 
 main() {
@@ -221,7 +253,8 @@ main() {
     done
 
     [[ -z "$RAW_OUT" ]] || cp "$RAW" "$RAW_OUT"
-    python3 "$BENCH_DIR/report.py" --duration "$DURATION" --rounds "$ROUNDS" "$RAW"
+    python3 "$BENCH_DIR/report.py" --duration "$DURATION" --rounds "$ROUNDS" \
+        --ph-log-off "$(plugin_host_log_mode 0)" --ph-log-on "$(plugin_host_log_mode 1)" "$RAW"
 }
 
 main

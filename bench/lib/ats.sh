@@ -19,10 +19,13 @@ build_ats_null() {
     echo "$out/null_transform.so"
 }
 
-# ats_records PORT: records.config for a one-thread, cache-off reverse
-# proxy with logging off.
+# ats_records PORT [LOG]: records.config for a one-thread, cache-off
+# reverse proxy, its transaction logging off or (LOG=1) on as packaged:
+# logging_enabled 3 with the packaged logging.yaml, which writes the squid
+# format in binary to the log dir (squid.blog).
 ats_records() {
-    local port="$1"
+    local port="$1" log="${2:-0}" logging=0
+    [[ "$log" != 1 ]] || logging=3
     # Root must hand the process to an unprivileged user (ATS refuses to
     # serve as root); anyone else just stays who they are.
     if [[ $EUID -eq 0 ]]; then
@@ -39,7 +42,7 @@ CONFIG proxy.config.http.server_ports STRING $port:ip-in=127.0.0.1
 CONFIG proxy.config.http.cache.http INT 0
 CONFIG proxy.config.reverse_proxy.enabled INT 1
 CONFIG proxy.config.url_remap.remap_required INT 1
-CONFIG proxy.config.log.logging_enabled INT 0
+CONFIG proxy.config.log.logging_enabled INT $logging
 CONFIG proxy.config.diags.debug.enabled INT 0
 CONFIG proxy.config.http.insert_request_via_str INT 0
 CONFIG proxy.config.http.insert_response_via_str INT 0
@@ -50,15 +53,16 @@ CONFIG proxy.config.net.max_connections_in INT 30000
 EOF
 }
 
-# make_ats_sandbox NAME PLUGIN_SO: a private layout under WORK_DIR/NAME;
-# PLUGIN_SO (may be empty) is the one line of its plugin.config.
+# make_ats_sandbox NAME PLUGIN_SO [LOG]: a private layout under
+# WORK_DIR/NAME; PLUGIN_SO (may be empty) is the one line of its
+# plugin.config; LOG as for ats_records.
 make_ats_sandbox() {
-    local name="$1" plugin="$2" root="$WORK_DIR/$1"
+    local name="$1" plugin="$2" log="${3:-0}" root="$WORK_DIR/$1"
     mkdir -p "$root"/{etc,run,log,cache,var,share}
     # Start from the packaged defaults (ip_allow.yaml, body_factory, ...)
     # and replace the files that define this benchmark.
     cp -r /etc/trafficserver/. "$root/etc/"
-    ats_records "$ATS_PORT" >"$root/etc/records.config"
+    ats_records "$ATS_PORT" "$log" >"$root/etc/records.config"
     echo "map / http://127.0.0.1:$ORIGIN_PORT/" >"$root/etc/remap.config"
     : >"$root/etc/storage.config"
     if [[ -n "$plugin" ]]; then
@@ -88,11 +92,16 @@ EOF
     echo "$root"
 }
 
-# start_ats NAME PLUGIN_SO: start traffic_server pinned to PROXY_CPU; sets
-# TARGET_MAIN_PID and TARGET_PIDS (the one traffic_server process).
+# start_ats NAME PLUGIN_SO [LOG]: start traffic_server pinned to
+# PROXY_CPU; sets TARGET_MAIN_PID, TARGET_PIDS (the one traffic_server
+# process) and TARGET_LOG_FILE (empty when LOG is not 1).
 start_ats() {
-    local name="$1" plugin="$2" root
-    root="$(make_ats_sandbox "$name" "$plugin")"
+    local name="$1" plugin="$2" log="${3:-0}" root
+    root="$(make_ats_sandbox "$name" "$plugin" "$log")"
+    # Each round's log holds that round's lines only (ATS appends).
+    rm -f "$root/log/squid.blog"
+    TARGET_LOG_FILE=""
+    [[ "$log" != 1 ]] || TARGET_LOG_FILE="$root/log/squid.blog"
     launch_ats "$name" "$root"
 }
 

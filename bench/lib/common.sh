@@ -19,6 +19,7 @@ ORIGIN_PORT="${ORIGIN_PORT:-18080}"
 PH_PORT="${PH_PORT:-18081}"
 NGINX_PORT="${NGINX_PORT:-18082}"
 ATS_PORT="${ATS_PORT:-18083}"
+HAPROXY_PORT="${HAPROXY_PORT:-18084}"
 # plugin-host's --admin-listen where a script needs /stats (reload.sh).
 PH_ADMIN_PORT="${PH_ADMIN_PORT:-18091}"
 
@@ -59,7 +60,8 @@ cleanup() {
 }
 
 # kill_tree PID: TERM the process, wait up to 5 s, then KILL. nginx's
-# master takes its workers down with it; traffic_server is one process.
+# master takes its workers down with it; traffic_server and haproxy (run
+# in the foreground, without master-worker) are one process each.
 kill_tree() {
     local pid="$1"
     kill -0 "$pid" 2>/dev/null || return 0
@@ -91,7 +93,7 @@ stop_server() {
 # second run finds them installed and skips apt entirely. The default list
 # is run.sh's; commands to check afterwards come from BENCH_COMMANDS.
 ensure_packages() {
-    local pkgs=(nginx trafficserver trafficserver-dev wrk curl python3) missing=() p
+    local pkgs=(nginx haproxy trafficserver trafficserver-dev wrk curl python3) missing=() p
     (($#)) && pkgs=("$@")
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -104,7 +106,7 @@ ensure_packages() {
     fi
     # The Debian postinst may start the packaged services where systemd
     # runs; they listen on other ports, so they are left alone.
-    for p in ${BENCH_COMMANDS:-nginx traffic_server tsxs wrk curl taskset python3}; do
+    for p in ${BENCH_COMMANDS:-nginx haproxy traffic_server traffic_logcat tsxs wrk curl taskset python3}; do
         command -v "$p" >/dev/null || [[ -x "/usr/sbin/$p" ]] || die "$p not found after install"
     done
 }
@@ -164,4 +166,16 @@ rss_kib() {
 # child_pids PID: direct children (nginx workers of a master).
 child_pids() {
     ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '
+}
+
+# log_lines FILE: lines in an access log, or 0 when there is none. Traffic
+# Server's binary logs (*.blog) are decoded with traffic_logcat first.
+log_lines() {
+    local file="$1"
+    [[ -f "$file" ]] || { echo 0; return; }
+    if [[ "$file" == *.blog ]]; then
+        timeout 60 traffic_logcat "$file" 2>/dev/null | wc -l
+    else
+        wc -l <"$file"
+    fi
 }

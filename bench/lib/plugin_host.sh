@@ -2,7 +2,8 @@
 # plugin-host, the proxy under test: built from the repo if missing, run
 # with one worker thread and a plugin.config of 0, 1 or 5 null transforms,
 # or one scanner in report mode with 1,000 patterns (ph-scan) or in
-# replace mode with 255 (ph-replace, beside nginx sub_filter's limit).
+# replace mode with 255 (ph-replace, beside nginx sub_filter's limit); its
+# access log off or on to a file.
 
 # build_plugin_host: cargo build --release once; afterwards only if the
 # binary is missing. A failed build is reported, not fatal: its rows then
@@ -89,11 +90,52 @@ write_plugin_config() {
     done
 }
 
-# start_plugin_host NAME N_NULL: start plugin-host pinned to PROXY_CPU;
-# sets TARGET_MAIN_PID, TARGET_PIDS and TARGET_PORT. Extra flags (for the
-# idle-connection test) come from PH_EXTRA_ARGS.
+# plugin_host_has_access_log: the binary has the --access-log flag (hosts
+# built before it log each transaction as an info line on stderr instead).
+plugin_host_has_access_log() {
+    "$PLUGIN_HOST_BIN" run --help 2>/dev/null | grep -q -- --access-log
+}
+
+# plugin_host_log_mode LOG: one line saying how plugin-host's access log is
+# switched off (LOG=0) or on (LOG=1) with this binary, for the report.
+plugin_host_log_mode() {
+    if plugin_host_has_access_log; then
+        if [[ "$1" == 1 ]]; then
+            echo "--access-log FILE --access-log-format combined"
+        else
+            echo "--access-log off"
+        fi
+    elif [[ "$1" == 1 ]]; then
+        echo "no --access-log in this build: --log-level warn,access=info, its access line on stderr redirected to a file"
+    else
+        echo "no --access-log in this build: --log-level warn (no access line)"
+    fi
+}
+
+# plugin_host_log_args LOG FILE: the flags for that mode, one a line.
+plugin_host_log_args() {
+    local log="$1" file="$2"
+    echo --log-level
+    if plugin_host_has_access_log; then
+        printf '%s\n' warn --access-log
+        if [[ "$log" == 1 ]]; then
+            printf '%s\n' "$file" --access-log-format combined
+        else
+            echo off
+        fi
+    elif [[ "$log" == 1 ]]; then
+        echo warn,access=info
+    else
+        echo warn
+    fi
+}
+
+# start_plugin_host NAME N_NULL [LOG]: start plugin-host pinned to
+# PROXY_CPU; sets TARGET_MAIN_PID, TARGET_PIDS, TARGET_PORT and
+# TARGET_LOG_FILE (LOG=1: its access log; empty otherwise). Extra flags
+# (for the idle-connection test) come from PH_EXTRA_ARGS.
 start_plugin_host() {
-    local name="$1" n="$2" dir="$WORK_DIR/$1"
+    local name="$1" n="$2" log="${3:-0}" dir="$WORK_DIR/$1"
     plugin_host_available || return 1
     if ((n > 0)) && [[ ! -f "$PLUGIN_NULL_SO" ]]; then
         log "no $PLUGIN_NULL_SO: $name is n/a"
@@ -101,7 +143,7 @@ start_plugin_host() {
     fi
     mkdir -p "$dir"
     write_plugin_config "$n" "$dir/plugin.config"
-    launch_plugin_host "$name"
+    launch_plugin_host "$name" "$log"
 }
 
 # write_scanner_config FILE MODE COUNT: one scanner line in MODE (report or
@@ -136,29 +178,25 @@ start_scanner_host() {
     launch_plugin_host "$name"
 }
 
-# launch_plugin_host NAME: start plugin-host on WORK_DIR/NAME/plugin.config
-# (written by the caller), as start_plugin_host does.
-# plugin_host_log_flags: the flags that keep plugin-host's logs out of the
-# measurement, as the nginx rows run with `access_log off`: warnings only,
-# and no access log (which --log-level does not silence) where the build
-# has the flag, so older builds still run.
-plugin_host_log_flags() {
-    printf '%s\n' --log-level warn
-    if "$PLUGIN_HOST_BIN" run --help 2>/dev/null | grep -q -- '--access-log '; then
-        printf '%s\n' --access-log off
-    fi
-}
-
+# launch_plugin_host NAME [LOG]: start plugin-host on
+# WORK_DIR/NAME/plugin.config (written by the caller), as start_plugin_host
+# does. Without --access-log in the binary, the log-on file is its stderr.
 launch_plugin_host() {
-    local name="$1" dir="$WORK_DIR/$1"
+    local name="$1" log="${2:-0}" dir="$WORK_DIR/$1" log_args
     plugin_host_available || return 1
     port_free "$PH_PORT" || die "port $PH_PORT is taken; is another plugin-host running?"
-    local log_flags
-    mapfile -t log_flags < <(plugin_host_log_flags)
+    mapfile -t log_args < <(plugin_host_log_args "$log" "$dir/access.log")
+    # Each round's file holds that round's lines only (the host appends).
+    rm -f "$dir/access.log"
+    TARGET_LOG_FILE=""
+    if [[ "$log" == 1 ]]; then
+        TARGET_LOG_FILE="$dir/access.log"
+        plugin_host_has_access_log || TARGET_LOG_FILE="$dir/stderr.log"
+    fi
     # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
     taskset -c "$PROXY_CPU" "$PLUGIN_HOST_BIN" run \
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
-        --threads 1 --config "$dir/plugin.config" "${log_flags[@]}" ${PH_EXTRA_ARGS:-} \
+        --threads 1 --config "$dir/plugin.config" "${log_args[@]}" ${PH_EXTRA_ARGS:-} \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
     TARGET_MAIN_PID=$!
     STARTED_PIDS+=("$TARGET_MAIN_PID")
