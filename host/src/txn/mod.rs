@@ -20,6 +20,7 @@ use crate::body::{BodyPipe, PipeError, Pump};
 pub(crate) mod forward_heads;
 mod replace;
 mod response;
+mod spliced;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
 use crate::h1::decode::Decoder;
@@ -55,6 +56,8 @@ pub enum TxnStep {
 enum Resp {
     AwaitHead,
     Body(BodyPipe),
+    /// The rest of an untransformed body, moved with `splice(2)`.
+    Splice(spliced::SplicedBody),
     Done,
 }
 
@@ -81,6 +84,8 @@ pub struct Txn {
     got_origin_bytes: bool,
     origin_reusable: bool,
     resp: Resp,
+    /// The response body may go through a pipe once its buffered bytes are queued.
+    splice_wanted: bool,
     /// A response head waiting for its chain's output length.
     pending_head: Option<ResponseHead>,
     resp_head_sent: bool,
@@ -175,6 +180,7 @@ impl Txn {
             got_origin_bytes: false,
             origin_reusable: false,
             resp: Resp::AwaitHead,
+            splice_wanted: false,
             pending_head: None,
             resp_head_sent: false,
             status: 0,
@@ -300,7 +306,7 @@ impl Txn {
             && !self.origin_eof
             && io.wbuf.len() < cap
             && o.rbuf.len() < cap
-            && !matches!(self.resp, Resp::Done)
+            && matches!(self.resp, Resp::AwaitHead | Resp::Body(_))
         {
             // A head is small; a body is read in large blocks.
             let chunk = if matches!(self.resp, Resp::AwaitHead) { HEAD_CHUNK } else { READ_CHUNK };
@@ -441,7 +447,10 @@ impl Txn {
         let req_done = self.req_done();
         // Chains go first: a transform must not outlive its transaction's hooks.
         self.req = None;
-        self.resp = Resp::Done;
+        if let Resp::Splice(body) = std::mem::replace(&mut self.resp, Resp::Done) {
+            // A pipe still holding bytes is closed, never reused.
+            ctx.pipes.give_back(body.into_pipe());
+        }
         if let Some(p) = self.plugins.as_mut() {
             p.txn_close(&mut TxnView::request(&mut self.request, self.request_body));
         }
