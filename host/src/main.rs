@@ -152,7 +152,7 @@ struct RunArgs {
     /// Relay response bodies that no plugin transforms and that have a Content-Length of at least
     /// --splice-min-bytes (or end at the origin's close, to an HTTP/1.0 client) with splice(2):
     /// origin socket -> kernel pipe -> client socket, never copied through the proxy's memory.
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = cli::parse_on_off)]
+    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set, value_parser = cli::parse_on_off)]
     splice: bool,
     /// Smallest Content-Length relayed with splice(2); smaller bodies are read and written.
     #[arg(long, default_value_t = 64 * 1024)]

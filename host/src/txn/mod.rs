@@ -93,6 +93,8 @@ pub struct Txn {
     started: Instant,
     bytes_in: u64,
     bytes_out: u64,
+    /// Of `bytes_out`, those spliced.
+    bytes_spliced: u64,
     /// How long a chain may spin without moving a byte: the inactivity timeout.
     busy_limit: std::time::Duration,
 }
@@ -187,6 +189,7 @@ impl Txn {
             started: ctx.now,
             bytes_in: head_len as u64,
             bytes_out: 0,
+            bytes_spliced: 0,
             busy_limit: ctx.settings.inactivity_timeout,
         };
         LIVE_TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
@@ -485,6 +488,9 @@ impl Txn {
             user_agent: self.request.headers.get("user-agent"),
         });
         ctx.metrics.transaction(status, self.bytes_in, self.bytes_out, Some(took));
+        if self.bytes_spliced > 0 {
+            ctx.metrics.spliced(self.bytes_spliced);
+        }
         clean && req_done && self.client_keep_alive
     }
 }

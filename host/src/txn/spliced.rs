@@ -61,7 +61,10 @@ impl Txn {
                         body.input_done = true;
                         moved = true;
                     }
-                    Ok(Moved::WouldBlock) => o.readable = false,
+                    // EAGAIN names no side: a pipe out of slots (each holds one socket
+                    // fragment, not a full page) refuses too. Only an empty pipe proves
+                    // the socket drained; otherwise try again once bytes have left.
+                    Ok(Moved::WouldBlock) => o.readable = body.pipe.held() > 0,
                     Err(e) => {
                         let what = describe_failure(&e);
                         tracing::warn!(target = %self.request.target, "origin failed during the body: the origin server {what}; cutting the client connection");
@@ -74,6 +77,7 @@ impl Txn {
                 match body.pipe.drain_to(&io.stream) {
                     Ok(Moved::Bytes(n)) => {
                         self.bytes_out += n as u64;
+                        self.bytes_spliced += n as u64;
                         io.last_activity = ctx.now;
                         moved = true;
                     }
