@@ -112,8 +112,8 @@ fn http_1_0_client_gets_a_content_length_body_and_the_close() {
     assert_same_bytes(body, &pattern(MIB, 8), "1 MiB body to HTTP/1.0");
 }
 
-/// Declares `declared` bytes, sends `sent` of them, then closes (a FIN, not a reset).
-fn cutting_origin(declared: usize, sent: usize) -> SocketAddr {
+/// Declares `declared` bytes, sends `sent` of them, waits `hold`, then closes (a FIN, not a reset).
+fn cutting_origin(declared: usize, sent: usize, hold: Duration) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
     thread::spawn(move || {
@@ -122,6 +122,7 @@ fn cutting_origin(declared: usize, sent: usize) -> SocketAddr {
             let _ = s.read(&mut head);
             let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n\r\n");
             let _ = s.write_all(&pattern(sent, 9));
+            thread::sleep(hold);
             let _ = s.shutdown(Shutdown::Both);
         }
     });
@@ -130,7 +131,7 @@ fn cutting_origin(declared: usize, sent: usize) -> SocketAddr {
 
 #[test]
 fn origin_closing_before_content_length_cuts_the_client_connection() {
-    let host = host(cutting_origin(4 * MIB, MIB), &[]);
+    let host = host(cutting_origin(4 * MIB, MIB, Duration::ZERO), &[]);
     let mut conn = RawConn::connect(host.addr());
     conn.send(&get_request("/cut")).expect("send");
     let resp = conn.read_response(false).expect("head");
@@ -143,6 +144,20 @@ fn origin_closing_before_content_length_cuts_the_client_connection() {
         .wait_for_log(Duration::from_secs(10), |l| l.starts_with("access ") && l.contains("target=/cut"))
         .expect("access line of the cut transaction");
     assert_eq!(field(&line, "outcome"), Some("aborted"), "{line}");
+}
+
+#[test]
+fn an_origin_that_stalls_mid_body_is_cut_at_the_inactivity_timeout() {
+    // The origin holds the connection far longer than the host's inactivity timeout.
+    let host = host(cutting_origin(4 * MIB, MIB, Duration::from_secs(30)), &[("--inactivity-timeout-ms", "300")]);
+    let mut conn = RawConn::connect(host.addr());
+    conn.send(&get_request("/stall-mid-body")).expect("send");
+    let resp = conn.read_response(false).expect("head");
+    assert!(!resp.complete, "a stalled body ({} B) was passed off as complete", resp.body.len());
+    assert_same_bytes(&resp.body, &pattern(MIB, 9)[..resp.body.len()], "bytes before the stall");
+    assert!(conn.is_closed(Duration::from_secs(10)), "client connection left open after the timeout");
+    let moved = settle(&host, "plugin_host_client_spliced_bytes_total", |v| v > 0.0);
+    assert!(moved > 0.0, "the stalled body did not take the splice path");
 }
 
 #[test]
