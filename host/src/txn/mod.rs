@@ -10,7 +10,8 @@
 //! end (any outcome)  -> txn_close
 //! ```
 //!
-//! Response states: `AwaitHead` -> `Body` -> `Done`. `step` returns a
+//! Response states: `AwaitHead` -> `Body` -> (`Splice`, an untransformed body
+//! moved with `splice(2)`, see [`spliced`]) -> `Done`. `step` returns a
 //! [`TxnStep`]: keep going, finished cleanly, failed with an error page
 //! (close after it), or aborted (close now, the response was cut short).
 
