@@ -16,6 +16,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const WANTED_PIPE_BYTES: libc::c_int = 1024 * 1024;
 /// Empty pipes a worker keeps for later transactions.
 const MAX_POOLED: usize = 64;
+/// A pipe smaller than this is not worth a splice: past
+/// `/proc/sys/fs/pipe-user-pages-soft` the kernel gives an unprivileged
+/// user's new pipes two pages, and the body takes the buffered path instead.
+const MIN_PIPE_BYTES: usize = 64 * 1024;
 
 /// One pipe and the bytes spliced into it that have not come out yet.
 #[derive(Debug)]
@@ -51,7 +55,12 @@ impl Pipe {
             libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, WANTED_PIPE_BYTES);
             libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ)
         };
-        let capacity = if size > 0 { size as usize } else { 64 * 1024 };
+        let capacity = usize::try_from(size).unwrap_or(0);
+        if capacity < MIN_PIPE_BYTES {
+            return Err(io::Error::other(format!(
+                "the kernel gave a pipe of {capacity} bytes (pipe-user-pages-soft?)"
+            )));
+        }
         Ok(Pipe { read, write, capacity, held: 0 })
     }
 
