@@ -6,6 +6,9 @@
 
 # Body sizes the benchmark serves, as "name bytes".
 SIZES=("1k 1024" "64k 65536" "1m 1048576")
+# Served too, but only measured when asked for (cpu_ab.sh -s 16m): large
+# bodies are where splice(2) is meant to pay.
+EXTRA_SIZES=("16m 16777216")
 
 # nginx_common_http DIR: the http{} settings both roles share. Temp paths
 # live in DIR so nothing is written under /var/lib/nginx.
@@ -46,7 +49,7 @@ EOF
 make_docroot() {
     local dir="$1" entry name bytes
     mkdir -p "$dir"
-    for entry in "${SIZES[@]}"; do
+    for entry in "${SIZES[@]}" "${EXTRA_SIZES[@]}"; do
         read -r name bytes <<<"$entry"
         head -c "$bytes" /dev/urandom >"$dir/$name"
     done

@@ -80,6 +80,12 @@ impl BodyPipe {
         self.chain.as_ref().and_then(Chain::charge_stall)
     }
 
+    /// Body bytes still to come from the sender, for a Content-Length body;
+    /// `None` for any other framing.
+    pub fn input_left(&self) -> Option<u64> {
+        self.dec.remaining()
+    }
+
     /// True when the sender's side has been read to its end.
     pub fn input_complete(&self) -> bool {
         self.dec.is_done()

@@ -61,6 +61,15 @@ pub fn parse_addr(value: &str, usage: AddrUse) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{value:?}: {host:?} resolved to no address"))
 }
 
+/// The parser of a switch given as `on` or `off` (`--splice`).
+pub fn parse_on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("'{other}' is neither on nor off")),
+    }
+}
+
 /// The `--listen` / `--admin-listen` parser for clap.
 pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
     parse_addr(value, AddrUse::Bind)

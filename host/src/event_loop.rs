@@ -13,6 +13,7 @@ use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::splice::PipePool;
 use crate::watchdog::WorkerWatch;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -71,6 +72,8 @@ pub struct Worker {
     metrics: Arc<WorkerMetrics>,
     /// This worker's access log buffer; flushed on the sweep and when `run` returns.
     access: WorkerLog,
+    /// Empty pipes for spliced response bodies.
+    pipes: PipePool,
 }
 
 impl Worker {
@@ -103,6 +106,7 @@ impl Worker {
             date: DateCache::default(),
             metrics,
             access: WorkerLog::new(access),
+            pipes: PipePool::default(),
         })
     }
 
@@ -254,6 +258,7 @@ impl Worker {
             date: &mut self.date,
             metrics: &self.metrics,
             access: &mut self.access,
+            pipes: &mut self.pipes,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;

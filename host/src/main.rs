@@ -149,6 +149,14 @@ struct RunArgs {
     /// (backpressure); also the water mark of every buffer in a transform chain.
     #[arg(long, default_value_t = 256 * 1024)]
     buffer_bytes: usize,
+    /// Relay response bodies that no plugin transforms and that have a Content-Length of at least
+    /// --splice-min-bytes (or end at the origin's close, to an HTTP/1.0 client) with splice(2):
+    /// origin socket -> kernel pipe -> client socket, never copied through the proxy's memory.
+    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set, value_parser = cli::parse_on_off)]
+    splice: bool,
+    /// Smallest Content-Length relayed with splice(2); smaller bodies are read and written.
+    #[arg(long, default_value_t = 64 * 1024)]
+    splice_min_bytes: u64,
     /// Log filter (overridden by RUST_LOG), e.g. info, warn, plugin_host=debug.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -329,6 +337,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         buffer_bytes: args.buffer_bytes.max(16 * 1024),
         max_idle_origin: 256,
+        splice: args.splice,
+        splice_min_bytes: args.splice_min_bytes,
     });
     // A chain's buffers stop at the same bound as the connection's (backpressure).
     // Created even without plugins: creating it clears the folders that crashed hosts left.

@@ -49,6 +49,7 @@ pub struct WorkerMetrics {
     sent_bytes: AtomicU64,
     origin_opened: AtomicU64,
     origin_reused: AtomicU64,
+    spliced_bytes: AtomicU64,
     /// Non-cumulative counts, one per bucket plus the +Inf overflow: one add
     /// per observation; the scrape accumulates them.
     latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
@@ -85,6 +86,11 @@ impl WorkerMetrics {
     pub fn origin_reused(&self) {
         self.origin_reused.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// A transaction ended having spliced `n` body bytes to its client (part of its `sent`).
+    pub fn spliced(&self, n: u64) {
+        self.spliced_bytes.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// Every worker's [`WorkerMetrics`], summed at scrape time.
@@ -101,6 +107,7 @@ struct Totals {
     sent_bytes: u64,
     origin_opened: u64,
     origin_reused: u64,
+    spliced_bytes: u64,
     latency: [u64; LATENCY_BUCKETS.len() + 1],
     latency_sum_micros: u64,
 }
@@ -127,6 +134,7 @@ impl Metrics {
             t.sent_bytes += get(&w.sent_bytes);
             t.origin_opened += get(&w.origin_opened);
             t.origin_reused += get(&w.origin_reused);
+            t.spliced_bytes += get(&w.spliced_bytes);
             t.latency_sum_micros += get(&w.latency_sum_micros);
         }
         t
@@ -187,6 +195,9 @@ pub fn render(shared: &Shared) -> String {
     e.single("plugin_host_client_received_bytes_total", "counter", help, t.received_bytes);
     let help = "Bytes written to clients (heads and bodies), counted when each transaction ends.";
     e.single("plugin_host_client_sent_bytes_total", "counter", help, t.sent_bytes);
+    let help =
+        "Of the bytes written to clients, those moved with splice(2) (--splice), counted when each transaction ends.";
+    e.single("plugin_host_client_spliced_bytes_total", "counter", help, t.spliced_bytes);
     let open = shared.connections.load(Ordering::Relaxed);
     e.single("plugin_host_client_connections", "gauge", "Client connections open now.", open);
     let open = ORIGIN_CONNECTIONS.load(Ordering::Relaxed);

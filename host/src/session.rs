@@ -17,6 +17,7 @@ use crate::io_util::{read_buffered, ReadOutcome};
 use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::splice::PipePool;
 use crate::txn::{Txn, TxnStep};
 use bytes::BytesMut;
 use mio::net::TcpStream;
@@ -59,6 +60,8 @@ pub struct Ctx<'a> {
     pub metrics: &'a WorkerMetrics,
     /// The worker's access log buffer.
     pub access: &'a mut WorkerLog,
+    /// The worker's empty pipes for spliced bodies.
+    pub pipes: &'a mut PipePool,
 }
 
 /// What the event loop should do with the session after a drive.

@@ -28,4 +28,8 @@ pub struct Settings {
     pub buffer_bytes: usize,
     /// Idle origin connections kept per worker.
     pub max_idle_origin: usize,
+    /// Relay untransformed response bodies with `splice(2)` (see `splice.rs`).
+    pub splice: bool,
+    /// Smallest Content-Length relayed with `splice(2)`; smaller bodies take the buffered path.
+    pub splice_min_bytes: u64,
 }

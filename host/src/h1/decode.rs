@@ -56,7 +56,6 @@ enum State {
 
 impl Decoder {
     /// Body bytes still expected, for a Content-Length body; `None` otherwise.
-    #[cfg(test)]
     pub fn remaining(&self) -> Option<u64> {
         match &self.state {
             State::Length(n) => Some(*n),

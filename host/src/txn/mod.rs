@@ -10,7 +10,8 @@
 //! end (any outcome)  -> txn_close
 //! ```
 //!
-//! Response states: `AwaitHead` -> `Body` -> `Done`. `step` returns a
+//! Response states: `AwaitHead` -> `Body` -> (`Splice`, an untransformed body
+//! moved with `splice(2)`, see [`spliced`]) -> `Done`. `step` returns a
 //! [`TxnStep`]: keep going, finished cleanly, failed with an error page
 //! (close after it), or aborted (close now, the response was cut short).
 
@@ -20,6 +21,7 @@ use crate::body::{BodyPipe, PipeError, Pump};
 pub(crate) mod forward_heads;
 mod replace;
 mod response;
+mod spliced;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
 use crate::h1::decode::Decoder;
@@ -55,6 +57,8 @@ pub enum TxnStep {
 enum Resp {
     AwaitHead,
     Body(BodyPipe),
+    /// The rest of an untransformed body, moved with `splice(2)`.
+    Splice(spliced::SplicedBody),
     Done,
 }
 
@@ -81,6 +85,8 @@ pub struct Txn {
     got_origin_bytes: bool,
     origin_reusable: bool,
     resp: Resp,
+    /// The response body may go through a pipe once its buffered bytes are queued.
+    splice_wanted: bool,
     /// A response head waiting for its chain's output length.
     pending_head: Option<ResponseHead>,
     resp_head_sent: bool,
@@ -88,6 +94,8 @@ pub struct Txn {
     started: Instant,
     bytes_in: u64,
     bytes_out: u64,
+    /// Of `bytes_out`, those spliced.
+    bytes_spliced: u64,
     /// How long a chain may spin without moving a byte: the inactivity timeout.
     busy_limit: std::time::Duration,
 }
@@ -175,12 +183,14 @@ impl Txn {
             got_origin_bytes: false,
             origin_reusable: false,
             resp: Resp::AwaitHead,
+            splice_wanted: false,
             pending_head: None,
             resp_head_sent: false,
             status: 0,
             started: ctx.now,
             bytes_in: head_len as u64,
             bytes_out: 0,
+            bytes_spliced: 0,
             busy_limit: ctx.settings.inactivity_timeout,
         };
         LIVE_TRANSACTIONS.fetch_add(1, Ordering::Relaxed);
@@ -300,7 +310,7 @@ impl Txn {
             && !self.origin_eof
             && io.wbuf.len() < cap
             && o.rbuf.len() < cap
-            && !matches!(self.resp, Resp::Done)
+            && matches!(self.resp, Resp::AwaitHead | Resp::Body(_))
         {
             // A head is small; a body is read in large blocks.
             let chunk = if matches!(self.resp, Resp::AwaitHead) { HEAD_CHUNK } else { READ_CHUNK };
@@ -441,7 +451,10 @@ impl Txn {
         let req_done = self.req_done();
         // Chains go first: a transform must not outlive its transaction's hooks.
         self.req = None;
-        self.resp = Resp::Done;
+        if let Resp::Splice(body) = std::mem::replace(&mut self.resp, Resp::Done) {
+            // A pipe still holding bytes is closed, never reused.
+            ctx.pipes.give_back(body.into_pipe());
+        }
         if let Some(p) = self.plugins.as_mut() {
             p.txn_close(&mut TxnView::request(&mut self.request, self.request_body));
         }
@@ -476,6 +489,9 @@ impl Txn {
             user_agent: self.request.headers.get("user-agent"),
         });
         ctx.metrics.transaction(status, self.bytes_in, self.bytes_out, Some(took));
+        if self.bytes_spliced > 0 {
+            ctx.metrics.spliced(self.bytes_spliced);
+        }
         clean && req_done && self.client_keep_alive
     }
 }

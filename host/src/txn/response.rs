@@ -3,6 +3,7 @@
 //! body relayed through its [`BodyPipe`].
 
 use super::forward_heads::{frame_response, BodyLen};
+use super::spliced::SplicedBody;
 use super::{Resp, Txn, TxnStep};
 use crate::body::{BodyPipe, PipeError, Pump};
 use crate::bridge::{HookResult, TxnView};
@@ -43,7 +44,7 @@ impl Txn {
                                     head.headers
                                         .append_static("Date", Bytes::copy_from_slice(ctx.date.at(SystemTime::now())));
                                 }
-                                if let Some(step) = self.begin_response(head, io) {
+                                if let Some(step) = self.begin_response(head, io, ctx) {
                                     return step;
                                 }
                             }
@@ -87,12 +88,20 @@ impl Txn {
                             let read = pipe.input_complete();
                             return self.send_replacement(r, read, io);
                         }
-                        Ok(Pump::Progress) => return TxnStep::Progress,
+                        Ok(Pump::Progress) => {
+                            self.start_splice(ctx);
+                            return TxnStep::Progress;
+                        }
                         Ok(Pump::MoreWork) => {
                             ctx.more_work = true;
                             break;
                         }
-                        Ok(Pump::Idle) => break,
+                        Ok(Pump::Idle) => {
+                            if self.start_splice(ctx) {
+                                continue;
+                            }
+                            break;
+                        }
                         Err(PipeError::Plugin(fault)) => return self.plugin_failed(&fault.to_string(), io),
                         Err(e) => {
                             let what = match &e {
@@ -106,6 +115,12 @@ impl Txn {
                         }
                     }
                 }
+                Resp::Splice(_) => {
+                    return match self.relay_spliced(io, ctx) {
+                        TxnStep::Continue if progress => TxnStep::Progress,
+                        step => step,
+                    }
+                }
                 Resp::Done => break,
             }
         }
@@ -117,7 +132,7 @@ impl Txn {
     }
 
     /// Runs the response hooks and starts the body; `Some` ends the transaction early.
-    fn begin_response(&mut self, mut head: ResponseHead, io: &mut ClientIo) -> Option<TxnStep> {
+    fn begin_response(&mut self, mut head: ResponseHead, io: &mut ClientIo, ctx: &mut Ctx) -> Option<TxnStep> {
         let kind = match response_framing(&self.request.method, &head) {
             Ok(k) => k,
             Err(e) => {
@@ -163,6 +178,13 @@ impl Txn {
         };
         match self.send_response_head(len, original_length, io) {
             Ok(client_kind) => {
+                // Only identity framing on both sides can go byte for byte through a pipe.
+                self.splice_wanted = ctx.settings.splice
+                    && match (kind, client_kind) {
+                        (BodyKind::Length(n), BodyKind::Length(_)) => n >= ctx.settings.splice_min_bytes,
+                        (BodyKind::CloseDelimited, BodyKind::CloseDelimited) => true,
+                        _ => false,
+                    };
                 self.resp = Resp::Body(BodyPipe::direct(Decoder::new(kind), Encoder::new(client_kind)));
                 None
             }
@@ -204,5 +226,30 @@ impl Txn {
         io.wbuf.push_vec(bytes);
         self.resp_head_sent = true;
         Ok(kind)
+    }
+
+    /// Switches a direct body to the pipe once nothing of it is left in the
+    /// origin's read buffer; true if it did.
+    fn start_splice(&mut self, ctx: &mut Ctx) -> bool {
+        if !self.splice_wanted {
+            return false;
+        }
+        let (Some(o), Resp::Body(pipe)) = (self.origin.as_ref(), &self.resp) else { return false };
+        if !o.rbuf.is_empty() || pipe.is_done() {
+            return false;
+        }
+        let left = pipe.input_left();
+        self.splice_wanted = false;
+        match ctx.pipes.take() {
+            Ok(p) => {
+                self.resp = Resp::Splice(SplicedBody::new(p, left));
+                true
+            }
+            Err(e) => {
+                // Out of descriptors, typically: the buffered path still works.
+                tracing::debug!(error = %e, "no pipe for splice; relaying the body buffered");
+                false
+            }
+        }
     }
 }
