@@ -53,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
         else
             plugins=(--no-plugins)
             if ((NULLS > 0)); then
-                PLUGIN_NULL_SO="$(dirname "$target")/libplugin_null.so"
+                PLUGIN_NULL_SO="$(cd "$(dirname "$target")" && pwd)/libplugin_null.so"
                 [[ -f "$PLUGIN_NULL_SO" ]] || die "-n $NULLS: no $PLUGIN_NULL_SO beside $target"
                 write_plugin_config "$NULLS" "$WORK_DIR/plugin.config"
                 plugins=(--config "$WORK_DIR/plugin.config")

@@ -284,9 +284,10 @@ impl State {
             return 1;
         }
         if let Some(slot) = self.buffers[b].take() {
-            for r in slot.readers {
+            for &r in &slot.readers {
                 self.readers[r] = None;
             }
+            self.free_buffer(slot);
         }
         0
     }
