@@ -14,7 +14,7 @@
 //! unloaded while the watchdog reads it.
 
 use parking_lot::Mutex;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +23,10 @@ thread_local! {
     /// The plugin name (borrowed from its module, alive for the call) and
     /// the entry point. No destructor: a `Cell` of plain pointers.
     static CURRENT: Cell<Option<(*const str, &'static str)>> = const { Cell::new(None) };
-    /// This worker's published slot, if the thread is a worker.
-    static SLOT: RefCell<Option<Arc<CallSlot>>> = const { RefCell::new(None) };
+    /// This worker's published slot, if the thread is a worker: a plain
+    /// reference (no destructor, no borrow flag) to the slot, which
+    /// [`register_worker`] leaks so it lives as long as the process.
+    static SLOT: Cell<Option<&'static CallSlot>> = const { Cell::new(None) };
     /// The last callback on this thread that ran for [`LONG_CALL`] or more.
     static LAST_LONG: Cell<Option<LongCall>> = const { Cell::new(None) };
 }
@@ -123,8 +125,10 @@ impl CallSlot {
 /// Makes this thread a worker that publishes its plugin calls; returns its slot.
 pub fn register_worker(worker: &str) -> Arc<CallSlot> {
     let slot = Arc::new(CallSlot { worker: worker.to_string(), entered: AtomicU64::new(0), ids: AtomicU64::new(0) });
+    // Leaked, so the thread-local can hold it by reference: one per worker thread started.
+    let kept: &'static Arc<CallSlot> = Box::leak(Box::new(slot.clone()));
     SLOTS.lock().push(slot.clone());
-    SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
+    SLOT.with(|s| s.set(Some(&**kept)));
     slot
 }
 
@@ -174,8 +178,7 @@ impl Calling {
         // `try_with`: a plugin called while the thread is being torn down publishes nothing.
         let started_ns = now_ns();
         let published = SLOT.try_with(|s| {
-            let slot = s.borrow();
-            let slot = slot.as_ref()?;
+            let slot = s.get()?;
             let ids = id.ids;
             let before = (slot.entered.load(Ordering::Relaxed), slot.ids.load(Ordering::Relaxed));
             slot.publish(started_ns, ids);
@@ -190,11 +193,9 @@ impl Drop for Calling {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.outer));
         if let Some((entered, ids, mine)) = self.published {
-            let _ = SLOT.try_with(|s| {
-                if let Some(slot) = s.borrow().as_ref() {
-                    slot.publish(entered, ids);
-                }
-            });
+            if let Ok(Some(slot)) = SLOT.try_with(Cell::get) {
+                slot.publish(entered, ids);
+            }
             let ran = Duration::from_nanos(now_ns().saturating_sub(self.started_ns));
             if ran >= LONG_CALL {
                 // Rare, so the precise clock: callers compare it with their own `Instant`s.
