@@ -68,6 +68,12 @@ impl IoBuffer {
     /// The readable bytes from `pos` as shared blocks, at most `max` bytes.
     pub fn slices_from(&self, pos: u64, max: u64) -> Vec<Bytes> {
         let mut out = Vec::new();
+        self.slices_into(pos, max, &mut out);
+        out
+    }
+
+    /// [`IoBuffer::slices_from`] appended to `out`, which the caller reuses.
+    pub fn slices_into(&self, pos: u64, max: u64, out: &mut Vec<Bytes>) {
         let mut left = max.min(self.avail_from(pos));
         let mut at = self.base;
         for block in &self.blocks {
@@ -86,7 +92,6 @@ impl IoBuffer {
             left -= take;
             at += len;
         }
-        out
     }
 
     /// Block `index` of the bytes readable from `pos`.

@@ -141,6 +141,8 @@ pub(super) struct State {
     pub entered_closed: bool,
     /// Storage of destroyed buffers, reused by the next ones (see [`super::pool`]).
     spare: Spare,
+    /// Empty between calls: the blocks one `buffer_copy` moves.
+    pub scratch: Vec<Bytes>,
 }
 
 /// Empty allocations of destroyed buffers, kept for the next ones.
@@ -174,6 +176,7 @@ impl State {
             moved: 0,
             entered_closed: false,
             spare: Spare::default(),
+            scratch: Vec::new(),
         }
     }
 
