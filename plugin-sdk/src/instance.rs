@@ -82,7 +82,10 @@ mod tests {
     use crate::Event;
     use std::rc::Rc;
 
-    struct Counted(Rc<()>);
+    /// Holds a count on `alive` for as long as it lives.
+    struct Counted {
+        _alive: Rc<()>,
+    }
     impl Transform for Counted {
         fn on_event(&mut self, _cx: &mut TransformCx<'_>, _event: Event) {}
     }
@@ -90,10 +93,10 @@ mod tests {
     #[test]
     fn an_instance_drops_its_transform_once_when_destroyed() {
         let alive = Rc::new(());
-        let raw = into_raw(Counted(alive.clone()));
+        let raw = into_raw(Counted { _alive: alive.clone() });
         // SAFETY: live, not borrowed elsewhere.
-        let t = unsafe { as_transform(raw) };
-        let _ = t;
+        let t: *mut dyn Transform = unsafe { as_transform(raw) };
+        assert_eq!(t as *mut u8 as usize - raw as usize, std::mem::size_of::<usize>(), "the value follows the header");
         assert_eq!(Rc::strong_count(&alive), 2);
         // SAFETY: live, destroyed once.
         unsafe { destroy(raw) };
