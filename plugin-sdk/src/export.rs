@@ -247,6 +247,14 @@ fn hook_impl<P: Plugin>(plugin: &P, hook: u32, txn: &mut Txn<'_>) -> i32 {
     STATUS_OK
 }
 
+/// `transform` as an instance pointer, the way [`Txn::add_transform`](crate::Txn::add_transform)
+/// hands it to the host: for a host's own tests that call a linked plugin's
+/// `transform_event` and `transform_destroy` directly (this SDK's shims take
+/// any `Transform`). Plugin authors add transforms through `Txn`.
+pub fn transform_into_raw<T: crate::Transform>(transform: T) -> *mut c_void {
+    crate::instance::into_raw(transform)
+}
+
 pub(crate) unsafe extern "C" fn transform_event(
     host: *const HostTable,
     instance: *mut c_void,
