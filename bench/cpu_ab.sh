@@ -4,35 +4,41 @@
 # alternated round by round so that a machine whose load drifts (other
 # builds on the same cores) charges every build alike. One worker pinned
 # to PROXY_CPU, wrk -t1 -c32 keep-alive and the nginx origin on LOAD_CPU,
-# the host at --log-level warn, --access-log off (where the build has it:
-# older builds have no access line at warn) and --no-plugins.
+# the host at --log-level warn with no access log, and --no-plugins, or
+# with -n N a plugin.config of N null transforms: the libplugin_null.so
+# found beside each BIN, so a snapshot keeps its own plugin build.
 #
-#   bench/cpu_ab.sh [-r ROUNDS] [-d SECONDS] [-s 1k|64k|1m|16m] BIN|nginx...
+#   bench/cpu_ab.sh [-r ROUNDS] [-d SECONDS] [-s 1k|64k|1m|16m] [-n NULLS] BIN|nginx...
 #   cp target/release/plugin-host /tmp/before   # ... change, rebuild ...
 #   bench/cpu_ab.sh -r 5 /tmp/before target/release/plugin-host nginx
+#   mkdir /tmp/b && cp target/release/{plugin-host,libplugin_null.so} /tmp/b
+#   bench/cpu_ab.sh -n 5 /tmp/b/plugin-host target/release/plugin-host
 #
 # Prints one line per round and build, then each build's median and range
 # of CPU microseconds per request: utime+stime of the process over the
 # run (/proc/PID/stat) divided by the requests wrk completed. Loopback
 # only; every run is bounded by -d; every server started is stopped.
 set -euo pipefail
-ROUNDS=3 DUR=5 SIZE=1k
-while getopts "r:d:s:" opt; do
+ROUNDS=3 DUR=5 SIZE=1k NULLS=0
+while getopts "r:d:s:n:" opt; do
     case "$opt" in
         r) ROUNDS="$OPTARG" ;;
         d) DUR="$OPTARG" ;;
         s) SIZE="$OPTARG" ;;
+        n) NULLS="$OPTARG" ;;
         *) exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($#)) || { echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-s SIZE] BIN|nginx..." >&2; exit 2; }
+(($#)) || { echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-s SIZE] [-n NULLS] BIN|nginx..." >&2; exit 2; }
 ORIGIN_PORT="${ORIGIN_PORT:-18280}"
 PH_PORT="${PH_PORT:-18281}"
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/nginx.sh
 source "$BENCH_DIR/lib/nginx.sh"
+# shellcheck source=lib/plugin_host.sh
+source "$BENCH_DIR/lib/plugin_host.sh"
 BENCH_COMMANDS="nginx wrk taskset" ensure_packages nginx wrk
 make_work_dir
 trap cleanup EXIT
@@ -45,10 +51,16 @@ for round in $(seq "$ROUNDS"); do
             NGINX_PORT="$PH_PORT" start_nginx_proxy
             main="$TARGET_MAIN_PID" pid="${TARGET_PIDS[1]}"
         else
-            quiet=(--log-level warn)
-            if "$target" run --help 2>/dev/null | grep -q -- '--access-log '; then quiet+=(--access-log off); fi
-            taskset -c "$PROXY_CPU" "$target" run --no-plugins --threads 1 --listen "127.0.0.1:$PH_PORT" \
-                --origin "127.0.0.1:$ORIGIN_PORT" "${quiet[@]}" >"$WORK_DIR/host.log" 2>&1 &
+            plugins=(--no-plugins)
+            if ((NULLS > 0)); then
+                PLUGIN_NULL_SO="$(cd "$(dirname "$target")" && pwd)/libplugin_null.so"
+                [[ -f "$PLUGIN_NULL_SO" ]] || die "-n $NULLS: no $PLUGIN_NULL_SO beside $target"
+                write_plugin_config "$NULLS" "$WORK_DIR/plugin.config"
+                plugins=(--config "$WORK_DIR/plugin.config")
+            fi
+            mapfile -t log_flags < <(PLUGIN_HOST_BIN="$target" plugin_host_log_args 0 "")
+            taskset -c "$PROXY_CPU" "$target" run "${plugins[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" \
+                --origin "127.0.0.1:$ORIGIN_PORT" "${log_flags[@]}" >"$WORK_DIR/host.log" 2>&1 &
             main=$! pid=$!
             STARTED_PIDS+=("$main")
             wait_port "$PH_PORT" 10 || die "$target did not listen; see $WORK_DIR/host.log"
@@ -62,7 +74,7 @@ for round in $(seq "$ROUNDS"); do
         reqs="$(awk '/requests in/ {print $1}' <<<"$out")"
         grep -qE 'Non-2xx|Socket errors' <<<"$out" && log "$target: wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
         us="$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
-        printf '%s\tround %s\t%s\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "$us" "$reqs"
+        printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "$NULLS" "$us" "$reqs"
         printf '%s\t%s\n' "$target" "$us" >>"$RESULTS"
     done
 done

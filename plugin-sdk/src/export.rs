@@ -247,6 +247,14 @@ fn hook_impl<P: Plugin>(plugin: &P, hook: u32, txn: &mut Txn<'_>) -> i32 {
     STATUS_OK
 }
 
+/// `transform` as an instance pointer, the way [`Txn::add_transform`](crate::Txn::add_transform)
+/// hands it to the host: for a host's own tests that call a linked plugin's
+/// `transform_event` and `transform_destroy` directly (this SDK's shims take
+/// any `Transform`). Plugin authors add transforms through `Txn`.
+pub fn transform_into_raw<T: crate::Transform>(transform: T) -> *mut c_void {
+    crate::instance::into_raw(transform)
+}
+
 pub(crate) unsafe extern "C" fn transform_event(
     host: *const HostTable,
     instance: *mut c_void,
@@ -258,11 +266,10 @@ pub(crate) unsafe extern "C" fn transform_event(
         if host.is_null() || instance.is_null() || io.is_null() {
             return STATUS_BAD_ARG;
         }
-        // SAFETY: `instance` came from Txn::add_transform (a boxed
-        // Box<dyn Transform>) and the host never calls it concurrently; host
-        // and io are valid for this call.
-        let (transform, io) = unsafe { (&mut *(instance as *mut Box<dyn Transform>), Io::new(&*host, io)) };
-        transform_event_impl(transform.as_mut(), io, event, vio)
+        // SAFETY: `instance` came from Txn::add_transform (`instance::into_raw`)
+        // and the host never calls it concurrently; host and io are valid for this call.
+        let (transform, io) = unsafe { (crate::instance::as_transform(instance), Io::new(&*host, io)) };
+        transform_event_impl(transform, io, event, vio)
     })
 }
 
@@ -281,7 +288,7 @@ pub(crate) unsafe extern "C" fn transform_destroy(instance: *mut c_void) -> i32 
             return STATUS_BAD_ARG;
         }
         // SAFETY: as in transform_event; the host calls destroy exactly once.
-        drop(unsafe { Box::from_raw(instance as *mut Box<dyn Transform>) });
+        unsafe { crate::instance::destroy(instance) };
         STATUS_OK
     })
 }

@@ -213,6 +213,7 @@ pub mod event;
 #[doc(hidden)]
 pub mod export;
 pub mod ffi;
+mod instance;
 mod io;
 pub mod log;
 pub mod message;

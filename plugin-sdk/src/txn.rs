@@ -215,8 +215,7 @@ impl<'a> Txn<'a> {
     /// transforms only from `read_request_headers`, response transforms not
     /// from `send_response_headers`).
     pub fn add_transform<T: Transform>(&mut self, dir: Direction, transform: T) -> Result<(), Refused> {
-        let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
-        let raw = Box::into_raw(boxed) as *mut c_void;
+        let raw = crate::instance::into_raw(transform);
         let d = match dir {
             Direction::Request => ffi::direction::REQUEST,
             Direction::Response => ffi::direction::RESPONSE,
@@ -225,7 +224,7 @@ impl<'a> Txn<'a> {
             return Ok(());
         };
         // SAFETY: the host refused, so ownership stayed with us.
-        drop(unsafe { Box::from_raw(raw as *mut Box<dyn Transform>) });
+        unsafe { crate::instance::destroy(raw) };
         Err(refused)
     }
 

@@ -74,8 +74,11 @@ impl TxnPlugins {
             m.stats.transactions.fetch_add(1, Ordering::Relaxed);
         }
         generation.count_txn(true);
-        let states = vec![std::ptr::null_mut(); generation.modules().len()];
-        TxnPlugins { generation, request: Vec::new(), response: Vec::new(), states }
+        let n = generation.modules().len();
+        let states = vec![std::ptr::null_mut(); n];
+        // Sized once for every plugin adding a response transform (the
+        // common case), so the hooks never grow it; it becomes the chain's.
+        TxnPlugins { generation, request: Vec::new(), response: Vec::with_capacity(n), states }
     }
 
     /// The client request head was read.
@@ -120,24 +123,23 @@ impl TxnPlugins {
             Phase::Close => (hook_id::TXN_CLOSE, "txn_close"),
         };
         let mut result = HookResult::Continue;
-        for (module, slot) in self.generation.modules().iter().zip(self.states.iter_mut()) {
+        let TxnPlugins { generation, request, response, states } = self;
+        for (module, slot) in generation.modules().iter().zip(states.iter_mut()) {
             let cell = TxnCell {
                 state: RefCell::new(TxnState {
                     view: &mut *v,
-                    module: module.clone(),
+                    module,
                     phase,
                     arena: Vec::new(),
                     fail: None,
-                    request_added: Vec::new(),
-                    response_added: Vec::new(),
+                    request_added: &mut *request,
+                    response_added: &mut *response,
                     slot,
                 }),
             };
             // SAFETY: the context points at `cell`, alive until after the call.
-            let status = unsafe { module.call_hook(id, cell.ctx(), hook_name) };
+            let status = unsafe { module.call_hook(id, cell.ctx()) };
             let state = cell.state.into_inner();
-            self.request.extend(state.request_added);
-            self.response.extend(state.response_added);
             let name = module.name();
             let this = if status == STATUS_PANIC {
                 let msg = module.count_panic(hook_name).map(|m| format!(": {m}")).unwrap_or_default();

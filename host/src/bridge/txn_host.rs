@@ -31,12 +31,13 @@ pub(crate) enum Phase {
 /// Everything a hook call may touch.
 pub(crate) struct TxnState<'v, 'a> {
     pub view: &'v mut TxnView<'a>,
-    pub module: Arc<Module>,
+    pub module: &'v Arc<Module>,
     pub phase: Phase,
     pub arena: Vec<Box<[u8]>>,
     pub fail: Option<(u16, String)>,
-    pub request_added: Vec<Instance>,
-    pub response_added: Vec<Instance>,
+    /// The transaction's transforms so far: a hook appends to them.
+    pub request_added: &'v mut Vec<Instance>,
+    pub response_added: &'v mut Vec<Instance>,
     /// This plugin's per-transaction state slot (null: none stored).
     pub slot: &'v mut *mut std::ffi::c_void,
 }

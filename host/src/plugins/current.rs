@@ -8,12 +8,13 @@
 //! which plugin's callback, so another thread (the watchdog) can see a
 //! callback that never returns. Entering a callback costs one coarse clock
 //! read ([`crate::clock`]) and three relaxed-or-release stores, leaving it
-//! one more read; names are interned once, so the
-//! slot holds small numbers, never a pointer into a plugin's memory that
-//! could be unloaded while the watchdog reads it.
+//! one more read. Names are interned once, when a module is loaded
+//! ([`CallId`]), so entering a callback looks nothing up and the slot holds
+//! small numbers, never a pointer into a plugin's memory that could be
+//! unloaded while the watchdog reads it.
 
 use parking_lot::Mutex;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,10 +23,10 @@ thread_local! {
     /// The plugin name (borrowed from its module, alive for the call) and
     /// the entry point. No destructor: a `Cell` of plain pointers.
     static CURRENT: Cell<Option<(*const str, &'static str)>> = const { Cell::new(None) };
-    /// This worker's published slot, if the thread is a worker.
-    static SLOT: RefCell<Option<Arc<CallSlot>>> = const { RefCell::new(None) };
-    /// Names this thread has interned, so the fast path takes no lock.
-    static INTERNED: RefCell<Vec<(&'static str, u32)>> = const { RefCell::new(Vec::new()) };
+    /// This worker's published slot, if the thread is a worker: a plain
+    /// reference (no destructor, no borrow flag) to the slot, which
+    /// [`register_worker`] leaks so it lives as long as the process.
+    static SLOT: Cell<Option<&'static CallSlot>> = const { Cell::new(None) };
     /// The last callback on this thread that ran for [`LONG_CALL`] or more.
     static LAST_LONG: Cell<Option<LongCall>> = const { Cell::new(None) };
 }
@@ -47,21 +48,31 @@ pub fn now_ns() -> u64 {
 }
 
 fn intern(name: &str) -> u32 {
-    if let Some(id) = INTERNED.with(|c| c.borrow().iter().find(|(n, _)| *n == name).map(|(_, id)| *id)) {
-        return id;
-    }
     let mut names = NAMES.lock();
-    let id = match names.iter().position(|n| *n == name) {
+    match names.iter().position(|n| *n == name) {
         Some(i) => i as u32,
         None => {
             names.push(Box::leak(name.to_string().into_boxed_str()));
             (names.len() - 1) as u32
         }
-    };
-    let leaked = names[id as usize];
-    drop(names);
-    INTERNED.with(|c| c.borrow_mut().push((leaked, id)));
-    id
+    }
+}
+
+/// One plugin's entry point with both names interned: what a worker
+/// publishes while inside it. Made once per module and entry point (at
+/// load), so a call only stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallId {
+    /// `plugin id << 32 | callback id`.
+    ids: u64,
+    callback: &'static str,
+}
+
+impl CallId {
+    /// Interns `plugin` and `callback` (a lock and a scan: not per call).
+    pub(crate) fn new(plugin: &str, callback: &'static str) -> CallId {
+        CallId { ids: (u64::from(intern(plugin)) << 32) | u64::from(intern(callback)), callback }
+    }
 }
 
 fn name_of(id: u32) -> &'static str {
@@ -114,8 +125,10 @@ impl CallSlot {
 /// Makes this thread a worker that publishes its plugin calls; returns its slot.
 pub fn register_worker(worker: &str) -> Arc<CallSlot> {
     let slot = Arc::new(CallSlot { worker: worker.to_string(), entered: AtomicU64::new(0), ids: AtomicU64::new(0) });
+    // Leaked, so the thread-local can hold it by reference: one per worker thread started.
+    let kept: &'static Arc<CallSlot> = Box::leak(Box::new(slot.clone()));
     SLOTS.lock().push(slot.clone());
-    SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
+    SLOT.with(|s| s.set(Some(&**kept)));
     slot
 }
 
@@ -151,15 +164,22 @@ pub(crate) struct Calling {
 }
 
 impl Calling {
-    /// Enters `plugin`'s entry point `callback`. `plugin` must outlive the guard.
+    /// Enters `plugin`'s entry point `callback`, interning both names: for
+    /// calls made once (init, fini) or in tests; the hot paths keep a [`CallId`].
+    /// `plugin` must outlive the guard.
     pub(crate) fn enter(plugin: &str, callback: &'static str) -> Calling {
-        let outer = CURRENT.with(|c| c.replace(Some((plugin as *const str, callback))));
+        Calling::enter_id(plugin, CallId::new(plugin, callback))
+    }
+
+    /// Enters the entry point `id` of `plugin` (the name `id` was made
+    /// from). `plugin` must outlive the guard.
+    pub(crate) fn enter_id(plugin: &str, id: CallId) -> Calling {
+        let outer = CURRENT.with(|c| c.replace(Some((plugin as *const str, id.callback))));
         // `try_with`: a plugin called while the thread is being torn down publishes nothing.
         let started_ns = now_ns();
         let published = SLOT.try_with(|s| {
-            let slot = s.borrow();
-            let slot = slot.as_ref()?;
-            let ids = (u64::from(intern(plugin)) << 32) | u64::from(intern(callback));
+            let slot = s.get()?;
+            let ids = id.ids;
             let before = (slot.entered.load(Ordering::Relaxed), slot.ids.load(Ordering::Relaxed));
             slot.publish(started_ns, ids);
             Some((before.0, before.1, ids))
@@ -173,11 +193,9 @@ impl Drop for Calling {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.outer));
         if let Some((entered, ids, mine)) = self.published {
-            let _ = SLOT.try_with(|s| {
-                if let Some(slot) = s.borrow().as_ref() {
-                    slot.publish(entered, ids);
-                }
-            });
+            if let Ok(Some(slot)) = SLOT.try_with(Cell::get) {
+                slot.publish(entered, ids);
+            }
             let ran = Duration::from_nanos(now_ns().saturating_sub(self.started_ns));
             if ran >= LONG_CALL {
                 // Rare, so the precise clock: callers compare it with their own `Instant`s.

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use plugin_sdk::ffi::{self, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginTable, TxnCtx};
 
 use super::abi::{self, one_line};
-use super::current::Calling;
+use super::current::{CallId, Calling};
 use crate::transform::{PluginStats, TransformPlugin};
 
 /// Longest message kept from a plugin (`init` error, panic message), in bytes.
@@ -62,6 +62,8 @@ pub struct Module {
     pub(crate) stats: PluginStats,
     /// The message of the last panic caught in this plugin, if it said one.
     last_panic: Mutex<Option<String>>,
+    /// Its entry points as a worker publishes them, interned at load.
+    calls: Calls,
     /// Declared last: dropped after `Drop::drop` ran `fini`. Shared with
     /// every module of the same image (see `images`), which stays mapped.
     library: Option<Arc<libloading::Library>>,
@@ -72,6 +74,31 @@ pub struct Module {
 unsafe impl Send for Module {}
 // SAFETY: as above.
 unsafe impl Sync for Module {}
+
+/// A module's entry points, each a [`CallId`] made once at load.
+#[derive(Debug)]
+struct Calls {
+    /// By `hook_id` - 1.
+    hooks: [CallId; 4],
+    event: CallId,
+    destroy: CallId,
+    state_drop: CallId,
+}
+
+impl Calls {
+    fn new(name: &str) -> Calls {
+        let id = |callback| CallId::new(name, callback);
+        Calls {
+            hooks: HOOK_NAMES.map(id),
+            event: id("a transform event"),
+            destroy: id("transform destroy"),
+            state_drop: id("txn state drop"),
+        }
+    }
+}
+
+/// The callback names of the hooks, by `hook_id` - 1.
+const HOOK_NAMES: [&str; 4] = ["read_request_headers", "read_response_headers", "send_response_headers", "txn_close"];
 
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +153,7 @@ impl Module {
             _ => return Err(format!("plugin {shown}: init refused its arguments {args:?}: {message}")),
         }
         Ok(Module {
+            calls: Calls::new(&checked.name),
             name: checked.name,
             path: path.to_path_buf(),
             config_line: None,
@@ -170,14 +198,17 @@ impl Module {
     /// # Safety
     /// `txn` must be a context the host's transaction functions understand,
     /// valid for the call.
-    pub(crate) unsafe fn call_hook(&self, hook: u32, txn: *mut TxnCtx, name: &'static str) -> i32 {
-        let _calling = Calling::enter(&self.name, name);
+    pub(crate) unsafe fn call_hook(&self, hook: u32, txn: *mut TxnCtx) -> i32 {
+        let _calling = match self.calls.hooks.get((hook as usize).wrapping_sub(1)) {
+            Some(id) => Calling::enter_id(&self.name, *id),
+            None => Calling::enter(&self.name, "a hook"),
+        };
         (self.table.hook)(self.host, self.state, hook, txn)
     }
 
     /// Drops a per-transaction state the plugin stored (once per state).
     pub(crate) fn drop_txn_state(&self, state: *mut c_void) {
-        let calling = Calling::enter(&self.name, "txn state drop");
+        let calling = Calling::enter_id(&self.name, self.calls.state_drop);
         // SAFETY: `state` came from this plugin's txn_state_set, dropped once.
         let status = unsafe { (self.table.txn_state_drop)(state) };
         drop(calling);
@@ -267,12 +298,12 @@ impl TransformPlugin for Module {
     }
 
     unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
-        let _calling = Calling::enter(&self.name, "a transform event");
+        let _calling = Calling::enter_id(&self.name, self.calls.event);
         (self.table.transform_event)(self.host, instance, io, event, vio)
     }
 
     unsafe fn transform_destroy(&self, instance: *mut c_void) -> i32 {
-        let _calling = Calling::enter(&self.name, "transform destroy");
+        let _calling = Calling::enter_id(&self.name, self.calls.destroy);
         (self.table.transform_destroy)(instance)
     }
 

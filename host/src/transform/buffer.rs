@@ -26,9 +26,25 @@ pub(super) struct IoBuffer {
 }
 
 impl IoBuffer {
+    #[cfg(test)]
     pub fn new(water_mark: usize) -> Self {
+        IoBuffer::with_storage(VecDeque::new(), water_mark)
+    }
+
+    /// A buffer on the (empty) block queue of one destroyed before, so a
+    /// chain's buffers allocate nothing once its state is reused.
+    pub fn with_storage(blocks: VecDeque<Bytes>, water_mark: usize) -> Self {
+        debug_assert!(blocks.is_empty(), "a buffer's storage comes back empty");
         LIVE_BUFFERS.fetch_add(1, Ordering::Relaxed);
-        IoBuffer { blocks: VecDeque::new(), base: 0, end: 0, water_mark }
+        IoBuffer { blocks, base: 0, end: 0, water_mark }
+    }
+
+    /// Destroys the buffer (its blocks are dropped) and returns its block
+    /// queue, empty, for [`IoBuffer::with_storage`].
+    pub fn into_storage(mut self) -> VecDeque<Bytes> {
+        let mut blocks = std::mem::take(&mut self.blocks);
+        blocks.clear();
+        blocks
     }
 
     /// Absolute offset a new reader starts at.
@@ -52,6 +68,12 @@ impl IoBuffer {
     /// The readable bytes from `pos` as shared blocks, at most `max` bytes.
     pub fn slices_from(&self, pos: u64, max: u64) -> Vec<Bytes> {
         let mut out = Vec::new();
+        self.slices_into(pos, max, &mut out);
+        out
+    }
+
+    /// [`IoBuffer::slices_from`] appended to `out`, which the caller reuses.
+    pub fn slices_into(&self, pos: u64, max: u64, out: &mut Vec<Bytes>) {
         let mut left = max.min(self.avail_from(pos));
         let mut at = self.base;
         for block in &self.blocks {
@@ -70,7 +92,6 @@ impl IoBuffer {
             left -= take;
             at += len;
         }
-        out
     }
 
     /// Block `index` of the bytes readable from `pos`.

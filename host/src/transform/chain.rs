@@ -15,6 +15,7 @@
 //! Dropping the chain closes every transform (aborting them if the output was
 //! not done), destroys every instance and frees every buffer.
 
+use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,7 @@ use plugin_sdk::ffi::{closed, event_code, STATUS_OK, STATUS_PANIC};
 
 use super::host_fns::ChainCell;
 use super::instance::Instance;
-use super::state::{State, Target, WriteVio, UNKNOWN};
+use super::state::{Target, WriteVio, UNKNOWN};
 use super::{Fault, Replacement};
 
 /// Events delivered per [`Chain::run`] call at most, so one busy chain
@@ -57,7 +58,8 @@ pub struct Chain {
     /// Declared first: instances are destroyed before the buffers they
     /// wrote into are freed.
     instances: Vec<Instance>,
-    shared: Box<ChainCell>,
+    /// Taken back into the thread's pool at the end of `drop`.
+    shared: ManuallyDrop<Box<ChainCell>>,
     input_reader: Option<usize>,
     input_total: u64,
     input_ended: bool,
@@ -90,11 +92,10 @@ impl Chain {
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
         let n = instances.len();
-        let plugins = instances.iter().map(|i| i.plugin().clone()).collect();
-        let shared = Box::new(ChainCell { state: std::cell::RefCell::new(State::new(plugins, water_mark)) });
+        let shared = super::pool::take(instances.iter().map(|i| i.plugin().clone()), water_mark);
         Chain {
             instances,
-            shared,
+            shared: ManuallyDrop::new(shared),
             input_reader: None,
             input_total: 0,
             input_ended: false,
@@ -420,5 +421,7 @@ impl Drop for Chain {
             }
             self.instances[i].destroy();
         }
+        // SAFETY: taken once, here, and never used again.
+        super::pool::give_back(unsafe { ManuallyDrop::take(&mut self.shared) });
     }
 }

@@ -27,6 +27,7 @@ pub(crate) mod host_fns;
 pub(crate) mod instance;
 mod ops;
 pub(crate) mod plugin;
+mod pool;
 mod state;
 #[cfg(test)]
 pub(crate) mod tests;

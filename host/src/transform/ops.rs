@@ -284,9 +284,10 @@ impl State {
             return 1;
         }
         if let Some(slot) = self.buffers[b].take() {
-            for r in slot.readers {
+            for &r in &slot.readers {
                 self.readers[r] = None;
             }
+            self.free_buffer(slot);
         }
         0
     }
@@ -336,12 +337,18 @@ impl State {
             self.violation(format!("copied {n} bytes at offset {offset} from a reader with {avail} available"));
             return 0;
         }
-        let slices = self.buffers[b].as_ref().map_or_else(Vec::new, |s| s.buf.slices_from(pos + offset, n));
+        // The source and destination live in the same table: gather the
+        // blocks first, into storage the state keeps for every copy.
+        let mut slices = std::mem::take(&mut self.scratch);
+        if let Some(s) = self.buffers[b].as_ref() {
+            s.buf.slices_into(pos + offset, n, &mut slices);
+        }
         let mut copied = 0i64;
-        for s in slices {
+        for s in slices.drain(..) {
             copied += s.len() as i64;
             self.append(d, s);
         }
+        self.scratch = slices;
         copied
     }
 

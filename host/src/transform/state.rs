@@ -139,7 +139,23 @@ pub(super) struct State {
     pub moved: u64,
     /// The running transform was already closed when its callback began.
     pub entered_closed: bool,
+    /// Storage of destroyed buffers, reused by the next ones (see [`super::pool`]).
+    spare: Spare,
+    /// Empty between calls: the blocks one `buffer_copy` moves.
+    pub scratch: Vec<Bytes>,
 }
+
+/// Empty allocations of destroyed buffers, kept for the next ones.
+#[derive(Default)]
+struct Spare {
+    blocks: Vec<VecDeque<Bytes>>,
+    readers: Vec<Vec<usize>>,
+}
+
+/// Spare buffer storage a state keeps at most; more is freed.
+const MAX_SPARE_BUFFERS: usize = 16;
+/// Slots of a kind past which a state is not worth keeping for reuse.
+const MAX_POOLED_SLOTS: usize = 64;
 
 impl State {
     pub fn new(plugins: Vec<PluginRef>, water_mark: usize) -> Self {
@@ -159,6 +175,58 @@ impl State {
             serial: next_serial(),
             moved: 0,
             entered_closed: false,
+            spare: Spare::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Makes a state emptied by [`State::clear`] as good as new for a chain
+    /// of `plugins`, with a fresh serial (so no handle of its last chain works).
+    pub fn reuse(&mut self, plugins: impl Iterator<Item = PluginRef>, water_mark: usize) {
+        debug_assert!(self.plugins.is_empty() && self.buffers.is_empty(), "reuse after clear");
+        self.plugins.extend(plugins);
+        self.vconns.resize_with(self.plugins.len() + 1, VConnState::default);
+        self.water_mark = water_mark;
+        self.serial = next_serial();
+    }
+
+    /// Drops everything the chain held (blocks, plugins, fault), keeping
+    /// the allocations; says whether the state is small enough to keep.
+    pub fn clear(&mut self) -> bool {
+        self.vconns.clear();
+        for slot in self.buffers.drain(..).flatten() {
+            Self::stash(&mut self.spare, slot);
+        }
+        self.readers.clear();
+        self.queue.clear();
+        self.current = None;
+        self.pinned.clear();
+        self.fault = None;
+        self.plugins.clear();
+        self.announced = None;
+        self.replacement = None;
+        self.moved = 0;
+        self.entered_closed = false;
+        self.buffers.capacity() <= MAX_POOLED_SLOTS
+            && self.readers.capacity() <= MAX_POOLED_SLOTS
+            && self.queue.capacity() <= MAX_POOLED_SLOTS
+            && self.pinned.capacity() <= MAX_POOLED_SLOTS
+    }
+
+    /// Destroys a buffer, keeping its empty storage for the next one.
+    pub fn free_buffer(&mut self, slot: BufferSlot) {
+        Self::stash(&mut self.spare, slot);
+    }
+
+    fn stash(spare: &mut Spare, slot: BufferSlot) {
+        let BufferSlot { buf, mut readers, .. } = slot;
+        let blocks = buf.into_storage();
+        if spare.blocks.len() < MAX_SPARE_BUFFERS && blocks.capacity() <= MAX_POOLED_SLOTS {
+            spare.blocks.push(blocks);
+        }
+        if spare.readers.len() < MAX_SPARE_BUFFERS && readers.capacity() <= MAX_POOLED_SLOTS {
+            readers.clear();
+            spare.readers.push(readers);
         }
     }
 
@@ -248,7 +316,9 @@ impl State {
 
     pub fn new_buffer(&mut self) -> usize {
         let owner = self.current;
-        self.buffers.push(Some(BufferSlot { buf: IoBuffer::new(self.water_mark), readers: Vec::new(), owner }));
+        let buf = IoBuffer::with_storage(self.spare.blocks.pop().unwrap_or_default(), self.water_mark);
+        let readers = self.spare.readers.pop().unwrap_or_default();
+        self.buffers.push(Some(BufferSlot { buf, readers, owner }));
         self.buffers.len() - 1
     }
 

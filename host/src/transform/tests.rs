@@ -55,8 +55,7 @@ pub(crate) fn null_plugin() -> PluginRef {
 /// An instance of `t` run through `plugin`'s table (any SDK plugin's shims
 /// handle any `Transform`, as the test binary links one SDK).
 pub(crate) fn instance(plugin: &PluginRef, t: impl Transform) -> Instance {
-    let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(t));
-    Instance::new(plugin.clone(), Box::into_raw(boxed) as *mut c_void)
+    Instance::new(plugin.clone(), plugin_sdk::export::transform_into_raw(t))
 }
 
 fn null_chain(n: usize, water_mark: usize) -> Chain {

@@ -132,11 +132,10 @@ impl FakeHost {
 
     /// Runs a raw [`Transform`] over `chunks`.
     pub fn run<T: Transform>(&self, transform: T, chunks: &[&[u8]]) -> FakeOutput {
-        let boxed: Box<Box<dyn Transform>> = Box::new(Box::new(transform));
-        self.run_instance(Box::into_raw(boxed) as *mut c_void, chunks)
+        self.run_instance(crate::instance::into_raw(transform), chunks)
     }
 
-    /// Runs `instance` (a boxed `Box<dyn Transform>`, as `Txn::add_transform`
+    /// Runs `instance` (an SDK instance pointer, as `Txn::add_transform`
     /// hands it to a host) over `chunks`, then destroys it.
     pub(super) fn run_instance(&self, instance: *mut c_void, chunks: &[&[u8]]) -> FakeOutput {
         let total: usize = chunks.iter().map(|c| c.len()).sum();
