@@ -163,6 +163,12 @@ impl WorkerLog {
         }
     }
 
+    /// True when the lines show Referer and User-Agent (combined, json), so
+    /// the caller looks those headers up only then.
+    pub fn shows_agent(&self) -> bool {
+        self.sink.is_some() && matches!(self.format, Format::Combined | Format::Json)
+    }
+
     /// Appends the line for `rec`; flushes if the buffer is full.
     pub fn record(&mut self, rec: &Record) {
         let Some(sink) = self.sink.as_ref() else { return };
