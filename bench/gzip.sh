@@ -42,11 +42,7 @@ while getopts "r:d:h" opt; do
     esac
 done
 shift $((OPTIND - 1))
-TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
-for t in "${TARGETS[@]}"; do
-    [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
-done
+select_targets "$@"
 CLK_TCK="$(getconf CLK_TCK)"
 
 # make_text_docroot DIR: the HTML-like text (the book's pages concatenated

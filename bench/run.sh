@@ -47,11 +47,7 @@ while getopts "r:d:o:h" opt; do
     esac
 done
 shift $((OPTIND - 1))
-TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
-for t in "${TARGETS[@]}"; do
-    [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
-done
+select_targets "$@"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "-r wants a positive round count"
 
 CLK_TCK="$(getconf CLK_TCK)"

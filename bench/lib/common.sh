@@ -179,3 +179,14 @@ log_lines() {
         wc -l <"$file"
     fi
 }
+
+# select_targets [TARGET...]: sets TARGETS to the ones named (default: all
+# of ALL_TARGETS), refusing a name ALL_TARGETS does not know.
+select_targets() {
+    TARGETS=("$@")
+    ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
+    local t
+    for t in "${TARGETS[@]}"; do
+        [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
+    done
+}
