@@ -13,6 +13,11 @@
 #   bench/cpu_ab.sh -r 5 /tmp/before target/release/plugin-host nginx
 #   mkdir /tmp/b && cp target/release/{plugin-host,libplugin_null.so} /tmp/b
 #   bench/cpu_ab.sh -n 5 /tmp/b/plugin-host target/release/plugin-host
+#   PH_EXTRA_ARGS="--splice off" bench/cpu_ab.sh -s 64k B#0 B#1 B#5
+#
+# BIN#N overrides -n for that target, so one run can alternate no plugin,
+# one null and five nulls of the same build. PH_EXTRA_ARGS are added to
+# every plugin-host command line.
 #
 # Prints one line per round and build, then each build's median and range
 # of CPU microseconds per request: utime+stime of the process over the
@@ -47,20 +52,26 @@ HZ="$(getconf CLK_TCK)"
 RESULTS="$WORK_DIR/results.tsv"
 for round in $(seq "$ROUNDS"); do
     for target in "$@"; do
+        nulls=0
         if [[ "$target" == nginx ]]; then
             NGINX_PORT="$PH_PORT" start_nginx_proxy
             main="$TARGET_MAIN_PID" pid="${TARGET_PIDS[1]}"
         else
+            nulls="$NULLS" bin="$target"
+            if [[ "$target" == *#* ]]; then
+                nulls="${target##*#}" bin="${target%#*}"
+            fi
             plugins=(--no-plugins)
-            if ((NULLS > 0)); then
-                PLUGIN_NULL_SO="$(cd "$(dirname "$target")" && pwd)/libplugin_null.so"
-                [[ -f "$PLUGIN_NULL_SO" ]] || die "-n $NULLS: no $PLUGIN_NULL_SO beside $target"
-                write_plugin_config "$NULLS" "$WORK_DIR/plugin.config"
+            if ((nulls > 0)); then
+                PLUGIN_NULL_SO="$(cd "$(dirname "$bin")" && pwd)/libplugin_null.so"
+                [[ -f "$PLUGIN_NULL_SO" ]] || die "$nulls nulls: no $PLUGIN_NULL_SO beside $bin"
+                write_plugin_config "$nulls" "$WORK_DIR/plugin.config"
                 plugins=(--config "$WORK_DIR/plugin.config")
             fi
-            mapfile -t log_flags < <(PLUGIN_HOST_BIN="$target" plugin_host_log_args 0 "")
-            taskset -c "$PROXY_CPU" "$target" run "${plugins[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" \
-                --origin "127.0.0.1:$ORIGIN_PORT" "${log_flags[@]}" >"$WORK_DIR/host.log" 2>&1 &
+            mapfile -t log_flags < <(PLUGIN_HOST_BIN="$bin" plugin_host_log_args 0 "")
+            # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
+            taskset -c "$PROXY_CPU" "$bin" run "${plugins[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" \
+                --origin "127.0.0.1:$ORIGIN_PORT" "${log_flags[@]}" ${PH_EXTRA_ARGS:-} >"$WORK_DIR/host.log" 2>&1 &
             main=$! pid=$!
             STARTED_PIDS+=("$main")
             wait_port "$PH_PORT" 10 || die "$target did not listen; see $WORK_DIR/host.log"
@@ -74,7 +85,7 @@ for round in $(seq "$ROUNDS"); do
         reqs="$(awk '/requests in/ {print $1}' <<<"$out")"
         grep -qE 'Non-2xx|Socket errors' <<<"$out" && log "$target: wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
         us="$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
-        printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "$NULLS" "$us" "$reqs"
+        printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "${nulls:-0}" "$us" "$reqs"
         printf '%s\t%s\n' "$target" "$us" >>"$RESULTS"
     done
 done
