@@ -18,6 +18,7 @@
 //! - [`admin`] and [`metrics`]: `/stats`, `/metrics` and `/reload` for operators.
 //! - [`offline`]: `run-transform`, one body through a chain without a proxy.
 //! - [`cli`] and [`logging`]: the binary's address flags, start-up hints and log set-up.
+//! - [`malloc_tune`]: glibc malloc settings that keep body buffers from faulting in again.
 //!
 //! Dependencies run one way: `txn` -> {`h1`, `transform`, `bridge`};
 //! `bridge` -> {`plugins`, `transform`, `h1`}; `plugins` -> `transform`;
@@ -35,6 +36,7 @@ pub mod event_loop;
 pub mod h1;
 pub(crate) mod io_util;
 pub mod logging;
+pub mod malloc_tune;
 pub mod metrics;
 pub mod offline;
 pub(crate) mod origin;

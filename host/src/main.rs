@@ -315,6 +315,9 @@ fn load_plugins(source: Option<&Source>) -> anyhow::Result<Arc<Generation>> {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     logging::init(&args.log_level, args.log_format);
+    if !host::malloc_tune::apply() {
+        tracing::debug!("glibc malloc settings left as they are (GLIBC_TUNABLES or not glibc)");
+    }
     let sink = args.access_log.open()?;
     let access = access_log::AccessLog { sink: sink.clone(), format: args.access_log_format };
     let origin = match args.origin {
