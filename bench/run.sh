@@ -8,8 +8,10 @@
 # the targets. See bench/README.md.
 #
 # Usage: bench/run.sh [-r ROUNDS] [-d DURATION] [-o RAW.tsv] [TARGET...]
-# Targets: origin ph0 ph0-log ph1 ph5 ph-scan ph-replace nginx nginx-log
-# nginx-sub haproxy haproxy-log ats ats-log ats-null (default: all).
+# Targets: origin ph0 ph0-buf ph0-log ph1 ph5 ph-scan ph-replace nginx
+# nginx-log nginx-sub haproxy haproxy-log ats ats-log ats-null (default:
+# all). ph0-buf is ph0 with --splice off: the buffered path every body with
+# a transform takes, so ph1 and ph5 against it are the plugins' own cost.
 # Env: REPO, PLUGIN_HOST_BIN, PLUGIN_NULL_SO, BENCH_SKIP_INSTALL=1,
 #      BENCH_SKIP_BUILD=1, BENCH_KEEP=1 (keep the temp dir with logs).
 set -euo pipefail
@@ -26,13 +28,13 @@ source "$BENCH_DIR/lib/haproxy.sh"
 source "$BENCH_DIR/lib/plugin_host.sh"
 
 ROUNDS=3
-# 8 s per cell keeps the default run (15 targets x 3 sizes x 3 rounds)
+# 8 s per cell keeps the default run (16 targets x 3 sizes x 3 rounds)
 # under 25 minutes.
 DURATION=8s
 RAW_OUT=""
 WRK_THREADS=1
 WRK_CONNS=32
-ALL_TARGETS=(origin ph0 ph0-log ph1 ph5 ph-scan ph-replace nginx nginx-log nginx-sub
+ALL_TARGETS=(origin ph0 ph0-buf ph0-log ph1 ph5 ph-scan ph-replace nginx nginx-log nginx-sub
     haproxy haproxy-log ats ats-log ats-null)
 
 usage() { awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
@@ -65,6 +67,7 @@ start_target() {
         TARGET_MAIN_PID=""
         ;;
     ph0) start_plugin_host ph0 0 0 ;;
+    ph0-buf) PH_EXTRA_ARGS="${PH_EXTRA_ARGS:-} --splice off" start_plugin_host ph0-buf 0 0 ;;
     ph0-log) start_plugin_host ph0-log 0 1 ;;
     ph1) start_plugin_host ph1 1 0 ;;
     ph5) start_plugin_host ph5 5 0 ;;
