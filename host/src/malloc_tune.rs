@@ -6,8 +6,8 @@
 //! of its heap back to the kernel (`MADV_DONTNEED`) as soon as more than
 //! 128 KiB is free there, so the next response faults the same pages in
 //! again: measured at 0.4 page faults per 64 KiB response with no plugin
-//! and 1.0 with one null transform, about 5 % of the host's CPU per
-//! request. Keeping 8 MiB of slack at the top of each arena (`M_TOP_PAD`)
+//! and 1.0 with one null transform, whose CPU per request fell 7 % (29.9 to
+//! 27.8 µs) once they stopped. Keeping 8 MiB of slack at the top of each arena (`M_TOP_PAD`)
 //! stops that: 0 faults at 1 KiB, 64 KiB and 1 MiB.
 //!
 //! Setting it turns off glibc's sliding mmap threshold, which would
