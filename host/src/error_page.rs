@@ -14,7 +14,7 @@ pub fn render(status: u16, why: &str, close: bool) -> Bytes {
     if close {
         headers.set("Connection", "close");
     }
-    let head = ResponseHead { version: Version::Http11, status, reason: reason.to_string(), headers };
+    let head = ResponseHead { version: Version::Http11, status, reason: reason.to_string().into(), headers };
     let mut out = Vec::with_capacity(160 + body.len());
     write_response(&head, &mut out);
     out.extend_from_slice(body.as_bytes());

@@ -290,7 +290,7 @@ impl Offline<'_> {
             }
         }
         headers.set("Content-Length", r.body.len().to_string());
-        let reason = crate::h1::head::canonical_reason(r.status).to_string();
+        let reason = crate::h1::head::canonical_reason(r.status).into();
         let head = ResponseHead { version: crate::h1::head::Version::Http11, status: r.status, reason, headers };
         let mut bytes = Vec::with_capacity(256);
         write_response(&head, &mut bytes);

@@ -90,7 +90,7 @@ fn valid_request() -> impl Strategy<Value = (RequestHead, Vec<u8>)> {
             }
         }
         let version = if http11 { Version::Http11 } else { Version::Http10 };
-        let head = RequestHead { method, target, version, headers };
+        let head = RequestHead { method: method.into(), target, version, headers };
         let mut bytes = Vec::new();
         write_request(&head, &mut bytes);
         (head, bytes)

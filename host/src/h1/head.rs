@@ -10,6 +10,7 @@
 
 use super::{framing, parse, write_head};
 use bytes::BytesMut;
+use std::borrow::Cow;
 
 pub(super) use super::fields::list_elements;
 pub use super::fields::{Headers, WireField};
@@ -38,8 +39,9 @@ impl Version {
 /// A parsed request head.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
-    /// The method token, case-sensitive (`GET` and `get` differ).
-    pub method: String,
+    /// The method token, case-sensitive (`GET` and `get` differ); the
+    /// standard methods are static strings.
+    pub method: Cow<'static, str>,
     /// The request target as sent: origin-, absolute-, authority- or asterisk-form.
     pub target: String,
     /// The version of the request line.
@@ -55,8 +57,9 @@ pub struct ResponseHead {
     pub version: Version,
     /// The three-digit status code.
     pub status: u16,
-    /// The reason phrase; empty if absent or not plain ASCII.
-    pub reason: String,
+    /// The reason phrase; empty if absent or not plain ASCII; static when
+    /// it is the usual one for the status.
+    pub reason: Cow<'static, str>,
     /// The header fields.
     pub headers: Headers,
 }

@@ -9,6 +9,7 @@ use super::head::{HeadError, Headers, Limits, RequestHead, ResponseHead, Version
 use super::target::split_absolute;
 use bytes::{Bytes, BytesMut};
 use httparse::Status;
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 /// See [`super::head::parse_request`].
@@ -66,9 +67,29 @@ fn request_shape(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usi
         check_target(method, target)?;
         check_host(version, req.headers)?;
         let headers = field_ranges(window, req.headers);
-        let head = RequestHead { method: method.to_owned(), target: target.to_owned(), version, headers };
+        let head = RequestHead { method: method_of(method), target: target.to_owned(), version, headers };
         Ok(Some((head, len)))
     })
+}
+
+/// The method as a static string when it is one of RFC 9110's (no
+/// allocation for nearly every request), else a copy.
+fn method_of(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    match KNOWN.iter().find(|k| **k == method) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
+/// The reason phrase, static when it is the usual one for `status`.
+fn reason_of(status: u16, reason: &str) -> Cow<'static, str> {
+    let usual = super::head::canonical_reason(status);
+    if usual == reason {
+        Cow::Borrowed(usual)
+    } else {
+        Cow::Owned(reason.to_owned())
+    }
 }
 
 /// [`request_shape`] for a response head.
@@ -92,7 +113,7 @@ fn response_shape(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, u
         let head = ResponseHead {
             version,
             status,
-            reason: res.reason.unwrap_or_default().to_owned(),
+            reason: reason_of(status, res.reason.unwrap_or_default()),
             headers: field_ranges(window, res.headers),
         };
         Ok(Some((head, len)))
@@ -374,7 +395,7 @@ mod tests {
         assert_eq!(fields(&head.headers), vec![("Content-Length", &b"3"[..])]);
 
         let (head, _) = parse_response(b"HTTP/1.0 200\r\n\r\n", &LIMITS).expect("valid").expect("complete");
-        assert_eq!((head.version, head.status, head.reason.as_str()), (Version::Http10, 200, ""));
+        assert_eq!((head.version, head.status, &*head.reason), (Version::Http10, 200, ""));
     }
 
     #[test]

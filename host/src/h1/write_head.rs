@@ -242,7 +242,7 @@ mod tests {
         write_response(&head, &mut out);
         assert_eq!(out, b"HTTP/1.1 200 Fine\r\nContent-Length: 3\r\n\r\n");
 
-        head.reason.clear();
+        head.reason = "".into();
         head.headers = Headers::new();
         out.clear();
         write_response(&head, &mut out);

@@ -30,6 +30,9 @@ pub fn frame_response(
     original_length: Option<Bytes>,
     client: Version,
 ) -> BodyKind {
+    // The origin's own Content-Length, if it has one, for the common case
+    // where the body keeps its length: re-setting it needs no new string.
+    let declared = out.headers.get_shared("content-length");
     out.headers.remove("content-length");
     out.headers.remove("transfer-encoding");
     match len {
@@ -45,7 +48,12 @@ pub fn frame_response(
             BodyKind::Empty
         }
         BodyLen::Known(n) => {
-            out.headers.set_static("Content-Length", n.to_string());
+            let mut digits = [0u8; 20];
+            let digits = decimal(n, &mut digits);
+            match declared {
+                Some(v) if v.as_ref() == digits => out.headers.set_static("Content-Length", v),
+                _ => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
+            }
             BodyKind::Length(n)
         }
         BodyLen::Unknown if client == Version::Http11 => {
@@ -53,6 +61,19 @@ pub fn frame_response(
             BodyKind::Chunked
         }
         BodyLen::Unknown => BodyKind::CloseDelimited,
+    }
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
     }
 }
 
@@ -145,4 +166,17 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
 
 fn push_ip(out: &mut Vec<u8>, io: &ClientIo) {
     let _ = write!(out, "{}", io.peer.ip());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for n in [0, 7, 10, 65_536, 1_048_576, u64::MAX] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
 }

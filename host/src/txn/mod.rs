@@ -165,7 +165,7 @@ impl Txn {
                 (Some(pipe), Some(upstream_request(&head, up, io)))
             }
         };
-        let retry_allowed = !has_body && IDEMPOTENT.contains(&head.method.as_str());
+        let retry_allowed = !has_body && IDEMPOTENT.contains(&&*head.method);
         let mut txn = Txn {
             owner,
             client_keep_alive: keep_alive(head.version, &head.headers),
@@ -469,7 +469,7 @@ impl Txn {
         let status = if self.resp_head_sent || *step == TxnStep::Failed { self.status } else { 0 };
         let took = ctx.now.saturating_duration_since(self.started);
         // Plugins can edit headers but not the request line: it is logged as received.
-        let (method, target) = (self.request.method.as_str(), self.request.target.as_str());
+        let (method, target) = (&*self.request.method, self.request.target.as_str());
         ctx.access.record(&Record {
             peer: io.peer.ip(),
             request: RequestLine::Parsed { method, target, version: self.request.version.as_str() },

@@ -35,7 +35,7 @@ impl Txn {
         let head = ResponseHead {
             version: Version::Http11,
             status: r.status,
-            reason: crate::h1::head::canonical_reason(r.status).to_string(),
+            reason: crate::h1::head::canonical_reason(r.status).into(),
             headers,
         };
         let mut bytes = Vec::with_capacity(256 + r.body.len());
