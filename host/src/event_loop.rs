@@ -41,8 +41,8 @@ pub enum Slot {
     Busy,
     /// An origin socket owned by the session in this slot.
     OriginOf(usize),
-    /// A pooled keep-alive origin connection.
-    Idle(OriginConn),
+    /// A pooled keep-alive origin connection (boxed: a slot is paid for by every socket).
+    Idle(Box<OriginConn>),
 }
 
 /// Converts between slab indexes and tokens.
