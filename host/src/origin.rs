@@ -91,7 +91,7 @@ impl OriginConn {
     }
 
     /// Closes the connection and frees its slot.
-    pub fn close(mut self: Box<Self>, ctx: &mut Ctx) {
+    pub fn close(mut self, ctx: &mut Ctx) {
         let _ = ctx.registry.deregister(&mut self.stream);
         if ctx.slots.contains(self.index) {
             ctx.slots.remove(self.index);
