@@ -1,6 +1,9 @@
 //! Keep-alive: many requests on one client connection ride one origin connection,
 //! and connections idle between requests serve their later requests whole.
 
+use std::thread;
+use std::time::Duration;
+
 use e2e::{agent, assert_same_bytes, get_request, pattern, read_body, Host, HostBuilder, Origin, RawConn};
 
 const REQUESTS: u64 = 100;
@@ -139,4 +142,35 @@ fn connections_idle_between_requests_serve_every_later_request_whole() {
         IDLE_CONNS * 3 + IDLE_CONNS.div_ceil(2) + IDLE_CONNS.div_ceil(37),
         "every request reached the origin once"
     );
+}
+
+/// Larger than the kernel buffers a client that reads nothing offers on loopback.
+const QUEUED_BODY: usize = 24 * 1024 * 1024;
+
+/// With a buffer large enough for the whole body, the host reads the origin
+/// to the end and finishes the transaction while most of the response still
+/// waits in the write queue for a client that is not reading. A connection
+/// with bytes queued is not idle: its queue keeps its storage and its bytes
+/// until they are written, and the connection then serves its next request.
+#[test]
+fn a_response_still_queued_when_its_transaction_ends_goes_out_whole() {
+    let origin = Origin::start();
+    let host = HostBuilder::new(origin.addr()).threads(1).opt("--buffer-bytes", 2 * QUEUED_BODY).start();
+    let mut conn = RawConn::connect(host.addr());
+    conn.send(&get_request(&format!("/bytes?n={QUEUED_BODY}&seed=5&framing=chunked"))).expect("send");
+    // The client reads nothing until the origin has written the whole body (bounded wait).
+    let mut stable = 0;
+    let mut last = 0;
+    for _ in 0..400 {
+        thread::sleep(Duration::from_millis(25));
+        let now = origin.bytes_written();
+        stable = if now == last && now >= QUEUED_BODY as u64 { stable + 1 } else { 0 };
+        last = now;
+        if stable >= 4 {
+            break;
+        }
+    }
+    assert_served(&mut conn, &pattern(QUEUED_BODY, 5), "the response queued past its transaction");
+    conn.send(&get_request("/bytes?n=300&seed=6")).expect("send");
+    assert_served(&mut conn, &pattern(300, 6), "the next request on the connection");
 }
