@@ -13,6 +13,7 @@ use crate::origin::OriginConn;
 use crate::session::{Ctx, Session, Step};
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::spare::Spares;
 use crate::splice::PipePool;
 use crate::watchdog::WorkerWatch;
 use mio::net::{TcpListener, TcpStream};
@@ -41,8 +42,8 @@ pub enum Slot {
     Busy,
     /// An origin socket owned by the session in this slot.
     OriginOf(usize),
-    /// A pooled keep-alive origin connection.
-    Idle(OriginConn),
+    /// A pooled keep-alive origin connection (boxed: a slot is paid for by every socket).
+    Idle(Box<OriginConn>),
 }
 
 /// Converts between slab indexes and tokens.
@@ -74,6 +75,8 @@ pub struct Worker {
     access: WorkerLog,
     /// Empty pipes for spliced response bodies.
     pipes: PipePool,
+    /// Transaction boxes and write-queue storage that idle connections gave back.
+    spares: Spares,
 }
 
 impl Worker {
@@ -107,6 +110,7 @@ impl Worker {
             metrics,
             access: WorkerLog::new(access),
             pipes: PipePool::default(),
+            spares: Spares::default(),
         })
     }
 
@@ -259,6 +263,7 @@ impl Worker {
             metrics: &self.metrics,
             access: &mut self.access,
             pipes: &mut self.pipes,
+            spares: &mut self.spares,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
         let more_work = ctx.more_work;

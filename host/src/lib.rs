@@ -6,6 +6,8 @@
 //! - [`session`]: a client connection; heads, keep-alive, pipelining.
 //! - [`txn`]: one transaction; request out, response back.
 //! - [`origin`]: origin connections and the per-worker pool.
+//! - `spare`: per-worker spare transaction boxes and write-queue storage, so
+//!   an idle connection holds neither.
 //! - `splice`: kernel pipes that relay untransformed bodies with `splice(2)`.
 //! - [`h1`]: HTTP/1.1 framing (knows nothing of plugins or sockets).
 //! - [`bridge`]: one transaction's plugin hooks and the host functions
@@ -46,6 +48,7 @@ pub(crate) mod session;
 pub mod settings;
 pub mod shared;
 pub mod signals;
+pub(crate) mod spare;
 pub(crate) mod splice;
 pub mod static_origin;
 pub mod transform;

@@ -1,5 +1,10 @@
 //! Origin connections: connecting, the per-worker keep-alive pool, and the
 //! socket buffers of one connection in use by a transaction.
+//!
+//! A connection lives in one box from connect to close, moving between a
+//! transaction and the pool's slab slot by pointer: a slab slot stays two
+//! words, which every socket of the worker pays for, and pooling a
+//! connection allocates nothing.
 
 use crate::event_loop::{token_of, Slot};
 use crate::h1::write_queue::WriteQueue;
@@ -37,7 +42,7 @@ pub struct OriginConn {
 
 impl OriginConn {
     /// Starts a non-blocking connect for the session in slot `owner`.
-    pub fn connect(ctx: &mut Ctx, owner: usize) -> io::Result<OriginConn> {
+    pub fn connect(ctx: &mut Ctx, owner: usize) -> io::Result<Box<OriginConn>> {
         let mut stream = TcpStream::connect(ctx.settings.origin)?;
         let _ = stream.set_nodelay(true);
         let entry = ctx.slots.vacant_entry();
@@ -46,7 +51,7 @@ impl OriginConn {
         entry.insert(Slot::OriginOf(owner));
         ORIGIN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         ctx.metrics.origin_opened();
-        Ok(OriginConn {
+        Ok(Box::new(OriginConn {
             stream,
             index,
             rbuf: BytesMut::new(),
@@ -56,11 +61,11 @@ impl OriginConn {
             fin: false,
             connected: false,
             reused: false,
-        })
+        }))
     }
 
     /// The most recently pooled connection, handed to the session in slot `owner`.
-    pub fn from_pool(ctx: &mut Ctx, owner: usize) -> Option<OriginConn> {
+    pub fn from_pool(ctx: &mut Ctx, owner: usize) -> Option<Box<OriginConn>> {
         while let Some(index) = ctx.pool.pop() {
             if let Some(slot) = ctx.slots.get_mut(index) {
                 if let Slot::Idle(mut conn) = std::mem::replace(slot, Slot::OriginOf(owner)) {
@@ -76,7 +81,7 @@ impl OriginConn {
     }
 
     /// Returns a healthy connection to the pool.
-    pub fn release(mut self, ctx: &mut Ctx) {
+    pub fn release(mut self: Box<Self>, ctx: &mut Ctx) {
         self.readable = false;
         // A pooled connection holds no read block (the next read uses the worker's shared one).
         self.rbuf = BytesMut::new();

@@ -17,6 +17,7 @@ use crate::io_util::{read_buffered, ReadOutcome};
 use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 use crate::shared::Shared;
+use crate::spare::Spares;
 use crate::splice::PipePool;
 use crate::txn::{Txn, TxnStep};
 use bytes::BytesMut;
@@ -62,6 +63,8 @@ pub struct Ctx<'a> {
     pub access: &'a mut WorkerLog,
     /// The worker's empty pipes for spliced bodies.
     pub pipes: &'a mut PipePool,
+    /// The worker's spare transaction boxes and write-queue storage.
+    pub spares: &'a mut Spares,
 }
 
 /// What the event loop should do with the session after a drive.
@@ -131,10 +134,14 @@ impl ClientIo {
 }
 
 /// One client connection.
+///
+/// Small on purpose: an idle keep-alive connection is this struct and its
+/// slab slot. The transaction is boxed and the write queue's storage lent,
+/// both from the worker's [`Spares`], only while a transaction runs.
 pub struct Session {
     io: ClientIo,
     index: usize,
-    txn: Option<Txn>,
+    txn: Option<Box<Txn>>,
     /// Set when the connection must close once the write queue drains.
     closing: bool,
     /// When the current head began arriving (or the connection opened).
@@ -264,6 +271,10 @@ impl Session {
                 }
             }
             if !progress {
+                if self.txn.is_none() && self.io.wbuf.is_empty() && self.io.rbuf.is_empty() {
+                    // Idle between requests: the next request takes storage back from the worker.
+                    ctx.spares.reclaim_queue(&mut self.io.wbuf);
+                }
                 return Step::Open;
             }
         }
@@ -284,8 +295,9 @@ impl Session {
         match take_request(&mut self.io.rbuf, &ctx.settings.limits) {
             Ok(Some((head, len))) => {
                 self.head_started = None;
+                ctx.spares.lend_queue(&mut self.io.wbuf);
                 match Txn::start(head, len, self.index, &mut self.io, ctx) {
-                    Ok(txn) => self.txn = Some(txn),
+                    Ok(txn) => self.txn = Some(ctx.spares.boxed(txn)),
                     Err(page) => {
                         self.io.wbuf.push(page);
                         self.closing = true;
@@ -342,7 +354,7 @@ impl Session {
 
     fn finish_txn(&mut self, step: TxnStep, ctx: &mut Ctx) -> Step {
         let Some(txn) = self.txn.take() else { return Step::Open };
-        let keep = txn.finish(&step, &mut self.io, ctx);
+        let keep = ctx.spares.unboxed(txn).finish(&step, &mut self.io, ctx);
         self.head_started = None;
         if self.io.rbuf.is_empty() {
             // Let go of the shared block the last read came from.
@@ -365,7 +377,7 @@ impl Session {
 
     fn abort(&mut self, ctx: &mut Ctx) -> Step {
         if let Some(txn) = self.txn.take() {
-            txn.finish(&TxnStep::Aborted, &mut self.io, ctx);
+            ctx.spares.unboxed(txn).finish(&TxnStep::Aborted, &mut self.io, ctx);
         }
         Step::Close
     }
@@ -373,8 +385,11 @@ impl Session {
     /// Releases everything the session holds.
     pub fn close(mut self, ctx: &mut Ctx) {
         if let Some(txn) = self.txn.take() {
-            txn.finish(&TxnStep::Aborted, &mut self.io, ctx);
+            ctx.spares.unboxed(txn).finish(&TxnStep::Aborted, &mut self.io, ctx);
         }
         let _ = ctx.registry.deregister(&mut self.io.stream);
+        // What is still queued is not going out; the storage serves the next connection.
+        self.io.wbuf.clear();
+        ctx.spares.reclaim_queue(&mut self.io.wbuf);
     }
 }

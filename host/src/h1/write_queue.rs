@@ -45,6 +45,14 @@ impl WriteQueue {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// True when the block list holds an allocation (it keeps one once used).
+    pub fn has_storage(&self) -> bool {
+        self.bufs.capacity() > 0
+    }
+    /// Blocks the list has room for without growing.
+    pub fn block_capacity(&self) -> usize {
+        self.bufs.capacity()
+    }
     /// Writes as much as `w` takes (vectored). Returns bytes written; stops on
     /// `WouldBlock` (returned as Ok with what was written so far).
     ///

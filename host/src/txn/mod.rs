@@ -78,7 +78,7 @@ pub struct Txn {
     retry_allowed: bool,
     /// `None`: the request has no body.
     req: Option<BodyPipe>,
-    origin: Option<OriginConn>,
+    origin: Option<Box<OriginConn>>,
     origin_eof: bool,
     origin_reused: bool,
     connect_started: Instant,
@@ -213,7 +213,7 @@ impl Txn {
         Ok(txn)
     }
 
-    fn attach(&mut self, mut origin: OriginConn) {
+    fn attach(&mut self, mut origin: Box<OriginConn>) {
         self.origin_reused = origin.reused;
         if let Some(head) = &self.upstream_head {
             origin.wbuf.push(head.clone());
