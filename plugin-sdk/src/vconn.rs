@@ -6,7 +6,7 @@
 //! events: implement [`Transform::on_event`]; [`TransformCx`] gives access to
 //! the transform's VIOs and lets it create buffers.
 //!
-//! The rules of the protocol (see the seeds and `null_transform.c`):
+//! The rules of the protocol (Traffic Server's, as its vconnection docs and `null_transform.c` give them):
 //! - On the first event, create an output buffer and reader and `write` the
 //!   output vconnection; keep the returned VIO.
 //! - Each event: if the input VIO has no buffer, the upstream shut down: set
