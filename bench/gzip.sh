@@ -106,10 +106,7 @@ start_ph_gzip() {
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
         --threads 1 --config "$dir/plugin.config" "${log_flags[@]}" \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
-    TARGET_MAIN_PID=$!
-    STARTED_PIDS+=("$TARGET_MAIN_PID")
-    TARGET_PIDS=("$TARGET_MAIN_PID")
-    TARGET_PORT="$PH_PORT"
+    started_target $! "$PH_PORT"
     wait_port "$PH_PORT" 20 || { log "plugin-host $name did not listen; see $dir/stderr.log"; return 1; }
 }
 

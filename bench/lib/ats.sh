@@ -114,10 +114,7 @@ launch_ats() {
         traffic_server --run-root="$root/runroot.yaml" \
         --bind_stdout "$root/log/traffic.out" --bind_stderr "$root/log/traffic.out" \
         >"$root/stdout.log" 2>&1 &
-    TARGET_MAIN_PID=$!
-    STARTED_PIDS+=("$TARGET_MAIN_PID")
-    TARGET_PIDS=("$TARGET_MAIN_PID")
-    TARGET_PORT="$ATS_PORT"
+    started_target $! "$ATS_PORT"
     if ! wait_port "$ATS_PORT" 30; then
         log "traffic_server $name did not listen; last lines of its logs:"
         tail -n 20 "$root/stdout.log" "$root/log/"* >&2 2>/dev/null || true

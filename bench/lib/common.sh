@@ -163,6 +163,15 @@ rss_kib() {
     echo "$total"
 }
 
+# started_target PID PORT: PID (just started in the background) is the
+# target whose CPU is measured, stopped at exit, listening on PORT.
+started_target() {
+    TARGET_MAIN_PID="$1"
+    STARTED_PIDS+=("$TARGET_MAIN_PID")
+    TARGET_PIDS=("$TARGET_MAIN_PID")
+    TARGET_PORT="$2"
+}
+
 # child_pids PID: direct children (nginx workers of a master).
 child_pids() {
     ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' '

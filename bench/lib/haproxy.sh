@@ -76,10 +76,7 @@ start_haproxy() {
     TARGET_LOG_FILE=""
     [[ "$log" != 1 ]] || TARGET_LOG_FILE="$dir/access.log"
     taskset -c "$PROXY_CPU" haproxy -db -f "$dir/haproxy.cfg" >"$dir/access.log" 2>"$dir/stderr.log" &
-    TARGET_MAIN_PID=$!
-    STARTED_PIDS+=("$TARGET_MAIN_PID")
-    TARGET_PIDS=("$TARGET_MAIN_PID")
-    TARGET_PORT="$HAPROXY_PORT"
+    started_target $! "$HAPROXY_PORT"
     if ! wait_port "$HAPROXY_PORT" 10; then
         log "haproxy $name did not listen; its stderr:"
         tail -n 20 "$dir/stderr.log" >&2

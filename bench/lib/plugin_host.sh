@@ -198,10 +198,7 @@ launch_plugin_host() {
         --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
         --threads 1 --config "$dir/plugin.config" "${log_args[@]}" ${PH_EXTRA_ARGS:-} \
         >"$dir/stdout.log" 2>"$dir/stderr.log" &
-    TARGET_MAIN_PID=$!
-    STARTED_PIDS+=("$TARGET_MAIN_PID")
-    TARGET_PIDS=("$TARGET_MAIN_PID")
-    TARGET_PORT="$PH_PORT"
+    started_target $! "$PH_PORT"
     # Ready means it said so on stdout (its contract) and the port answers.
     for _ in $(seq 200); do
         grep -q 'listening on' "$dir/stdout.log" 2>/dev/null && break
