@@ -38,7 +38,7 @@ impl Spares {
 
     /// Gives `queue` a spare block list if it has none (a transaction is starting).
     pub fn lend_queue(&mut self, queue: &mut WriteQueue) {
-        if queue.has_storage() {
+        if queue.block_capacity() > 0 {
             return;
         }
         if let Some(spare) = self.queues.pop() {
@@ -48,7 +48,7 @@ impl Spares {
 
     /// Takes the block list of an empty `queue` back (its connection went idle).
     pub fn reclaim_queue(&mut self, queue: &mut WriteQueue) {
-        if !queue.is_empty() || !queue.has_storage() {
+        if !queue.is_empty() || queue.block_capacity() == 0 {
             return;
         }
         let taken = std::mem::take(queue);
@@ -149,20 +149,20 @@ mod tests {
         let mut spares = Spares::default();
         let mut queue = WriteQueue::default();
         spares.lend_queue(&mut queue);
-        assert!(!queue.has_storage(), "no spare yet");
+        assert!(queue.block_capacity() == 0, "no spare yet");
 
         queue.push(Bytes::from_static(b"busy"));
         spares.reclaim_queue(&mut queue);
-        assert!(queue.has_storage(), "bytes still queued: nothing is taken");
+        assert!(queue.block_capacity() > 0, "bytes still queued: nothing is taken");
         assert_eq!(queue.len(), 4);
 
         queue.clear();
         spares.reclaim_queue(&mut queue);
-        assert!(!queue.has_storage(), "an empty queue holds no storage");
+        assert!(queue.block_capacity() == 0, "an empty queue holds no storage");
 
         let mut next = WriteQueue::default();
         spares.lend_queue(&mut next);
-        assert!(next.has_storage(), "the next connection gets the spare");
+        assert!(next.block_capacity() > 0, "the next connection gets the spare");
         next.push(Bytes::from_static(b"x"));
         assert_eq!(next.len(), 1);
     }
@@ -176,7 +176,7 @@ mod tests {
         }
         queue.clear();
         spares.reclaim_queue(&mut queue);
-        assert!(!queue.has_storage());
+        assert!(queue.block_capacity() == 0);
         assert!(spares.queues.is_empty());
     }
 }

@@ -45,11 +45,8 @@ impl WriteQueue {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// True when the block list holds an allocation (it keeps one once used).
-    pub fn has_storage(&self) -> bool {
-        self.bufs.capacity() > 0
-    }
-    /// Blocks the list has room for without growing.
+    /// Blocks the list has room for without growing; 0 when it holds no
+    /// allocation (it keeps one once used).
     pub fn block_capacity(&self) -> usize {
         self.bufs.capacity()
     }
