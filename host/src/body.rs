@@ -165,14 +165,15 @@ impl BodyPipe {
         };
         let space = cap.saturating_sub(out.len());
         if space > 0 {
-            let blocks = chain.take_output(space);
-            if !blocks.is_empty() {
+            let mut took = false;
+            for block in chain.take_output(space) {
+                took = true;
+                enc.encode(block, out).map_err(PipeError::Encode)?;
+            }
+            if took {
                 moved = true;
                 // Taking output queues WRITE_READY for the last transform: deliver it now.
                 status = chain.run();
-            }
-            for block in blocks {
-                enc.encode(block, out).map_err(PipeError::Encode)?;
             }
             if let Some(fault) = chain.fault() {
                 return Err(PipeError::Plugin(fault));

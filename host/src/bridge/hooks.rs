@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use plugin_sdk::ffi::{hook_id, STATUS_OK, STATUS_PANIC};
 
-use super::txn_host::{Phase, TxnCell, TxnState};
+use super::txn_host::{Phase, StateSlot, TxnCell, TxnState};
 use crate::h1::head::{BodyKind, RequestHead, ResponseHead};
 use crate::plugins::Generation;
-use crate::transform::{Chain, Instance};
+use crate::transform::{give_back_list, instance_list, Chain, Instance};
 
 /// The parts of a transaction hooks may read and change.
 pub struct TxnView<'a> {
@@ -63,7 +63,8 @@ pub struct TxnPlugins {
     request: Vec<Instance>,
     response: Vec<Instance>,
     /// Each plugin's per-transaction state (null: none), in module order;
-    /// dropped through its plugin when the transaction ends.
+    /// dropped through its plugin when the transaction ends. Empty until a
+    /// plugin stores one, so a transaction whose plugins keep none allocates none.
     states: Vec<*mut std::ffi::c_void>,
 }
 
@@ -75,10 +76,10 @@ impl TxnPlugins {
         }
         generation.count_txn(true);
         let n = generation.modules().len();
-        let states = vec![std::ptr::null_mut(); n];
-        // Sized once for every plugin adding a response transform (the
-        // common case), so the hooks never grow it; it becomes the chain's.
-        TxnPlugins { generation, request: Vec::new(), response: Vec::with_capacity(n), states }
+        // Room for every plugin adding a response transform (the common
+        // case), so the hooks never grow it; it becomes the chain's, whose
+        // end hands the storage back for the next transaction.
+        TxnPlugins { generation, request: Vec::new(), response: instance_list(n), states: Vec::new() }
     }
 
     /// The client request head was read.
@@ -106,13 +107,21 @@ impl TxnPlugins {
     /// Transforms added so far for the request body, in plugin.config order.
     pub fn take_request_chain(&mut self) -> Option<Chain> {
         let instances = std::mem::take(&mut self.request);
-        (!instances.is_empty()).then(|| Chain::new(instances, self.generation.water_mark()))
+        self.chain_of(instances)
     }
 
     /// Transforms added so far for the response body, in plugin.config order.
     pub fn take_response_chain(&mut self) -> Option<Chain> {
         let instances = std::mem::take(&mut self.response);
-        (!instances.is_empty()).then(|| Chain::new(instances, self.generation.water_mark()))
+        self.chain_of(instances)
+    }
+
+    fn chain_of(&self, instances: Vec<Instance>) -> Option<Chain> {
+        if instances.is_empty() {
+            give_back_list(instances);
+            return None;
+        }
+        Some(Chain::new(instances, self.generation.water_mark()))
     }
 
     fn run(&mut self, phase: Phase, v: &mut TxnView<'_>) -> HookResult {
@@ -124,7 +133,8 @@ impl TxnPlugins {
         };
         let mut result = HookResult::Continue;
         let TxnPlugins { generation, request, response, states } = self;
-        for (module, slot) in generation.modules().iter().zip(states.iter_mut()) {
+        let modules = generation.modules().len();
+        for (index, module) in generation.modules().iter().enumerate() {
             let cell = TxnCell {
                 state: RefCell::new(TxnState {
                     view: &mut *v,
@@ -134,7 +144,7 @@ impl TxnPlugins {
                     fail: None,
                     request_added: &mut *request,
                     response_added: &mut *response,
-                    slot,
+                    slot: StateSlot { states: &mut *states, index, modules },
                 }),
             };
             // SAFETY: the context points at `cell`, alive until after the call.
@@ -172,8 +182,8 @@ impl TxnPlugins {
 impl Drop for TxnPlugins {
     fn drop(&mut self) {
         // Transforms first: an instance may refer to its transaction's state.
-        self.request.clear();
-        self.response.clear();
+        give_back_list(std::mem::take(&mut self.request));
+        give_back_list(std::mem::take(&mut self.response));
         for (module, state) in self.generation.modules().iter().zip(self.states.drain(..)) {
             if !state.is_null() {
                 module.drop_txn_state(state);

@@ -187,7 +187,7 @@ fn loads_the_built_null_plugin_through_the_real_loader() {
             pushed += n;
         }
         while chain.run() == RunStatus::MoreWork {}
-        out.extend(chain.take_output(8_192).iter().flat_map(|b| b.to_vec()));
+        out.extend(chain.take_output(8_192).flat_map(|b| b.to_vec()));
         assert_eq!(chain.fault(), None);
     }
     assert!(out == data);

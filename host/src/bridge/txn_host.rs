@@ -38,8 +38,32 @@ pub(crate) struct TxnState<'v, 'a> {
     /// The transaction's transforms so far: a hook appends to them.
     pub request_added: &'v mut Vec<Instance>,
     pub response_added: &'v mut Vec<Instance>,
-    /// This plugin's per-transaction state slot (null: none stored).
-    pub slot: &'v mut *mut std::ffi::c_void,
+    /// This plugin's per-transaction state slot.
+    pub slot: StateSlot<'v>,
+}
+
+/// One plugin's place among the transaction's per-plugin states, which
+/// stay unallocated until some plugin stores one.
+pub(crate) struct StateSlot<'v> {
+    pub states: &'v mut Vec<*mut std::ffi::c_void>,
+    /// This plugin's position in module order.
+    pub index: usize,
+    /// How many modules the generation has.
+    pub modules: usize,
+}
+
+impl StateSlot<'_> {
+    /// The stored state; null if none.
+    fn get(&self) -> *mut std::ffi::c_void {
+        self.states.get(self.index).copied().unwrap_or(std::ptr::null_mut())
+    }
+
+    fn set(&mut self, state: *mut std::ffi::c_void) {
+        if self.states.is_empty() {
+            self.states.resize(self.modules, std::ptr::null_mut());
+        }
+        self.states[self.index] = state;
+    }
 }
 
 /// What the `TxnCtx` pointer points at.
@@ -261,7 +285,7 @@ pub(crate) unsafe extern "C" fn txn_add_transform(txn: *mut TxnCtx, dir: u32, in
 }
 
 pub(crate) unsafe extern "C" fn txn_state_get(txn: *mut TxnCtx) -> *mut std::ffi::c_void {
-    with(txn, std::ptr::null_mut(), |s| *s.slot)
+    with(txn, std::ptr::null_mut(), |s| s.slot.get())
 }
 
 /// Stores the plugin's state; the bridge drops it through the plugin when the transaction ends.
@@ -270,10 +294,10 @@ pub(crate) unsafe extern "C" fn txn_state_set(txn: *mut TxnCtx, state: *mut std:
         return STATUS_BAD_ARG;
     }
     with(txn, STATUS_ERROR, |s| {
-        if !s.slot.is_null() {
+        if !s.slot.get().is_null() {
             return STATUS_ERROR;
         }
-        *s.slot = state;
+        s.slot.set(state);
         STATUS_OK
     })
 }

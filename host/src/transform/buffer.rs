@@ -66,13 +66,15 @@ impl IoBuffer {
     }
 
     /// The readable bytes from `pos` as shared blocks, at most `max` bytes.
+    #[cfg(test)]
     pub fn slices_from(&self, pos: u64, max: u64) -> Vec<Bytes> {
         let mut out = Vec::new();
         self.slices_into(pos, max, &mut out);
         out
     }
 
-    /// [`IoBuffer::slices_from`] appended to `out`, which the caller reuses.
+    /// Up to `max` bytes readable from `pos`, as shared slices of the
+    /// blocks, appended to `out` (which the caller reuses).
     pub fn slices_into(&self, pos: u64, max: u64, out: &mut Vec<Bytes>) {
         let mut left = max.min(self.avail_from(pos));
         let mut at = self.base;

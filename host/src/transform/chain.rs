@@ -65,6 +65,8 @@ pub struct Chain {
     input_ended: bool,
     downstream_space: usize,
     busy: Busy,
+    /// The blocks [`Chain::take_output`] hands out; storage lent by the pooled state.
+    out: Vec<Bytes>,
 }
 
 /// Runs that ended with work queued and no byte moved, since when, and
@@ -76,8 +78,6 @@ struct Busy {
     /// (when the spinning began, `State::moved` then, events per transform);
     /// boxed: only a spinning chain pays for it.
     since: Option<Box<(Instant, u64, Vec<u64>)>>,
-    /// Events per transform in the current run (kept to avoid an allocation per run).
-    run_counts: Vec<u64>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -91,8 +91,8 @@ impl Chain {
     /// on every buffer the host creates and as the default for plugins'.
     pub fn new(instances: Vec<Instance>, water_mark: usize) -> Chain {
         debug_assert!(!instances.is_empty(), "a chain needs at least one transform");
-        let n = instances.len();
         let shared = super::pool::take(instances.iter().map(|i| i.plugin().clone()), water_mark);
+        let out = std::mem::take(&mut shared.state.borrow_mut().out_spare);
         Chain {
             instances,
             shared: ManuallyDrop::new(shared),
@@ -100,7 +100,8 @@ impl Chain {
             input_total: 0,
             input_ended: false,
             downstream_space: usize::MAX,
-            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None, run_counts: vec![0; n] },
+            busy: Busy { limit: DEFAULT_BUSY_LIMIT, since: None },
+            out,
         }
     }
 
@@ -177,17 +178,26 @@ impl Chain {
     /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
         let started = crate::clock::coarse_ns();
-        let moved_before = self.shared.state.borrow().moved;
-        self.busy.run_counts.fill(0);
+        let moved_before = {
+            let st = &mut *self.shared.state.borrow_mut();
+            st.run_counts.fill(0);
+            st.moved
+        };
         for _ in 0..MAX_EVENTS_PER_RUN {
-            let next = self.shared.state.borrow_mut().next_delivery();
+            let next = {
+                let st = &mut *self.shared.state.borrow_mut();
+                let next = st.next_delivery();
+                if let Some((i, _, _)) = next {
+                    st.run_counts[i] += 1;
+                }
+                next
+            };
             let Some((i, event, vio)) = next else {
                 self.check_stall();
                 self.busy.since = None;
                 return RunStatus::Idle;
             };
             self.deliver(i, event, vio);
-            self.busy.run_counts[i] += 1;
             if Duration::from_nanos(crate::clock::coarse_ns() - started) >= RUN_BUDGET {
                 break;
             }
@@ -212,12 +222,10 @@ impl Chain {
             self.busy.since = None;
             return;
         }
-        let busy = self
-            .busy
-            .since
-            .get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; self.busy.run_counts.len()])));
+        let busy =
+            self.busy.since.get_or_insert_with(|| Box::new((Instant::now(), st.moved, vec![0; st.run_counts.len()])));
         let (since, _, counts) = &mut **busy;
-        for (c, d) in counts.iter_mut().zip(&self.busy.run_counts) {
+        for (c, d) in counts.iter_mut().zip(&st.run_counts) {
             *c += d;
         }
         let spun = since.elapsed();
@@ -301,21 +309,27 @@ impl Chain {
     /// The terminating transform consumes up to `max` bytes (and no more than
     /// the downstream space), advancing its VIO and sending the last
     /// transform `WRITE_READY` or `WRITE_COMPLETE`. Call [`Chain::run`] after.
-    pub fn take_output(&mut self, max: usize) -> Vec<Bytes> {
+    /// The blocks come out of storage the chain keeps, so taking allocates nothing.
+    pub fn take_output(&mut self, max: usize) -> std::vec::Drain<'_, Bytes> {
+        self.out.clear();
+        self.take_output_into(max);
+        self.out.drain(..)
+    }
+
+    fn take_output_into(&mut self, max: usize) {
         let st = &mut *self.shared.state.borrow_mut();
         let t = st.terminus();
         if st.fault.is_some() {
-            return Vec::new();
+            return;
         }
         st.check_overrun();
         let Some(r) = st.live_reader(t) else {
-            return Vec::new();
+            return;
         };
         let w = &st.vconns[t].write;
         let ntodo = (w.nbytes - w.ndone).max(0) as u64;
         let n = ntodo.min(st.avail(r)).min(max as u64).min(self.downstream_space as u64);
-        let out = st.take(r, n);
-        let taken: u64 = out.iter().map(|b| b.len() as u64).sum();
+        let taken = st.take_into(r, n, &mut self.out);
         st.vconns[t].write.ndone += taken as i64;
         if self.downstream_space != usize::MAX {
             self.downstream_space -= taken as usize;
@@ -330,7 +344,6 @@ impl Chain {
             st.vconns[t].complete_sent = true;
             st.push(target, event_code::VCONN_WRITE_COMPLETE, st.vio_handle(t));
         }
-        out
     }
 
     /// The terminating VIO is complete: every announced byte was taken.
@@ -421,6 +434,9 @@ impl Drop for Chain {
             }
             self.instances[i].destroy();
         }
+        self.out.clear();
+        self.shared.state.borrow_mut().out_spare = std::mem::take(&mut self.out);
+        super::pool::give_back_list(std::mem::take(&mut self.instances));
         // SAFETY: taken once, here, and never used again.
         super::pool::give_back(unsafe { ManuallyDrop::take(&mut self.shared) });
     }

@@ -40,6 +40,7 @@ pub use chain::DEFAULT_WATER_MARK;
 pub(crate) use chain::{Chain, RunStatus};
 pub(crate) use instance::Instance;
 pub use plugin::{PluginRef, PluginStats, TransformPlugin};
+pub(crate) use pool::{give_back_list, instance_list};
 
 /// A whole message a transform put in place of the one its chain carries
 /// (see `plugin_sdk::ffi::HostTable::transform_replace`). Plain data: the

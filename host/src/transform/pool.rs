@@ -6,10 +6,14 @@
 //! reference and fault dropped) and takes a fresh serial when it is reused,
 //! so nothing of one transaction is visible to the next, and a handle kept
 //! from it is refused as before. States that grew large are freed, not kept.
+//!
+//! The lists of instances a transaction collects for its chains are kept
+//! the same way, empty ([`instance_list`]).
 
 use std::cell::RefCell;
 
 use super::host_fns::ChainCell;
+use super::instance::Instance;
 use super::plugin::PluginRef;
 use super::state::State;
 
@@ -22,6 +26,31 @@ thread_local! {
     // keeping the boxes saves their allocation too.
     #[allow(clippy::vec_box)]
     static SPARE: RefCell<Vec<Box<ChainCell>>> = const { RefCell::new(Vec::new()) };
+    static SPARE_LISTS: RefCell<Vec<Vec<Instance>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Instances a list may hold and still be kept: more than a plugin.config has lines.
+const MAX_LIST: usize = 64;
+
+/// An empty list with room for `n` instances: a spare one if this thread has it.
+pub(crate) fn instance_list(n: usize) -> Vec<Instance> {
+    let mut list = SPARE_LISTS.try_with(|s| s.borrow_mut().pop()).ok().flatten().unwrap_or_default();
+    list.reserve(n);
+    list
+}
+
+/// Drops the instances in `list` (destroying those still alive) and keeps its storage.
+pub(crate) fn give_back_list(mut list: Vec<Instance>) {
+    list.clear();
+    if list.capacity() == 0 || list.capacity() > MAX_LIST {
+        return;
+    }
+    let _ = SPARE_LISTS.try_with(|s| {
+        let mut spare = s.borrow_mut();
+        if spare.len() < MAX_SPARE {
+            spare.push(list);
+        }
+    });
 }
 
 /// A state for a chain of `plugins`: a spare one if this thread has it.

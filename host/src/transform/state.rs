@@ -143,6 +143,12 @@ pub(super) struct State {
     spare: Spare,
     /// Empty between calls: the blocks one `buffer_copy` moves.
     pub scratch: Vec<Bytes>,
+    /// Events per transform in the current [`super::Chain::run`], one per
+    /// plugin: pooled with the state so a chain does not allocate it.
+    pub run_counts: Vec<u64>,
+    /// Empty storage for the blocks a chain hands out, lent to the chain
+    /// while it lives (see [`super::Chain::take_output`]).
+    pub out_spare: Vec<Bytes>,
 }
 
 /// Empty allocations of destroyed buffers, kept for the next ones.
@@ -160,6 +166,7 @@ const MAX_POOLED_SLOTS: usize = 64;
 impl State {
     pub fn new(plugins: Vec<PluginRef>, water_mark: usize) -> Self {
         let vconns = (0..=plugins.len()).map(|_| VConnState::default()).collect();
+        let plugins_len = plugins.len();
         State {
             vconns,
             buffers: Vec::new(),
@@ -177,6 +184,8 @@ impl State {
             entered_closed: false,
             spare: Spare::default(),
             scratch: Vec::new(),
+            run_counts: vec![0; plugins_len],
+            out_spare: Vec::new(),
         }
     }
 
@@ -186,6 +195,8 @@ impl State {
         debug_assert!(self.plugins.is_empty() && self.buffers.is_empty(), "reuse after clear");
         self.plugins.extend(plugins);
         self.vconns.resize_with(self.plugins.len() + 1, VConnState::default);
+        self.run_counts.clear();
+        self.run_counts.resize(self.plugins.len(), 0);
         self.water_mark = water_mark;
         self.serial = next_serial();
     }
@@ -211,6 +222,7 @@ impl State {
             && self.readers.capacity() <= MAX_POOLED_SLOTS
             && self.queue.capacity() <= MAX_POOLED_SLOTS
             && self.pinned.capacity() <= MAX_POOLED_SLOTS
+            && self.out_spare.capacity() <= MAX_POOLED_SLOTS
     }
 
     /// Destroys a buffer, keeping its empty storage for the next one.
@@ -394,14 +406,26 @@ impl State {
     }
 
     /// Takes up to `n` bytes from reader `r` as shared blocks and consumes them.
+    #[cfg(test)]
     pub fn take(&mut self, r: usize, n: u64) -> Vec<Bytes> {
-        let Some((b, pos)) = self.reader_at(r) else {
-            return Vec::new();
-        };
-        let out = self.buffers[b].as_ref().map_or_else(Vec::new, |s| s.buf.slices_from(pos, n));
-        let taken: u64 = out.iter().map(|s| s.len() as u64).sum();
-        self.consume(r, taken);
+        let mut out = Vec::new();
+        self.take_into(r, n, &mut out);
         out
+    }
+
+    /// Takes up to `n` bytes from reader `r` as shared blocks appended to
+    /// `out`, and consumes them; returns the bytes taken.
+    pub fn take_into(&mut self, r: usize, n: u64, out: &mut Vec<Bytes>) -> u64 {
+        let Some((b, pos)) = self.reader_at(r) else {
+            return 0;
+        };
+        let before = out.len();
+        if let Some(s) = self.buffers[b].as_ref() {
+            s.buf.slices_into(pos, n, out);
+        }
+        let taken: u64 = out[before..].iter().map(|s| s.len() as u64).sum();
+        self.consume(r, taken);
+        taken
     }
 
     pub fn consume(&mut self, r: usize, n: u64) {
