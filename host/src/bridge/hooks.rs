@@ -134,6 +134,7 @@ impl TxnPlugins {
         let mut result = HookResult::Continue;
         let TxnPlugins { generation, request, response, states } = self;
         let modules = generation.modules().len();
+        let mut now = crate::clock::coarse_ns();
         for (index, module) in generation.modules().iter().enumerate() {
             let cell = TxnCell {
                 state: RefCell::new(TxnState {
@@ -148,7 +149,8 @@ impl TxnPlugins {
                 }),
             };
             // SAFETY: the context points at `cell`, alive until after the call.
-            let status = unsafe { module.call_hook(id, cell.ctx()) };
+            let (status, after) = unsafe { module.call_hook_at(id, cell.ctx(), now) };
+            now = after;
             let state = cell.state.into_inner();
             let name = module.name();
             let this = if status == STATUS_PANIC {

@@ -8,7 +8,9 @@
 //! which plugin's callback, so another thread (the watchdog) can see a
 //! callback that never returns. Entering a callback costs one coarse clock
 //! read ([`crate::clock`]) and three relaxed-or-release stores, leaving it
-//! one more read. Names are interned once, when a module is loaded
+//! one more read; in a run of calls (a chain's events, a transaction's
+//! hooks) each call enters at the reading the one before left with, so
+//! the run reads the clock once per call. Names are interned once, when a module is loaded
 //! ([`CallId`]), so entering a callback looks nothing up and the slot holds
 //! small numbers, never a pointer into a plugin's memory that could be
 //! unloaded while the watchdog reads it.
@@ -174,36 +176,59 @@ impl Calling {
     /// Enters the entry point `id` of `plugin` (the name `id` was made
     /// from). `plugin` must outlive the guard.
     pub(crate) fn enter_id(plugin: &str, id: CallId) -> Calling {
+        Calling::enter_id_at(plugin, id, now_ns())
+    }
+
+    /// [`Calling::enter_id`] at `now`: a [`now_ns`] reading the caller took
+    /// moments ago, typically the [`Calling::leave`] of the call before, so
+    /// that a run of calls reads the clock once per call instead of twice.
+    /// The clock's tick (milliseconds) dwarfs the host work in between.
+    pub(crate) fn enter_id_at(plugin: &str, id: CallId, now: u64) -> Calling {
         let outer = CURRENT.with(|c| c.replace(Some((plugin as *const str, id.callback))));
         // `try_with`: a plugin called while the thread is being torn down publishes nothing.
-        let started_ns = now_ns();
         let published = SLOT.try_with(|s| {
             let slot = s.get()?;
             let ids = id.ids;
             let before = (slot.entered.load(Ordering::Relaxed), slot.ids.load(Ordering::Relaxed));
-            slot.publish(started_ns, ids);
+            slot.publish(now, ids);
             Some((before.0, before.1, ids))
         });
         let published = published.ok().flatten();
-        Calling { outer, published, started_ns }
+        Calling { outer, published, started_ns: now }
+    }
+
+    /// Leaves the entry point; returns the [`now_ns`] reading taken on the
+    /// way out, for the caller's next [`Calling::enter_id_at`].
+    pub(crate) fn leave(mut self) -> u64 {
+        let now = self.exit();
+        // `exit` did what `drop` would: nothing is left to release.
+        std::mem::forget(self);
+        now
+    }
+
+    fn exit(&mut self) -> u64 {
+        CURRENT.with(|c| c.set(self.outer));
+        let now = now_ns();
+        if let Some((entered, ids, mine)) = self.published {
+            if let Ok(Some(slot)) = SLOT.try_with(Cell::get) {
+                slot.publish(entered, ids);
+            }
+            let ran = now.saturating_sub(self.started_ns);
+            if ran >= LONG_CALL.as_nanos() as u64 {
+                // Rare, so the precise clock: callers compare it with their own `Instant`s.
+                let ended = Instant::now();
+                let ran = Duration::from_nanos(ran);
+                let started = ended.checked_sub(ran).unwrap_or(ended);
+                let _ = LAST_LONG.try_with(|l| l.set(Some(LongCall { ids: mine, started, ended })));
+            }
+        }
+        now
     }
 }
 
 impl Drop for Calling {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.outer));
-        if let Some((entered, ids, mine)) = self.published {
-            if let Ok(Some(slot)) = SLOT.try_with(Cell::get) {
-                slot.publish(entered, ids);
-            }
-            let ran = Duration::from_nanos(now_ns().saturating_sub(self.started_ns));
-            if ran >= LONG_CALL {
-                // Rare, so the precise clock: callers compare it with their own `Instant`s.
-                let ended = Instant::now();
-                let started = ended.checked_sub(ran).unwrap_or(ended);
-                let _ = LAST_LONG.try_with(|l| l.set(Some(LongCall { ids: mine, started, ended })));
-            }
-        }
+        self.exit();
     }
 }
 

@@ -193,17 +193,21 @@ impl Module {
         self.abi_minor
     }
 
-    /// Runs hook `hook` (a `plugin_sdk::ffi::hook_id`) on the transaction behind `txn`.
+    /// Runs hook `hook` (a `plugin_sdk::ffi::hook_id`) on the transaction
+    /// behind `txn`, entered at `now`, a coarse clock reading taken moments
+    /// ago (see `Calling::enter_id_at`); returns the status and the reading
+    /// taken once the plugin returned, for the next hook call.
     ///
     /// # Safety
     /// `txn` must be a context the host's transaction functions understand,
     /// valid for the call.
-    pub(crate) unsafe fn call_hook(&self, hook: u32, txn: *mut TxnCtx) -> i32 {
-        let _calling = match self.calls.hooks.get((hook as usize).wrapping_sub(1)) {
-            Some(id) => Calling::enter_id(&self.name, *id),
-            None => Calling::enter(&self.name, "a hook"),
+    pub(crate) unsafe fn call_hook_at(&self, hook: u32, txn: *mut TxnCtx, now: u64) -> (i32, u64) {
+        let calling = match self.calls.hooks.get((hook as usize).wrapping_sub(1)) {
+            Some(id) => Calling::enter_id_at(&self.name, *id, now),
+            None => Calling::enter_id_at(&self.name, CallId::new(&self.name, "a hook"), now),
         };
-        (self.table.hook)(self.host, self.state, hook, txn)
+        let status = (self.table.hook)(self.host, self.state, hook, txn);
+        (status, calling.leave())
     }
 
     /// Drops a per-transaction state the plugin stored (once per state).
@@ -300,6 +304,19 @@ impl TransformPlugin for Module {
     unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
         let _calling = Calling::enter_id(&self.name, self.calls.event);
         (self.table.transform_event)(self.host, instance, io, event, vio)
+    }
+
+    unsafe fn transform_event_at(
+        &self,
+        instance: *mut c_void,
+        io: *mut IoCtx,
+        event: u32,
+        vio: Handle,
+        now: u64,
+    ) -> (i32, u64) {
+        let calling = Calling::enter_id_at(&self.name, self.calls.event, now);
+        let status = (self.table.transform_event)(self.host, instance, io, event, vio);
+        (status, calling.leave())
     }
 
     unsafe fn transform_destroy(&self, instance: *mut c_void) -> i32 {

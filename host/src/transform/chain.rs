@@ -178,6 +178,7 @@ impl Chain {
     /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
         let started = crate::clock::coarse_ns();
+        let mut now = started;
         let moved_before = {
             let st = &mut *self.shared.state.borrow_mut();
             st.run_counts.fill(0);
@@ -197,8 +198,8 @@ impl Chain {
                 self.busy.since = None;
                 return RunStatus::Idle;
             };
-            self.deliver(i, event, vio);
-            if Duration::from_nanos(crate::clock::coarse_ns() - started) >= RUN_BUDGET {
+            now = self.deliver(i, event, vio, now);
+            if Duration::from_nanos(now.saturating_sub(started)) >= RUN_BUDGET {
                 break;
             }
         }
@@ -251,14 +252,15 @@ impl Chain {
     }
 
     /// Calls transform `i` with no borrow of the state held (the plugin calls
-    /// back into it), then books the outcome.
-    fn deliver(&mut self, i: usize, event: u32, vio: u64) {
+    /// back into it), then books the outcome. `now` is a coarse clock
+    /// reading taken moments ago; returns the one taken after the call.
+    fn deliver(&mut self, i: usize, event: u32, vio: u64, now: u64) -> u64 {
         {
             let st = &mut *self.shared.state.borrow_mut();
             st.current = Some(i);
             st.entered_closed = st.vconns[i].closed != closed::OPEN;
         }
-        let status = self.instances[i].call(self.shared.ctx(), event, vio);
+        let (status, now) = self.instances[i].call_at(self.shared.ctx(), event, vio, now);
         let closed_now = {
             let st = &mut *self.shared.state.borrow_mut();
             st.current = None;
@@ -286,6 +288,7 @@ impl Chain {
             // It has seen its closed flag: nothing more will be sent to it.
             self.instances[i].destroy();
         }
+        now
     }
 
     /// `None`: the last transform has not written to the terminating vconn
@@ -428,9 +431,10 @@ impl Drop for Chain {
         };
         // Let each transform see its closed flag, as the protocol promises,
         // unless the chain faulted (a poisoned instance is not called again).
+        let mut now = crate::clock::coarse_ns();
         for i in 0..self.instances.len() {
             if !faulted && !self.shared.state.borrow().vconns[i].gone {
-                self.deliver(i, event_code::IMMEDIATE, 0);
+                now = self.deliver(i, event_code::IMMEDIATE, 0, now);
             }
             self.instances[i].destroy();
         }

@@ -35,14 +35,16 @@ impl Instance {
         &self.plugin
     }
 
-    /// Delivers one event; returns the plugin's status.
-    pub(super) fn call(&self, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
+    /// Delivers one event, entering the plugin at `now` (a coarse clock
+    /// reading taken moments ago); returns the plugin's status and the
+    /// reading taken once it returned.
+    pub(super) fn call_at(&self, io: *mut IoCtx, event: u32, vio: Handle, now: u64) -> (i32, u64) {
         if !self.alive {
-            return plugin_sdk::ffi::STATUS_OK;
+            return (plugin_sdk::ffi::STATUS_OK, now);
         }
         // SAFETY: `ptr` is a live instance of this plugin (alive), `io`
         // points at the chain's state for this call.
-        unsafe { self.plugin.transform_event(self.ptr, io, event, vio) }
+        unsafe { self.plugin.transform_event_at(self.ptr, io, event, vio, now) }
     }
 
     /// Destroys the instance (idempotent).

@@ -44,6 +44,27 @@ pub trait TransformPlugin: Send + Sync {
     /// a context valid for the call.
     unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32;
 
+    /// [`TransformPlugin::transform_event`] for a caller holding `now`, a
+    /// [`crate::clock::coarse_ns`] reading taken moments ago: returns the
+    /// status and a reading taken once the plugin returned, so a chain's
+    /// run of events reads the clock once per event.
+    ///
+    /// # Safety
+    /// As for [`TransformPlugin::transform_event`].
+    unsafe fn transform_event_at(
+        &self,
+        instance: *mut c_void,
+        io: *mut IoCtx,
+        event: u32,
+        vio: Handle,
+        now: u64,
+    ) -> (i32, u64) {
+        let _ = now;
+        // SAFETY: the caller's contract is the same.
+        let status = unsafe { self.transform_event(instance, io, event, vio) };
+        (status, crate::clock::coarse_ns())
+    }
+
     /// Destroys `instance`; returns the plugin's status.
     ///
     /// # Safety
