@@ -80,7 +80,7 @@ fn without_a_layout_versions_and_sizes_still_refuse_a_wrong_c_descriptor() {
             1,
             &short,
             &format!(
-                "its entry table is {} bytes, ABI 1.2 has {table}; rebuild it against this host's plugin-sdk",
+                "its entry table is {} bytes, ABI 1.3 has {table}; rebuild it against this host's plugin-sdk",
                 table - 8
             ),
         ),
@@ -88,7 +88,7 @@ fn without_a_layout_versions_and_sizes_still_refuse_a_wrong_c_descriptor() {
             &config,
             2,
             &newer,
-            "built against plugin-sdk ABI 1.9, newer than this host's 1.2; upgrade the host, or rebuild the plugin \
+            "built against plugin-sdk ABI 1.9, newer than this host's 1.3; upgrade the host, or rebuild the plugin \
              against this host's plugin-sdk",
         ),
         refusal(
@@ -96,7 +96,7 @@ fn without_a_layout_versions_and_sizes_still_refuse_a_wrong_c_descriptor() {
             3,
             &small,
             &format!(
-                "its descriptor is 16 bytes, ABI 1.2 needs {descriptor}; rebuild it against this host's plugin-sdk"
+                "its descriptor is 16 bytes, ABI 1.3 needs {descriptor}; rebuild it against this host's plugin-sdk"
             ),
         ),
     ];

@@ -32,7 +32,7 @@ fn refusals(stderr: &str, config: &Path) -> Vec<String> {
 /// The refusal of `so` on `config:line` for each kind of ABI mismatch.
 fn major_refusal(config: &Path, line: usize, so: &Path) -> String {
     format!(
-        "{}:{line}: plugin {}: built against plugin-sdk ABI 2.2, this host speaks 1.2; \
+        "{}:{line}: plugin {}: built against plugin-sdk ABI 2.3, this host speaks 1.3; \
          rebuild it against this host's plugin-sdk",
         config.display(),
         so.display()
@@ -41,7 +41,7 @@ fn major_refusal(config: &Path, line: usize, so: &Path) -> String {
 
 fn minor_refusal(config: &Path, line: usize, so: &Path) -> String {
     format!(
-        "{}:{line}: plugin {}: built against plugin-sdk ABI 1.3, newer than this host's 1.2; \
+        "{}:{line}: plugin {}: built against plugin-sdk ABI 1.4, newer than this host's 1.3; \
          upgrade the host, or rebuild the plugin against this host's plugin-sdk",
         config.display(),
         so.display()
@@ -61,7 +61,7 @@ type Refusal = fn(&Path, usize, &Path) -> String;
 
 /// The three refused fixtures with their refusal messages.
 fn refused() -> [(PathBuf, Refusal); 3] {
-    [(abi::major_2(), major_refusal), (abi::minor_3(), minor_refusal), (abi::panic_abort(), abort_refusal)]
+    [(abi::major_2(), major_refusal), (abi::minor_4(), minor_refusal), (abi::panic_abort(), abort_refusal)]
 }
 
 #[test]
@@ -108,8 +108,13 @@ fn run_with_any_refused_plugin_exits_non_zero_without_serving() {
 
 #[test]
 fn plugins_of_older_minors_pass_check_load_and_serve() {
-    // 1.1 as released (today's plugins built before SDK 1.2) and 1.0.
-    for (so, name) in [(abi::minor_1(), "abi-fixture-minor-1"), (abi::minor_0(), "abi-fixture-minor-0")] {
+    // 1.2 and 1.1 as released (plugins built before SDK 1.3 and 1.2), and 1.0.
+    let older = [
+        (abi::minor_2(), "abi-fixture-minor-2"),
+        (abi::minor_1(), "abi-fixture-minor-1"),
+        (abi::minor_0(), "abi-fixture-minor-0"),
+    ];
+    for (so, name) in older {
         older_minor_serves(&so, name);
     }
 }

@@ -181,7 +181,7 @@ fn every_kind_of_failed_reload_changes_nothing_and_says_why() {
     let cases: Vec<(&str, Option<Vec<String>>, String)> = vec![
         ("missing file", None, format!("{}: cannot read the config file", config.display())),
         ("bad line", Some(vec!["\"unterminated".into()]), format!("{}:1:", config.display())),
-        ("plugin refused", Some(vec![abi::minor_3().display().to_string()]), "newer than this host's".into()),
+        ("plugin refused", Some(vec![abi::minor_4().display().to_string()]), "newer than this host's".into()),
         ("not a shared object", Some(vec![text.display().to_string()]), "not a shared object".into()),
         ("init error", Some(vec![probe("sideways")]), "init refused its arguments".into()),
         ("init panic", Some(vec![format!("{} panic-init", e2e::fixtures::faulty().display())]), "init panicked".into()),

@@ -2,7 +2,8 @@
 //! (`plugins/probe`): per-transaction state seen by every hook, the plugin's
 //! own counters in `/stats`, log lines carrying the plugin's name, a response
 //! held to its end and replaced by a 403, the same on a request body (the
-//! origin sees nothing), and the chains' water mark set by `--buffer-bytes`.
+//! origin sees nothing), the chains' water mark set by `--buffer-bytes`,
+//! and (SDK 1.3) only the hooks a plugin asks for being called.
 
 use e2e::plugins::SETTLE_TIMEOUT;
 use e2e::{assert_same_bytes, built_plugin, pattern, HostBuilder, Origin, PluginHost, RawConn, RawResponse};
@@ -42,6 +43,27 @@ fn state_set_in_the_request_hook_reaches_the_response_hook_and_counters_and_logs
     assert_eq!(counters.get("requests"), Some(&3), "{stats:?}");
     assert_eq!(counters.get("remembered"), Some(&3), "{stats:?}");
     assert_eq!(counters.get("blocked"), Some(&0), "{stats:?}");
+}
+
+#[test]
+fn the_host_calls_only_the_hooks_a_plugin_asks_for() {
+    let origin = Origin::start();
+    let so = built_plugin("probe").display().to_string();
+    let lines = [so.clone(), format!("{so} hooks=read-request,read-response"), format!("{so} hooks=close")];
+    let host = PluginHost::start(HostBuilder::new(origin.addr()), &lines);
+    for i in 0..3 {
+        let resp = exchange(&host, format!("GET /bytes?n=10&seed={i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(resp.status, 200);
+    }
+    let stats = host.wait_idle();
+    let calls = |i: usize| {
+        let c = &stats.plugin(i).counters;
+        ["requests", "sent", "closed"].map(|name| c.get(name).copied())
+    };
+    // Every hook by default; two of them; only txn_close.
+    assert_eq!(calls(0), [Some(3), Some(3), Some(3)], "{stats:?}");
+    assert_eq!(calls(1), [Some(3), Some(0), Some(0)], "{stats:?}");
+    assert_eq!(calls(2), [Some(0), Some(0), Some(3)], "{stats:?}");
 }
 
 #[test]

@@ -91,6 +91,15 @@ static int32_t null_hook(const PH_HostTable *host, void *state, uint32_t hook, P
   return PH_STATUS_OK;
 }
 
+/* Only the hooks of the directions it transforms: the host skips the others. */
+static uint32_t null_hooks_wanted(void *state) {
+  const struct null_plugin *p = state;
+  uint32_t hooks = 0;
+  if (p->request) hooks |= 1u << PH_HOOK_ID_READ_REQUEST_HEADERS;
+  if (p->response) hooks |= 1u << PH_HOOK_ID_READ_RESPONSE_HEADERS;
+  return hooks;
+}
+
 /* WRITE_READY, or IMMEDIATE after a reenable: move what the input has. */
 static void handle_transform(const PH_HostTable *host, PH_IoCtx *io, struct null_transform *t, PH_Handle self) {
   PH_Handle input = host->vconn_write_vio(io, self), out_buffer, in_reader;
@@ -189,6 +198,7 @@ static const PH_PluginTable TABLE = {
     .panic_message = null_panic_message,
     .txn_state_drop = null_state_drop,
     .counter_at = null_counter_at,
+    .hooks_wanted = null_hooks_wanted,
 };
 
 static const PH_PluginModule MODULE = {

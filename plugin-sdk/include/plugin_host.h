@@ -99,7 +99,7 @@ typedef struct PH_TypeLayout PH_TypeLayout;
 #define PH_ABI_MAJOR 1
 
 // ABI minor version: a plugin's minor must be <= the host's.
-#define PH_ABI_MINOR 2
+#define PH_ABI_MINOR 3
 
 // Success.
 #define PH_STATUS_OK 0
@@ -425,6 +425,13 @@ typedef struct PH_PluginTable {
   // sit at which index may change from one such read to the next (the
   // SDK ranks a `CounterGroup` anew when a read reaches its first index).
   int32_t (*counter_at)(void *state, size_t index, struct PH_ByteSlice *name, uint64_t *value);
+  // ABI 1.3. The hooks the plugin whose global state is `state` wants
+  // called, as a mask of `1 << id` over [`hook_id`] (bits the host does
+  // not know are ignored). Asked once, right after a successful `init`;
+  // the host calls [`PluginTable::hook`] only for those hooks, as Traffic
+  // Server calls only the hooks a plugin added. Plugins older than 1.3
+  // get every hook.
+  uint32_t (*hooks_wanted)(void *state);
 } PH_PluginTable;
 
 // The static descriptor the entry symbol returns. Its first four fields never

@@ -139,6 +139,7 @@ impl<P: Plugin> Tables<P> {
         panic_message,
         txn_state_drop,
         counter_at: counter_at::<P>,
+        hooks_wanted: hooks_wanted::<P>,
     };
 }
 
@@ -304,6 +305,22 @@ pub(crate) unsafe extern "C" fn txn_state_drop(state: *mut c_void) -> i32 {
         drop(unsafe { Box::from_raw(state as *mut Box<dyn Any>) });
         STATUS_OK
     })
+}
+
+/// [`crate::ffi::PluginTable::hooks_wanted`].
+unsafe extern "C" fn hooks_wanted<P: Plugin>(state: *mut c_void) -> u32 {
+    // On a panic, every hook: the plugin then behaves as before 1.3.
+    let mut wanted = crate::Hooks::ALL.bits();
+    let _ = guard(|| {
+        if state.is_null() {
+            return STATUS_BAD_ARG;
+        }
+        // SAFETY: state is our PluginState<P>, created by init and alive until fini.
+        let state = unsafe { &*(state as *const PluginState<P>) };
+        wanted = state.plugin.hooks().bits();
+        STATUS_OK
+    });
+    wanted
 }
 
 /// [`crate::ffi::PluginTable::counter_at`].

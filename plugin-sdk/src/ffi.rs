@@ -43,6 +43,8 @@
 //! | 1.2 | per-transaction state, body info, message replacement, |
 //! |     | plugin counters: [`HostTable::txn_state_get`] and on,   |
 //! |     | [`PluginTable::txn_state_drop`] and on                  |
+//! | 1.3 | [`PluginTable::hooks_wanted`] appended: the host calls  |
+//! |     | only the hooks a plugin asks for                        |
 //!
 //! To add minor `1.n`: freeze the current tables and [`AbiRoot`] as module
 //! `v1_{n-1}` (same type and field names, so the layout check compares
@@ -61,10 +63,11 @@ pub const ENTRY_SYMBOL: &str = "plugin_host_module";
 /// ABI major version: the host refuses a plugin whose major differs.
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: a plugin's minor must be <= the host's.
-pub const ABI_MINOR: u32 = 2;
+pub const ABI_MINOR: u32 = 3;
 
 pub mod v1_0;
 pub mod v1_1;
+pub mod v1_2;
 
 /// Signature of the exported entry symbol. Returns a pointer to a static
 /// descriptor that lives as long as the library is loaded.
@@ -439,12 +442,19 @@ pub struct PluginTable {
     /// SDK ranks a `CounterGroup` anew when a read reaches its first index).
     pub counter_at:
         unsafe extern "C" fn(state: *mut c_void, index: usize, name: *mut ByteSlice, value: *mut u64) -> i32,
+    /// ABI 1.3. The hooks the plugin whose global state is `state` wants
+    /// called, as a mask of `1 << id` over [`hook_id`] (bits the host does
+    /// not know are ignored). Asked once, right after a successful `init`;
+    /// the host calls [`PluginTable::hook`] only for those hooks, as Traffic
+    /// Server calls only the hooks a plugin added. Plugins older than 1.3
+    /// get every hook.
+    pub hooks_wanted: unsafe extern "C" fn(state: *mut c_void) -> u32,
 }
 
 /// Every type whose layout host and plugin must agree on; the host checks
 /// `<AbiRoot as StableAbi>::LAYOUT` against the plugin's copy at load.
 /// A new minor version adds fields at the end of the tables and freezes a
-/// copy of the previous root (see [`v1_0`], [`v1_1`]) so the host can check
+/// copy of the previous root (see [`v1_0`], [`v1_1`], [`v1_2`]) so the host can check
 /// older plugins against the layout they were built with.
 #[repr(C)]
 #[derive(StableAbi)]

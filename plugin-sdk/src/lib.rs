@@ -31,7 +31,8 @@
 //!    }
 //!    ```
 //! 3. Write the plugin: its arguments, and the hooks that decide per
-//!    transaction whether to add the transform. Declare it with
+//!    transaction whether to add the transform; [`Plugin::hooks`] names
+//!    them, so the host calls no other. Declare it with
 //!    [`declare_plugin!`], which exports the one entry symbol the host looks up.
 //!    ```
 //!    # use plugin_sdk::{Chunk, Output, StreamTransform};
@@ -39,7 +40,7 @@
 //!    # impl StreamTransform for Null {
 //!    #     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) { out.pass(chunk) }
 //!    # }
-//!    use plugin_sdk::{declare_plugin, Plugin, Txn};
+//!    use plugin_sdk::{declare_plugin, Hooks, Plugin, Txn};
 //!
 //!    pub struct NullPlugin;
 //!
@@ -50,6 +51,9 @@
 //!            } else {
 //!                Err(format!("takes no arguments, got {args:?}: remove them from plugin.config"))
 //!            }
+//!        }
+//!        fn hooks(&self) -> Hooks {
+//!            Hooks::READ_RESPONSE_HEADERS
 //!        }
 //!        fn read_response_headers(&self, txn: &mut Txn<'_>) {
 //!            txn.add_response_stream(Null);
@@ -228,7 +232,7 @@ pub use buffer::{Blocks, Buffer, BufferId, Reader, ReaderId};
 pub use counter::{Counter, CounterGroup};
 pub use event::Event;
 pub use message::{Message, Refused};
-pub use plugin::Plugin;
+pub use plugin::{Hooks, Plugin};
 pub use stream::{Chunk, Output, StreamAdapter, StreamTransform};
 pub use txn::{Body, Direction, Headers, Txn};
 pub use vconn::{Closed, Transform, TransformCx, VConn, VConnId};

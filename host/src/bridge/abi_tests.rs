@@ -18,11 +18,11 @@ use crate::transform::live_counts;
 use crate::transform::tests::serial;
 use e2e::fixtures::{self, Scratch};
 
-use e2e::faults::abi::{changed_layout, major_2, minor_0, minor_1, minor_3, panic_abort};
+use e2e::faults::abi::{changed_layout, major_2, minor_0, minor_1, minor_2, minor_4, panic_abort};
 
 #[test]
 fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
-    let (major, minor, layout, abort) = (major_2(), minor_3(), changed_layout(), panic_abort());
+    let (major, minor, layout, abort) = (major_2(), minor_4(), changed_layout(), panic_abort());
     let (no_symbol, faulty) = (fixtures::not_a_plugin(), fixtures::faulty());
     let _g = serial();
     let scratch = Scratch::new("abi-refusals");
@@ -46,11 +46,11 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
     let at = |line: usize, so: &Path| format!("{}:{line}: plugin {}", config.display(), so.display());
     let expected = [
         format!(
-            "{}: built against plugin-sdk ABI 2.2, this host speaks 1.2; rebuild it against this host's plugin-sdk",
+            "{}: built against plugin-sdk ABI 2.3, this host speaks 1.3; rebuild it against this host's plugin-sdk",
             at(2, &major)
         ),
         format!(
-            "{}: built against plugin-sdk ABI 1.3, newer than this host's 1.2; upgrade the host, or rebuild the plugin \
+            "{}: built against plugin-sdk ABI 1.4, newer than this host's 1.3; upgrade the host, or rebuild the plugin \
              against this host's plugin-sdk",
             at(3, &minor)
         ),
@@ -60,7 +60,7 @@ fn every_refusal_in_a_config_is_reported_on_one_line_in_line_order() {
             at(4, &abort)
         ),
         format!(
-            "{}: its ABI 1.2 types differ from this host's (AbiRoot: {} bytes in the plugin, {} in this host); \
+            "{}: its ABI 1.3 types differ from this host's (AbiRoot: {} bytes in the plugin, {} in this host); \
              rebuild it against this host's plugin-sdk",
             at(5, &layout),
             // One more field, of one byte, padded to the alignment.
@@ -111,6 +111,26 @@ fn a_plugin_of_abi_1_1_as_released_loads_and_runs() {
     assert!(o.done && o.fault.is_none() && o.out == body(), "{:?}", o.fault);
     // No counters of its own: the host's default entry answers "none".
     assert!(gen.modules()[0].plugin_counters().is_empty());
+    drop(gen);
+    assert_eq!(live_counts(), (0, 0));
+}
+
+#[test]
+fn a_plugin_of_abi_1_2_as_released_loads_and_is_called_on_every_hook() {
+    use plugin_sdk::ffi::hook_id;
+    let so = minor_2();
+    let _g = serial();
+    let scratch = Scratch::new("abi-minor-2");
+    let gen = generation(&scratch, &so, "").expect("an ABI 1.2 plugin loads");
+    let module = &gen.modules()[0];
+    assert_eq!(module.abi_minor(), 2);
+    // It cannot say which hooks it wants: the host's default asks for all.
+    for hook in [hook_id::READ_REQUEST_HEADERS, hook_id::READ_RESPONSE_HEADERS, hook_id::SEND_RESPONSE_HEADERS] {
+        assert!(module.wants(hook), "hook {hook}");
+    }
+    assert!(module.wants(hook_id::TXN_CLOSE));
+    let o = run_txn(&gen);
+    assert!(o.done && o.fault.is_none() && o.out == body(), "{:?}", o.fault);
     drop(gen);
     assert_eq!(live_counts(), (0, 0));
 }

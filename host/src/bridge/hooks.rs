@@ -7,6 +7,9 @@
 //! send_response_headers
 //! txn_close             (always, even after a failure)
 //! ```
+//!
+//! A plugin is called only on the hooks it asked for at load
+//! (`Module::wants`; every hook for plugins older than ABI 1.3).
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -136,6 +139,9 @@ impl TxnPlugins {
         let modules = generation.modules().len();
         let mut now = crate::clock::coarse_ns();
         for (index, module) in generation.modules().iter().enumerate() {
+            if !module.wants(id) {
+                continue;
+            }
             let cell = TxnCell {
                 state: RefCell::new(TxnState {
                     view: &mut *v,

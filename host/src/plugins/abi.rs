@@ -34,7 +34,7 @@ use abi_stable::abi_stability::abi_checking::{check_layout_compatibility, AbiIns
 use abi_stable::type_layout::{TLFieldOrFunction, TypeLayout};
 use abi_stable::StableAbi;
 use plugin_sdk::ffi::{
-    self, v1_0, v1_1, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable,
+    self, v1_0, v1_1, v1_2, AbiRoot, ByteSlice, EntryFn, ErrorBuf, Handle, HostTable, IoCtx, PluginModule, PluginTable,
     TxnCtx, ABI_MAJOR, ABI_MINOR,
 };
 
@@ -53,6 +53,7 @@ struct Minor {
 static MINORS: [Minor; ABI_MINOR as usize + 1] = [
     Minor { root: <v1_0::AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<v1_0::PluginTable>() },
     Minor { root: <v1_1::AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<v1_1::PluginTable>() },
+    Minor { root: <v1_2::AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<v1_2::PluginTable>() },
     Minor { root: <AbiRoot as StableAbi>::LAYOUT, table_size: size_of::<PluginTable>() },
 ];
 
@@ -168,6 +169,7 @@ const DEFAULTS: PluginTable = PluginTable {
     panic_message: absent_panic_message,
     txn_state_drop: absent_ok,
     counter_at: absent_counter,
+    hooks_wanted: absent_hooks_wanted,
 };
 
 unsafe extern "C" fn absent_init(
@@ -195,6 +197,10 @@ unsafe extern "C" fn absent_panic_message(_: ErrorBuf) -> i32 {
 /// Plugins older than ABI 1.2 have no counters of their own.
 unsafe extern "C" fn absent_counter(_: *mut c_void, _: usize, _: *mut ByteSlice, _: *mut u64) -> i32 {
     0
+}
+/// Plugins older than ABI 1.3 cannot say which hooks they want: every one.
+unsafe extern "C" fn absent_hooks_wanted(_: *mut c_void) -> u32 {
+    u32::MAX
 }
 
 /// One short clause out of abi_stable's multi-page layout report: where

@@ -52,6 +52,9 @@ pub struct Module {
     config_line: Option<usize>,
     /// The ABI minor the plugin was built against.
     abi_minor: u32,
+    /// The hooks the plugin asked for (ABI 1.3; older plugins get all), as
+    /// a mask of `1 << hook_id`.
+    hooks: u32,
     /// The host's copy of the plugin's entry points (its declared prefix,
     /// defaults after it); the pointers lead into `library`.
     table: PluginTable,
@@ -152,12 +155,17 @@ impl Module {
             }
             _ => return Err(format!("plugin {shown}: init refused its arguments {args:?}: {message}")),
         }
+        let calling = Calling::enter(&checked.name, "hooks_wanted");
+        // SAFETY: `state` is the live state init just returned; the SDK shim catches panics.
+        let hooks = unsafe { (checked.table.hooks_wanted)(state) };
+        drop(calling);
         Ok(Module {
             calls: Calls::new(&checked.name),
             name: checked.name,
             path: path.to_path_buf(),
             config_line: None,
             abi_minor: checked.minor,
+            hooks,
             table: checked.table,
             state,
             host,
@@ -191,6 +199,11 @@ impl Module {
     /// The ABI minor the plugin was built against (at most the host's).
     pub fn abi_minor(&self) -> u32 {
         self.abi_minor
+    }
+
+    /// Whether the plugin asked for hook `hook` (a `plugin_sdk::ffi::hook_id`).
+    pub fn wants(&self, hook: u32) -> bool {
+        1u32.checked_shl(hook).is_some_and(|bit| self.hooks & bit != 0)
     }
 
     /// Runs hook `hook` (a `plugin_sdk::ffi::hook_id`) on the transaction

@@ -48,7 +48,7 @@ use crate::ffi::{
     body, direction, message, ByteSlice, TxnCtx, STATUS_BAD_ARG, STATUS_ERROR, STATUS_NO_BODY, STATUS_OK,
     STATUS_TOO_LATE,
 };
-use crate::plugin::Plugin;
+use crate::plugin::{Hooks, Plugin};
 use crate::txn::{Body, Direction, Txn};
 
 /// Which hooks ran last: decides what may still be added.
@@ -118,10 +118,13 @@ impl FakeTxn {
         self
     }
 
-    /// Runs `plugin`'s `read_request_headers`.
+    /// Runs `plugin`'s `read_request_headers`, if [`Plugin::hooks`] asks
+    /// for it (the host skips a hook a plugin left out, and so does this).
     pub fn run_request_hooks<P: Plugin>(&mut self, plugin: &P) {
         self.set_phase(Phase::Request);
-        self.hook(|txn| plugin.read_request_headers(txn));
+        if plugin.hooks().contains(Hooks::READ_REQUEST_HEADERS) {
+            self.hook(|txn| plugin.read_request_headers(txn));
+        }
     }
 
     /// The origin answers `status` with `headers`. Whether the response has
@@ -141,18 +144,26 @@ impl FakeTxn {
         st.response = Some(Response { status, headers, body });
     }
 
-    /// Runs `plugin`'s `read_response_headers`, then `send_response_headers`.
+    /// Runs `plugin`'s `read_response_headers`, then `send_response_headers`
+    /// (each if [`Plugin::hooks`] asks for it).
     pub fn run_response_hooks<P: Plugin>(&mut self, plugin: &P) {
+        let wanted = plugin.hooks();
         self.set_phase(Phase::Response);
-        self.hook(|txn| plugin.read_response_headers(txn));
+        if wanted.contains(Hooks::READ_RESPONSE_HEADERS) {
+            self.hook(|txn| plugin.read_response_headers(txn));
+        }
         self.set_phase(Phase::Send);
-        self.hook(|txn| plugin.send_response_headers(txn));
+        if wanted.contains(Hooks::SEND_RESPONSE_HEADERS) {
+            self.hook(|txn| plugin.send_response_headers(txn));
+        }
     }
 
-    /// Runs `plugin`'s `txn_close`.
+    /// Runs `plugin`'s `txn_close` (if [`Plugin::hooks`] asks for it).
     pub fn close<P: Plugin>(&mut self, plugin: &P) {
         self.set_phase(Phase::Close);
-        self.hook(|txn| plugin.txn_close(txn));
+        if plugin.hooks().contains(Hooks::TXN_CLOSE) {
+            self.hook(|txn| plugin.txn_close(txn));
+        }
     }
 
     fn set_phase(&mut self, phase: Phase) {

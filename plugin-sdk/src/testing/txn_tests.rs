@@ -3,7 +3,7 @@
 
 use super::{init_plugin, take_logs, FakeHost, FakeTxn};
 use crate::log::Level;
-use crate::{log_warn, Body, Chunk, Counter, Direction, Message, Output, Plugin, Refused, StreamTransform, Txn};
+use crate::{log_warn, Body, Chunk, Counter, Direction, Hooks, Message, Output, Plugin, Refused, StreamTransform, Txn};
 
 #[derive(Default)]
 struct Decided {
@@ -96,6 +96,40 @@ impl Plugin for Late {
         let r = txn.add_response_stream(Pass).err();
         txn.response().set("x-response-refused", format!("{r:?}"));
     }
+}
+
+/// Stamps the response in every hook it implements, but asks for two only.
+struct Picky;
+
+impl Plugin for Picky {
+    fn init(_: &[String]) -> Result<Self, String> {
+        Ok(Picky)
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::READ_REQUEST_HEADERS | Hooks::SEND_RESPONSE_HEADERS
+    }
+    fn read_request_headers(&self, txn: &mut Txn<'_>) {
+        txn.state::<Decided>().coding = Some("request".into());
+    }
+    fn read_response_headers(&self, txn: &mut Txn<'_>) {
+        txn.response().set("x-read", "called");
+    }
+    fn send_response_headers(&self, txn: &mut Txn<'_>) {
+        let seen = txn.state::<Decided>().coding.clone().unwrap_or_default();
+        txn.response().set("x-send", seen);
+    }
+}
+
+#[test]
+fn only_the_hooks_a_plugin_asks_for_run() {
+    assert!(Hooks::ALL.contains(Hooks::TXN_CLOSE) && !Hooks::NONE.contains(Hooks::TXN_CLOSE));
+    assert_eq!((Hooks::READ_REQUEST_HEADERS | Hooks::TXN_CLOSE).bits(), (1 << 1) | (1 << 4));
+    let mut txn = FakeTxn::new("GET", "/");
+    txn.run_request_hooks(&Picky);
+    txn.respond(200, &[("content-length", "0")]);
+    txn.run_response_hooks(&Picky);
+    assert_eq!(txn.response_header("x-read"), None, "read_response_headers was not asked for");
+    assert_eq!(txn.response_header("x-send"), Some("request".into()));
 }
 
 #[test]

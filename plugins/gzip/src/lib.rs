@@ -30,7 +30,7 @@ pub mod transform;
 
 use std::sync::Arc;
 
-use plugin_sdk::{declare_plugin, log_info, Plugin, Txn};
+use plugin_sdk::{declare_plugin, log_info, Hooks, Plugin, Txn};
 
 use config::Config;
 use encoder::Encoder;
@@ -71,6 +71,10 @@ impl Plugin for GzipPlugin {
             log_info!("{notice}");
         }
         Ok(GzipPlugin { config, stats: Arc::new(Stats::register()) })
+    }
+
+    fn hooks(&self) -> Hooks {
+        Hooks::READ_REQUEST_HEADERS | Hooks::READ_RESPONSE_HEADERS
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {

@@ -1,5 +1,5 @@
 //! The null transform on the easy layer: the template to copy.
-use plugin_sdk::{declare_plugin, Chunk, Output, Plugin, StreamTransform, Txn};
+use plugin_sdk::{declare_plugin, Chunk, Hooks, Output, Plugin, StreamTransform, Txn};
 pub struct Null;
 impl StreamTransform for Null {
     fn on_data(&mut self, chunk: &Chunk<'_>, out: &mut Output<'_>) {
@@ -14,6 +14,9 @@ pub struct NullStream;
 impl Plugin for NullStream {
     fn init(_args: &[String]) -> Result<Self, String> {
         Ok(NullStream)
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::READ_RESPONSE_HEADERS
     }
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
         let _ = txn.add_response_stream(Null); // refused only when there is no body

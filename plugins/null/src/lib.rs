@@ -5,7 +5,7 @@
 //! Arguments (see `README.md`): none = transform responses and request
 //! bodies; `response` or `request` = only that direction.
 
-use plugin_sdk::{declare_plugin, Closed, Event, Plugin, Transform, TransformCx, Txn, VioId};
+use plugin_sdk::{declare_plugin, Closed, Event, Hooks, Plugin, Transform, TransformCx, Txn, VioId};
 
 /// Which bodies the plugin transforms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,18 @@ impl Plugin for NullPlugin {
             }
         }
         Ok(NullPlugin { request, response })
+    }
+
+    fn hooks(&self) -> Hooks {
+        // Only the hooks of the directions it transforms: the host skips the rest.
+        let mut hooks = Hooks::NONE;
+        if self.request {
+            hooks = hooks | Hooks::READ_REQUEST_HEADERS;
+        }
+        if self.response {
+            hooks = hooks | Hooks::READ_RESPONSE_HEADERS;
+        }
+        hooks
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
@@ -165,6 +177,8 @@ mod tests {
         assert_eq!(both, NullPlugin { request: true, response: true });
         let resp = NullPlugin::init(&["response".to_string()]).expect("response is valid");
         assert_eq!(resp, NullPlugin { request: false, response: true });
+        assert_eq!(both.hooks(), Hooks::READ_REQUEST_HEADERS | Hooks::READ_RESPONSE_HEADERS);
+        assert_eq!(resp.hooks(), Hooks::READ_RESPONSE_HEADERS);
         let err = NullPlugin::init(&["gzip".to_string()]).expect_err("unknown arg is refused");
         assert!(err.contains("\"gzip\""), "{err}");
     }

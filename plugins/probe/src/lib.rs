@@ -9,11 +9,15 @@
 //!   WORD is replaced by a 403, others go out unchanged with their length.
 //! - `block-request=WORD`: the same on request bodies; the origin never
 //!   sees a blocked request.
+//! - `hooks=LIST`: ask the host for only these hooks (SDK 1.3), a comma
+//!   list of `read-request`, `read-response`, `send-response`, `close`;
+//!   without it, every hook.
 //!
-//! Counters: `requests`, `remembered`, `blocked`, `passed`. Its `fini` logs
-//! `probe fini stamp=VALUE`.
+//! Counters: `requests`, `remembered`, `blocked`, `passed`, and `sent` and
+//! `closed` (calls of `send_response_headers` and `txn_close`). Its `fini`
+//! logs `probe fini stamp=VALUE`.
 
-use plugin_sdk::{declare_plugin, log_info, Chunk, Counter, Message, Output, Plugin, StreamTransform, Txn};
+use plugin_sdk::{declare_plugin, log_info, Chunk, Counter, Hooks, Message, Output, Plugin, StreamTransform, Txn};
 
 /// What the request hook leaves for the response hook.
 #[derive(Default)]
@@ -26,10 +30,13 @@ pub struct Probe {
     remember: bool,
     block: Option<Vec<u8>>,
     block_request: Option<Vec<u8>>,
+    hooks: Hooks,
     requests: Counter,
     remembered: Counter,
     blocked: Counter,
     passed: Counter,
+    sent: Counter,
+    closed: Counter,
 }
 
 impl Plugin for Probe {
@@ -39,25 +46,33 @@ impl Plugin for Probe {
             remember: false,
             block: None,
             block_request: None,
+            hooks: Hooks::ALL,
             requests: Counter::register("requests"),
             remembered: Counter::register("remembered"),
             blocked: Counter::register("blocked"),
             passed: Counter::register("passed"),
+            sent: Counter::register("sent"),
+            closed: Counter::register("closed"),
         };
         for arg in args {
             match arg.split_once('=') {
                 Some(("stamp", v)) => probe.stamp = Some(v.to_string()),
                 Some(("block", w)) if !w.is_empty() => probe.block = Some(w.as_bytes().to_vec()),
                 Some(("block-request", w)) if !w.is_empty() => probe.block_request = Some(w.as_bytes().to_vec()),
+                Some(("hooks", list)) => probe.hooks = parse_hooks(list)?,
                 None if arg == "remember" => probe.remember = true,
                 _ => {
                     return Err(format!(
-                        "unknown argument {arg:?}: probe takes stamp=V, remember, block=W, block-request=W"
+                        "unknown argument {arg:?}: probe takes stamp=V, remember, block=W, block-request=W, hooks=LIST"
                     ))
                 }
             }
         }
         Ok(probe)
+    }
+
+    fn hooks(&self) -> Hooks {
+        self.hooks
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {
@@ -84,9 +99,34 @@ impl Plugin for Probe {
             let _ = txn.add_response_stream(Hold::new(word, &self.blocked, &self.passed));
         }
     }
+
+    fn send_response_headers(&self, _txn: &mut Txn<'_>) {
+        self.sent.inc();
+    }
+
+    fn txn_close(&self, _txn: &mut Txn<'_>) {
+        self.closed.inc();
+    }
 }
 
 declare_plugin!(Probe);
+
+fn parse_hooks(list: &str) -> Result<Hooks, String> {
+    list.split(',').try_fold(Hooks::NONE, |hooks, name| {
+        let hook = match name {
+            "read-request" => Hooks::READ_REQUEST_HEADERS,
+            "read-response" => Hooks::READ_RESPONSE_HEADERS,
+            "send-response" => Hooks::SEND_RESPONSE_HEADERS,
+            "close" => Hooks::TXN_CLOSE,
+            other => {
+                return Err(format!(
+                    "unknown hook {other:?} in hooks=: use read-request, read-response, send-response, close"
+                ))
+            }
+        };
+        Ok(hooks | hook)
+    })
+}
 
 /// `fini`: one line per plugin value, so tests can see it finalised exactly once.
 impl Drop for Probe {

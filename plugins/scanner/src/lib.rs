@@ -20,7 +20,7 @@ pub mod stats;
 
 use std::sync::Arc;
 
-use plugin_sdk::{declare_plugin, Direction, Plugin, StreamAdapter, Txn};
+use plugin_sdk::{declare_plugin, Direction, Hooks, Plugin, StreamAdapter, Txn};
 
 pub use config::{Config, Mode};
 use log::MatchLog;
@@ -93,6 +93,13 @@ impl Plugin for Scanner {
             shared.matcher.memory_usage() / 1024
         );
         Ok(Scanner { shared: Arc::new(shared) })
+    }
+
+    fn hooks(&self) -> Hooks {
+        let on = &self.shared.cfg.on;
+        let request = if on.request { Hooks::READ_REQUEST_HEADERS } else { Hooks::NONE };
+        let response = if on.response { Hooks::READ_RESPONSE_HEADERS } else { Hooks::NONE };
+        request | response
     }
 
     fn read_request_headers(&self, txn: &mut Txn<'_>) {

@@ -11,19 +11,26 @@ const FFI: &str = "ffi.rs";
 
 /// The last commit whose `plugin-sdk` spoke ABI 1.1.
 pub const SDK_1_1: Sdk = Sdk::Commit("83627f87ca93c1f5caace9727d2212309c3c55d3");
+/// The last commit whose `plugin-sdk` spoke ABI 1.2.
+pub const SDK_1_2: Sdk = Sdk::Commit("cffdf0a4e6f3c2ef87701c0c40426b3f1da8a166");
 
 fn replace(file: &'static str, from: &'static str, to: &'static str) -> Patch {
     Patch::replace(file, from, to)
 }
 
-/// Built against ABI 2.2: a different major.
+/// Built against ABI 2.x: a different major.
 pub fn major_2() -> PathBuf {
     sdk_variant("major_2", &[replace(FFI, "pub const ABI_MAJOR: u32 = 1;", "pub const ABI_MAJOR: u32 = 2;")], false)
 }
 
-/// Built against ABI 1.3: a newer minor than the host's.
-pub fn minor_3() -> PathBuf {
-    sdk_variant("minor_3", &[replace(FFI, "pub const ABI_MINOR: u32 = 2;", "pub const ABI_MINOR: u32 = 3;")], false)
+/// Built against ABI 1.4: a newer minor than the host's.
+pub fn minor_4() -> PathBuf {
+    sdk_variant("minor_4", &[replace(FFI, "pub const ABI_MINOR: u32 = 3;", "pub const ABI_MINOR: u32 = 4;")], false)
+}
+
+/// Built against plugin-sdk ABI 1.2 as released: no `hooks_wanted` entry.
+pub fn minor_2() -> PathBuf {
+    sdk_build("minor_2", SDK_1_2, &[], false)
 }
 
 /// Built against plugin-sdk ABI 1.1 as released.
