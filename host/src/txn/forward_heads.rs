@@ -22,7 +22,8 @@ pub enum BodyLen {
 
 /// Declares the client-side framing on `out` and returns the encoder kind.
 /// `original_length` is the origin's Content-Length, which HEAD and 304
-/// responses keep because it describes the representation, not this body.
+/// responses keep because it describes the representation, not this body,
+/// and which a body that kept its length is declared with again.
 pub fn frame_response(
     out: &mut ResponseHead,
     len: BodyLen,
@@ -30,8 +31,9 @@ pub fn frame_response(
     original_length: Option<Bytes>,
     client: Version,
 ) -> BodyKind {
-    // The origin's own Content-Length, if it has one, for the common case
-    // where the body keeps its length: re-setting it needs no new string.
+    // The Content-Length the head still has (a plugin's) or the origin's,
+    // for the common case where the body keeps its length: re-setting it
+    // shares those bytes instead of copying new ones.
     let declared = out.headers.get_shared("content-length");
     out.headers.remove("content-length");
     out.headers.remove("transfer-encoding");
@@ -50,9 +52,9 @@ pub fn frame_response(
         BodyLen::Known(n) => {
             let mut digits = [0u8; 20];
             let digits = decimal(n, &mut digits);
-            match declared {
-                Some(v) if v.as_ref() == digits => out.headers.set_static("Content-Length", v),
-                _ => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
+            match [declared, original_length].into_iter().flatten().find(|v| v.as_ref() == digits) {
+                Some(v) => out.headers.set_static("Content-Length", v),
+                None => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
             }
             BodyKind::Length(n)
         }
@@ -170,7 +172,34 @@ fn push_ip(out: &mut Vec<u8>, io: &ClientIo) {
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::*;
+    use crate::h1::head::Headers;
+
+    fn response(fields: &[(&'static str, &'static str)]) -> ResponseHead {
+        let mut headers = Headers::new();
+        for (name, value) in fields {
+            headers.append_static(name, *value);
+        }
+        ResponseHead { version: Version::Http11, status: 200, reason: "OK".into(), headers }
+    }
+
+    #[test]
+    fn a_body_that_kept_its_length_is_declared_with_the_origins_bytes() {
+        let original = Bytes::from(b"1024".to_vec());
+        let mut out = response(&[("Server", "s")]);
+        let kind = frame_response(&mut out, BodyLen::Known(1024), "GET", Some(original.clone()), Version::Http11);
+        assert_eq!(kind, BodyKind::Length(1024));
+        let declared = out.headers.get_shared("content-length").expect("declared");
+        assert_eq!(declared.as_ptr(), original.as_ptr(), "shared, not copied");
+
+        // A length that changed is written afresh; a plugin's equal value is kept.
+        let mut out = response(&[("Content-Length", "7")]);
+        frame_response(&mut out, BodyLen::Known(12), "GET", Some(original.clone()), Version::Http11);
+        assert_eq!(out.headers.get_all("content-length").collect::<Vec<_>>(), [&b"12"[..]]);
+        let mut out = response(&[("Content-Length", "12"), ("X-A", "1")]);
+        frame_response(&mut out, BodyLen::Known(12), "GET", Some(original), Version::Http11);
+        assert_eq!(out.headers.iter().collect::<Vec<_>>(), [("X-A", &b"1"[..]), ("Content-Length", &b"12"[..])]);
+    }
 
     #[test]
     fn decimal_matches_to_string() {
