@@ -492,6 +492,9 @@ impl Txn {
         if self.bytes_spliced > 0 {
             ctx.metrics.spliced(self.bytes_spliced);
         }
+        // The head's storage serves the worker's next request; its bytes go now.
+        ctx.spares.heads.keep_fields(std::mem::take(&mut self.request.headers));
+        ctx.spares.heads.keep_target(std::mem::take(&mut self.request.target));
         clean && req_done && self.client_keep_alive
     }
 }
