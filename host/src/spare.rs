@@ -4,13 +4,14 @@
 //! (see [`HeadSpares`]). An idle keep-alive connection then holds none of
 //! them (with 10,000 of them, that is most of their memory), and a busy one
 //! takes them back from the worker's spares instead of allocating per
-//! request.
+//! request. The worker's [`HeadBlock`], which the heads it sends are split
+//! off, lives here too, for the same reason.
 //!
 //! Every list is bounded ([`MAX_SPARE`], [`crate::h1::head::MAX_SPARE_HEADS`]):
 //! the spares cover the transactions a worker finishes between two it
 //! starts, not every connection it holds.
 
-use crate::h1::head::HeadSpares;
+use crate::h1::head::{HeadBlock, HeadSpares};
 use crate::h1::write_queue::WriteQueue;
 use crate::txn::Txn;
 use std::mem::MaybeUninit;
@@ -29,6 +30,8 @@ pub struct Spares {
     queues: Vec<WriteQueue>,
     /// Field lists and targets of finished heads, for the next ones parsed.
     pub heads: HeadSpares,
+    /// Where the heads the worker sends are written.
+    pub head_block: HeadBlock,
 }
 
 impl Spares {

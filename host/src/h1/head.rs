@@ -6,7 +6,7 @@
 //! The functions at the bottom are the whole API; each delegates to a
 //! sibling module split by responsibility: `parse` (bytes to heads),
 //! `framing` (heads to [`BodyKind`], connection policy), `write_head`
-//! (heads to bytes, [`HeadWriter`]) and `fields` ([`Headers`]).
+//! (heads to bytes, [`HeadWriter`], [`HeadBlock`]) and `fields` ([`Headers`]).
 //! [`HeadSpares`] keeps the storage of finished heads for the next ones parsed.
 
 use super::{framing, parse, write_head};
@@ -16,7 +16,7 @@ use std::borrow::Cow;
 pub(super) use super::fields::list_elements;
 pub use super::fields::{Headers, WireField};
 pub use super::framing::HopByHop;
-pub use super::write_head::HeadWriter;
+pub use super::write_head::{HeadBlock, HeadWriter};
 
 /// HTTP version of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +304,12 @@ pub fn write_request(head: &RequestHead, out: &mut Vec<u8>) {
 /// replaced by [`canonical_reason`]. Fields as in [`write_request`].
 pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) {
     write_head::write_response(head, out)
+}
+
+/// The response head's bytes as [`write_response`] writes them, split off
+/// the worker's `block` instead of a buffer of their own.
+pub fn response_bytes(head: &ResponseHead, block: &mut HeadBlock) -> bytes::Bytes {
+    write_head::response_bytes(head, block)
 }
 
 /// The reason phrase RFC 9110 section 15 gives `status`; empty for codes it

@@ -2,12 +2,12 @@
 //! response head the client sees, each with hop-by-hop fields removed and
 //! framing re-declared to match what the proxy's own encoder will send.
 
-use crate::h1::head::{hop_by_hop, BodyKind, HeadWriter, RequestHead, ResponseHead, Version};
+use crate::h1::head::{hop_by_hop, BodyKind, HeadBlock, HeadWriter, RequestHead, ResponseHead, Version};
 use crate::h1::target::{split_absolute, without_fragment};
 use crate::session::ClientIo;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::borrow::Cow;
-use std::io::Write;
+use std::fmt::Write;
 
 /// How long the body after a response head is, as far as the proxy knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +98,9 @@ pub fn origin_form(up: &mut RequestHead) {
 /// Written in one pass over the client's head into one buffer sized for
 /// it, without an edited copy of the head: fields keep their order, Host
 /// and X-Forwarded-For their place (the latter gains the client's address
-/// after every earlier hop), and the proxy's own fields come last.
-pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Bytes {
+/// after every earlier hop), and the proxy's own fields come last. The head
+/// is split off the worker's `block`.
+pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, block: &mut HeadBlock) -> Bytes {
     // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
     // parser already refused a target that does not split; a plugin-set one that does not is
     // forwarded as it stands, for the origin to judge.
@@ -111,7 +112,8 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
     let had_length = head.headers.contains("content-length");
     // The proxy's own fields: Host (rarely), X-Forwarded-For, Via, framing.
     const OWN_FIELDS: usize = 160;
-    let mut w = HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS);
+    let mut w =
+        HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS, block);
     let (mut host, mut xff) = (false, false);
     for field in head.headers.wire() {
         let name = field.name;
@@ -166,7 +168,7 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
     w.finish()
 }
 
-fn push_ip(out: &mut Vec<u8>, io: &ClientIo) {
+fn push_ip(out: &mut BytesMut, io: &ClientIo) {
     let _ = write!(out, "{}", io.peer.ip());
 }
 

@@ -10,7 +10,7 @@ use crate::bridge::{HookResult, TxnView};
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
-    origin_may_persist, response_framing, strip_hop_by_hop, take_response, write_response, BodyKind, ResponseHead,
+    origin_may_persist, response_bytes, response_framing, strip_hop_by_hop, take_response, BodyKind, ResponseHead,
     Version,
 };
 use crate::session::{ClientIo, Ctx};
@@ -221,11 +221,9 @@ impl Txn {
         } else if self.request.version == Version::Http10 {
             out.headers.set_static("Connection", "keep-alive");
         }
-        // Empty: write_response reserves the head's exact length.
-        let mut bytes = Vec::new();
-        write_response(&out, &mut bytes);
+        let bytes = response_bytes(&out, &mut spares.head_block);
         self.bytes_out += bytes.len() as u64;
-        io.wbuf.push_vec(bytes);
+        io.wbuf.push(bytes);
         spares.heads.keep_fields(out.headers);
         self.resp_head_sent = true;
         Ok(kind)
