@@ -201,7 +201,7 @@ fn a_head_after_a_larger_one_carries_only_its_own_fields() {
         let own: Vec<&str> = names
             .iter()
             .copied()
-            .filter(|n| n.starts_with("X-") && *n != "X-Forwarded-For" || *n == "User-Agent")
+            .filter(|n| (n.starts_with("X-") && *n != "X-Forwarded-For") || *n == "User-Agent")
             .collect();
         assert_eq!(own, want, "request {i}: the fields the origin saw: {seen:?}");
         assert_eq!(names.iter().filter(|n| n.eq_ignore_ascii_case("host")).count(), 1, "request {i}: {seen:?}");
