@@ -174,3 +174,65 @@ fn a_response_still_queued_when_its_transaction_ends_goes_out_whole() {
     conn.send(&get_request("/bytes?n=300&seed=6")).expect("send");
     assert_served(&mut conn, &pattern(300, 6), "the next request on the connection");
 }
+
+/// A worker parses each head into the field list and target string a
+/// finished one gave back. A request or response with fewer or other fields
+/// than the one before it on the connection carries exactly its own: none
+/// of the earlier head's fields, value or target survives into it.
+#[test]
+fn a_head_after_a_larger_one_carries_only_its_own_fields() {
+    let origin = Origin::start();
+    let host = HostBuilder::new(origin.addr()).threads(1).start();
+    let mut conn = RawConn::connect(host.addr());
+    let big = "GET /headers?long-target-padding-padding-padding HTTP/1.1\r\nHost: e2e.test\r\nX-First: 1\r\n\
+               X-Second: 2\r\nX-Third: three\r\nUser-Agent: big\r\n\r\n";
+    let small = "GET /headers HTTP/1.1\r\nHost: e2e.test\r\nX-Other: o\r\n\r\n";
+    for (i, (req, want)) in [(big, &["X-First", "X-Second", "X-Third", "User-Agent"][..]), (small, &["X-Other"][..])]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        conn.send(req.as_bytes()).expect("send");
+        let resp = conn.read_response(false).unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(resp.status, 200, "request {i}");
+        let seen = String::from_utf8(resp.body).expect("text");
+        let names: Vec<&str> = seen.lines().filter_map(|l| l.split_once(':')).map(|(n, _)| n).collect();
+        let own: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| (n.starts_with("X-") && *n != "X-Forwarded-For") || *n == "User-Agent")
+            .collect();
+        assert_eq!(own, want, "request {i}: the fields the origin saw: {seen:?}");
+        assert_eq!(names.iter().filter(|n| n.eq_ignore_ascii_case("host")).count(), 1, "request {i}: {seen:?}");
+    }
+    let targets: Vec<String> = origin.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(targets.len(), 6);
+    for (i, target) in targets.iter().enumerate() {
+        let want = if i % 2 == 0 { "/headers?long-target-padding-padding-padding" } else { "/headers" };
+        assert_eq!(target, want, "request {i}: the target as sent, nothing of the one before");
+    }
+
+    // Responses: one with the origin's own fields, then one without them.
+    for i in 0..4 {
+        if i % 2 == 0 {
+            let body = b"abc";
+            let mut req = b"POST /echo HTTP/1.1\r\nHost: e2e.test\r\nContent-Length: 3\r\n\r\n".to_vec();
+            req.extend_from_slice(body);
+            conn.send(&req).expect("send");
+        } else {
+            conn.send(&get_request("/bytes?n=5&seed=3")).expect("send");
+        }
+        let resp = conn.read_response(false).unwrap_or_else(|e| panic!("response {i}: {e}"));
+        assert_eq!(resp.status, 200, "response {i}");
+        assert_eq!(resp.has_header("x-req-len"), i % 2 == 0, "response {i}: {:?}", resp.headers);
+        assert_eq!(resp.has_header("x-req-framing"), i % 2 == 0, "response {i}: {:?}", resp.headers);
+        let lengths: Vec<&str> = resp
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(lengths, [if i % 2 == 0 { "3" } else { "5" }], "response {i}: {:?}", resp.headers);
+    }
+}

@@ -292,7 +292,7 @@ impl Session {
         if self.head_started.is_none() {
             self.head_started = Some(ctx.now);
         }
-        match take_request(&mut self.io.rbuf, &ctx.settings.limits) {
+        match take_request(&mut self.io.rbuf, &ctx.settings.limits, &mut ctx.spares.heads) {
             Ok(Some((head, len))) => {
                 self.head_started = None;
                 ctx.spares.lend_queue(&mut self.io.wbuf);

@@ -1,12 +1,17 @@
 //! Storage a client connection needs only while a transaction runs, kept by
-//! its worker between transactions: the transaction's box and the write
-//! queue's block list. An idle keep-alive connection then holds neither
-//! (with 10,000 of them, that is most of their memory), and a busy one takes
-//! both back from the worker's spares instead of allocating per request.
+//! its worker between transactions: the transaction's box, the write
+//! queue's block list, and the field lists and target strings of heads
+//! (see [`HeadSpares`]). An idle keep-alive connection then holds none of
+//! them (with 10,000 of them, that is most of their memory), and a busy one
+//! takes them back from the worker's spares instead of allocating per
+//! request. The worker's [`HeadBlock`], which the heads it sends are split
+//! off, lives here too, for the same reason.
 //!
-//! Both lists are bounded ([`MAX_SPARE`]): the spares cover the transactions
-//! a worker finishes between two it starts, not every connection it holds.
+//! Every list is bounded ([`MAX_SPARE`], [`crate::h1::head::MAX_SPARE_HEADS`]):
+//! the spares cover the transactions a worker finishes between two it
+//! starts, not every connection it holds.
 
+use crate::h1::head::{HeadBlock, HeadSpares};
 use crate::h1::write_queue::WriteQueue;
 use crate::txn::Txn;
 use std::mem::MaybeUninit;
@@ -18,11 +23,15 @@ const MAX_SPARE: usize = 64;
 /// chunks) goes back to the allocator instead of the spares.
 const MAX_SPARE_BLOCKS: usize = 16;
 
-/// One worker's spare transaction boxes and write-queue storage.
+/// One worker's spare transaction boxes, write-queue and head storage.
 #[derive(Default)]
 pub struct Spares {
     txns: BoxSpares<Txn>,
     queues: Vec<WriteQueue>,
+    /// Field lists and targets of finished heads, for the next ones parsed.
+    pub heads: HeadSpares,
+    /// Where the heads the worker sends are written.
+    pub head_block: HeadBlock,
 }
 
 impl Spares {

@@ -3,7 +3,8 @@
 //!
 //! A parsed head keeps its bytes as one shared [`Bytes`] block, and each
 //! field it arrived with is a pair of ranges into that block, so parsing a
-//! head allocates one `Vec` of fields and no `String` or `Vec` per field.
+//! head allocates at most one `Vec` of fields (none when it reuses the list
+//! of a finished head) and no `String` or `Vec` per field.
 //! Fields a plugin or the proxy sets or appends own their bytes (a
 //! `Bytes`, often `'static`). The parser has already checked a received
 //! field (the name is a token, the value holds no CR, LF or NUL), so the
@@ -68,14 +69,31 @@ impl Headers {
     /// `(name, value)` pair of offsets, the name a token and the value free
     /// of CR, LF and NUL. They point into the bytes given to
     /// [`Headers::attach`] next.
-    pub(super) fn received(ranges: impl Iterator<Item = ((u32, u32), (u32, u32))>) -> Self {
-        let fields = ranges
-            .map(|((ns, ne), (vs, ve))| Field {
-                name: Part::Raw { start: ns, end: ne },
-                value: Part::Raw { start: vs, end: ve },
-            })
-            .collect();
+    ///
+    /// The list goes into `spare`'s storage (see [`Headers::into_spare`]),
+    /// so a head parsed where an earlier one was given back allocates none.
+    pub(super) fn received(spare: Headers, ranges: impl Iterator<Item = ((u32, u32), (u32, u32))>) -> Self {
+        let mut fields = spare.fields;
+        // A spare holds no field; clearing anyway keeps a misused one from
+        // passing its fields on to the next head.
+        fields.clear();
+        fields.extend(ranges.map(|((ns, ne), (vs, ve))| Field {
+            name: Part::Raw { start: ns, end: ne },
+            value: Part::Raw { start: vs, end: ve },
+        }));
         Headers { raw: Bytes::new(), fields }
+    }
+
+    /// The list's storage without its fields or the head they pointed into,
+    /// for [`Headers::received`] to fill again; `None` when the list is
+    /// too long to be worth keeping (a head with an unusual field count).
+    pub(super) fn into_spare(self, max_fields: usize) -> Option<Headers> {
+        let mut fields = self.fields;
+        if fields.capacity() == 0 || fields.capacity() > max_fields {
+            return None;
+        }
+        fields.clear();
+        Some(Headers { raw: Bytes::new(), fields })
     }
 
     /// Gives received fields the head they are ranges of.
@@ -289,7 +307,7 @@ mod tests {
     #[test]
     fn received_fields_are_ranges_and_mix_with_set_ones() {
         let raw = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n");
-        let mut h = Headers::received([((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
+        let mut h = Headers::received(Headers::new(), [((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
         h.attach(raw);
         assert_eq!(h.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
         assert!(h.wire().all(|f| f.checked));
@@ -306,6 +324,26 @@ mod tests {
         built.append("X-A", "1");
         built.append("Via", "1.1 x");
         assert_eq!(h, built, "equality looks at fields, not where their bytes live");
+    }
+
+    #[test]
+    fn a_spare_list_keeps_its_storage_and_none_of_its_fields() {
+        let raw = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n");
+        let mut first = Headers::received(Headers::new(), [((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
+        first.attach(raw.clone());
+        first.append_static("Via", "1.1 x");
+        let storage = first.fields.as_ptr();
+        let spare = first.into_spare(8).expect("a short list is kept");
+        assert!(spare.is_empty() && spare.raw.is_empty(), "no field and no head survive");
+        assert!(spare.fields.capacity() >= 3);
+
+        let mut second = Headers::received(spare, [((16, 20), (22, 23))].into_iter());
+        second.attach(raw);
+        assert_eq!(second.fields.as_ptr(), storage, "the next head fills the same storage");
+        assert_eq!(second.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..])]);
+
+        assert!(second.clone().into_spare(0).is_none(), "a list longer than the bound is freed");
+        assert!(Headers::new().into_spare(8).is_none(), "no storage, nothing to keep");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! The functions at the bottom are the whole API; each delegates to a
 //! sibling module split by responsibility: `parse` (bytes to heads),
 //! `framing` (heads to [`BodyKind`], connection policy), `write_head`
-//! (heads to bytes, [`HeadWriter`]) and `fields` ([`Headers`]).
+//! (heads to bytes, [`HeadWriter`], [`HeadBlock`]) and `fields` ([`Headers`]).
+//! [`HeadSpares`] keeps the storage of finished heads for the next ones parsed.
 
 use super::{framing, parse, write_head};
 use bytes::BytesMut;
@@ -15,7 +16,7 @@ use std::borrow::Cow;
 pub(super) use super::fields::list_elements;
 pub use super::fields::{Headers, WireField};
 pub use super::framing::HopByHop;
-pub use super::write_head::HeadWriter;
+pub use super::write_head::{HeadBlock, HeadWriter};
 
 /// HTTP version of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,9 +139,14 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead,
 
 /// [`parse_request`] on a read buffer: a complete head is split off the
 /// front of `buf` without copying (its fields become ranges of it), and
-/// what follows it stays in `buf`.
-pub fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    parse::take_request(buf, limits)
+/// what follows it stays in `buf`. Its field list and target string come
+/// from `spares` when it has some.
+pub fn take_request(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    parse::take_request(buf, limits, spares)
 }
 
 /// Parses a response head from the start of `buf`. `Ok(None)`: incomplete.
@@ -151,10 +157,68 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHea
     parse::parse_response(buf, limits)
 }
 
-/// [`parse_response`] on a read buffer, splitting the head off as
-/// [`take_request`] does.
-pub fn take_response(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    parse::take_response(buf, limits)
+/// [`parse_response`] on a read buffer, splitting the head off and taking
+/// its storage from `spares` as [`take_request`] does.
+pub fn take_response(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    parse::take_response(buf, limits, spares)
+}
+
+/// Storage of finished heads (field lists, request targets) for the next
+/// heads a worker parses, so that a head parsed on a busy worker allocates
+/// nothing.
+///
+/// Bounded like the worker's other spares: at most [`MAX_SPARE_HEADS`] of
+/// each, and a list or target too large to be typical is freed instead.
+#[derive(Default)]
+pub struct HeadSpares {
+    fields: Vec<Headers>,
+    targets: Vec<String>,
+}
+
+/// Spare field lists and targets a worker keeps at most, each.
+pub const MAX_SPARE_HEADS: usize = 64;
+/// Fields a spare list may have room for; a longer one is freed.
+const MAX_SPARE_FIELDS: usize = 64;
+/// Bytes a spare target may have room for.
+const MAX_SPARE_TARGET: usize = 2048;
+
+impl HeadSpares {
+    /// Keeps the storage of a finished head's fields; the fields, and the
+    /// head bytes they point into, are let go of now.
+    pub fn keep_fields(&mut self, headers: Headers) {
+        if self.fields.len() < MAX_SPARE_HEADS {
+            self.fields.extend(headers.into_spare(MAX_SPARE_FIELDS));
+        }
+    }
+
+    /// Keeps the storage of a finished request's target.
+    pub fn keep_target(&mut self, mut target: String) {
+        let cap = target.capacity();
+        if cap > 0 && cap <= MAX_SPARE_TARGET && self.targets.len() < MAX_SPARE_HEADS {
+            target.clear();
+            self.targets.push(target);
+        }
+    }
+
+    /// Spare field lists and targets held (for tests).
+    #[cfg(test)]
+    pub fn held(&self) -> (usize, usize) {
+        (self.fields.len(), self.targets.len())
+    }
+
+    pub(super) fn fields(&mut self) -> Headers {
+        self.fields.pop().unwrap_or_default()
+    }
+
+    pub(super) fn target(&mut self, text: &str) -> String {
+        let mut target = self.targets.pop().unwrap_or_default();
+        target.push_str(text);
+        target
+    }
 }
 
 /// The body framing of a request, refusing anything ambiguous.
@@ -242,6 +306,12 @@ pub fn write_response(head: &ResponseHead, out: &mut Vec<u8>) {
     write_head::write_response(head, out)
 }
 
+/// The response head's bytes as [`write_response`] writes them, split off
+/// the worker's `block` instead of a buffer of their own.
+pub fn response_bytes(head: &ResponseHead, block: &mut HeadBlock) -> bytes::Bytes {
+    write_head::response_bytes(head, block)
+}
+
 /// The reason phrase RFC 9110 section 15 gives `status`; empty for codes it
 /// does not define (a status line may carry an empty reason).
 pub fn canonical_reason(status: u16) -> &'static str {
@@ -251,6 +321,33 @@ pub fn canonical_reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_spares_are_bounded() {
+        let limits = Limits { max_head_bytes: 16 * 1024, max_headers: 128 };
+        let parsed = |fields: usize, target_len: usize| {
+            let mut raw = format!("GET /{} HTTP/1.1\r\nHost: h\r\n", "t".repeat(target_len));
+            for i in 1..fields {
+                raw.push_str(&format!("X-{i}: v\r\n"));
+            }
+            raw.push_str("\r\n");
+            parse_request(raw.as_bytes(), &limits).expect("valid").expect("complete").0
+        };
+        let mut spares = HeadSpares::default();
+        let huge = parsed(MAX_SPARE_FIELDS + 1, MAX_SPARE_TARGET + 1);
+        spares.keep_fields(huge.headers);
+        spares.keep_target(huge.target);
+        assert_eq!(spares.held(), (0, 0), "storage too large to be typical is freed");
+        spares.keep_fields(Headers::new());
+        spares.keep_target(String::new());
+        assert_eq!(spares.held(), (0, 0), "no storage, nothing kept");
+        for _ in 0..MAX_SPARE_HEADS + 3 {
+            let head = parsed(3, 10);
+            spares.keep_fields(head.headers);
+            spares.keep_target(head.target);
+        }
+        assert_eq!(spares.held(), (MAX_SPARE_HEADS, MAX_SPARE_HEADS));
+    }
 
     #[test]
     fn status_codes() {

@@ -5,7 +5,7 @@
 //! Framing (Content-Length, Transfer-Encoding) is judged separately, in
 //! `framing`, because a response's framing depends on the request method.
 
-use super::head::{HeadError, Headers, Limits, RequestHead, ResponseHead, Version};
+use super::head::{HeadError, HeadSpares, Headers, Limits, RequestHead, ResponseHead, Version};
 use super::target::split_absolute;
 use bytes::{Bytes, BytesMut};
 use httparse::Status;
@@ -14,15 +14,19 @@ use std::mem::MaybeUninit;
 
 /// See [`super::head::parse_request`].
 pub(super) fn parse_request(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    Ok(request_shape(buf, limits)?.map(|(mut head, len)| {
+    Ok(request_shape(buf, limits, &mut HeadSpares::default())?.map(|(mut head, len)| {
         head.headers.attach(Bytes::copy_from_slice(&buf[..len]));
         (head, len)
     }))
 }
 
 /// See [`super::head::take_request`].
-pub(super) fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    Ok(request_shape(buf, limits)?.map(|(mut head, len)| {
+pub(super) fn take_request(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    Ok(request_shape(buf, limits, spares)?.map(|(mut head, len)| {
         head.headers.attach(buf.split_to(len).freeze());
         (head, len)
     }))
@@ -30,15 +34,19 @@ pub(super) fn take_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option
 
 /// See [`super::head::parse_response`].
 pub(super) fn parse_response(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    Ok(response_shape(buf, limits)?.map(|(mut head, len)| {
+    Ok(response_shape(buf, limits, &mut HeadSpares::default())?.map(|(mut head, len)| {
         head.headers.attach(Bytes::copy_from_slice(&buf[..len]));
         (head, len)
     }))
 }
 
 /// See [`super::head::take_response`].
-pub(super) fn take_response(buf: &mut BytesMut, limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    Ok(response_shape(buf, limits)?.map(|(mut head, len)| {
+pub(super) fn take_response(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    Ok(response_shape(buf, limits, spares)?.map(|(mut head, len)| {
         head.headers.attach(buf.split_to(len).freeze());
         (head, len)
     }))
@@ -46,8 +54,13 @@ pub(super) fn take_response(buf: &mut BytesMut, limits: &Limits) -> Result<Optio
 
 /// A request head whose fields are ranges of `buf`, not yet attached to
 /// the bytes they point into (the caller decides whether to copy them or
-/// split them off its buffer), and the head's length.
-fn request_shape(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HeadError> {
+/// split them off its buffer), and the head's length. The field list and
+/// the target string are taken from `spares` once the head is complete.
+fn request_shape(
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     with_header_slots(limits, |slots| {
         let mut req = httparse::Request::new(&mut []);
@@ -66,8 +79,8 @@ fn request_shape(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usi
         let version = version_of(req.version)?;
         check_target(method, target)?;
         check_host(version, req.headers)?;
-        let headers = field_ranges(window, req.headers);
-        let head = RequestHead { method: method_of(method), target: target.to_owned(), version, headers };
+        let headers = field_ranges(window, req.headers, spares.fields());
+        let head = RequestHead { method: method_of(method), target: spares.target(target), version, headers };
         Ok(Some((head, len)))
     })
 }
@@ -93,7 +106,11 @@ fn reason_of(status: u16, reason: &str) -> Cow<'static, str> {
 }
 
 /// [`request_shape`] for a response head.
-fn response_shape(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+fn response_shape(
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     with_header_slots(limits, |slots| {
         let mut res = httparse::Response::new(&mut []);
@@ -114,7 +131,7 @@ fn response_shape(buf: &[u8], limits: &Limits) -> Result<Option<(ResponseHead, u
             version,
             status,
             reason: reason_of(status, res.reason.unwrap_or_default()),
-            headers: field_ranges(window, res.headers),
+            headers: field_ranges(window, res.headers, spares.fields()),
         };
         Ok(Some((head, len)))
     })
@@ -196,8 +213,9 @@ fn version_of(minor: Option<u8>) -> Result<Version, HeadError> {
     }
 }
 
-/// The fields as offsets into `window`, which every httparse slice points into.
-fn field_ranges(window: &[u8], fields: &[httparse::Header<'_>]) -> Headers {
+/// The fields as offsets into `window`, which every httparse slice points
+/// into, listed in `spare`'s storage.
+fn field_ranges(window: &[u8], fields: &[httparse::Header<'_>], spare: Headers) -> Headers {
     // httparse has already trimmed OWS around the value and refused
     // NUL, CR and LF inside it; the remaining bytes pass as they are.
     // A head is at most `max_head_bytes` long, far below u32::MAX.
@@ -207,7 +225,7 @@ fn field_ranges(window: &[u8], fields: &[httparse::Header<'_>]) -> Headers {
         debug_assert!(start + s.len() <= window.len(), "an httparse slice outside the head");
         (start as u32, (start + s.len()) as u32)
     };
-    Headers::received(fields.iter().map(|f| (range(f.name.as_bytes()), range(f.value))))
+    Headers::received(spare, fields.iter().map(|f| (range(f.name.as_bytes()), range(f.value))))
 }
 
 /// RFC 9112 section 3.2: the form of the target must fit the method.
@@ -383,6 +401,38 @@ mod tests {
         assert_eq!(req(four).expect("valid").map(|(h, _)| h.headers.len()), Some(4));
         let five = b"GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
         assert_eq!(req_err(five), HeadError::TooManyHeaders);
+    }
+
+    #[test]
+    fn a_head_in_spare_storage_holds_only_its_own_fields_and_target() {
+        let mut spares = HeadSpares::default();
+        let mut buf = BytesMut::from(
+            &b"GET /first/long/target HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-B: 2\r\n\r\nGET /s HTTP/1.1\r\nHost: b\r\n\r\n"[..],
+        );
+        let (first, _) = take_request(&mut buf, &LIMITS, &mut spares).expect("valid").expect("complete");
+        assert_eq!(fields(&first.headers).len(), 3);
+        spares.keep_fields(first.headers);
+        spares.keep_target(first.target);
+        assert_eq!(spares.held(), (1, 1));
+
+        // Neither a partial head nor a refused one takes the spares.
+        let mut partial = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n"[..]);
+        assert!(take_request(&mut partial, &LIMITS, &mut spares).expect("valid").is_none());
+        let mut refused = BytesMut::from(&b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n"[..]);
+        assert!(take_request(&mut refused, &LIMITS, &mut spares).is_err());
+        assert_eq!(spares.held(), (1, 1));
+
+        let (second, len) = take_request(&mut buf, &LIMITS, &mut spares).expect("valid").expect("complete");
+        assert_eq!(spares.held(), (0, 0), "the second head took both");
+        assert_eq!((len, buf.len()), (28, 0));
+        assert_eq!(second.target, "/s");
+        assert_eq!(fields(&second.headers), vec![("Host", &b"b"[..])]);
+
+        spares.keep_fields(second.headers);
+        let mut response = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..]);
+        let (head, _) = take_response(&mut response, &LIMITS, &mut spares).expect("valid").expect("complete");
+        assert_eq!(spares.held(), (0, 0), "a response head takes a spare list too");
+        assert_eq!(fields(&head.headers), vec![("Content-Length", &b"0"[..])]);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! response head the client sees, each with hop-by-hop fields removed and
 //! framing re-declared to match what the proxy's own encoder will send.
 
-use crate::h1::head::{hop_by_hop, BodyKind, HeadWriter, RequestHead, ResponseHead, Version};
+use crate::h1::head::{hop_by_hop, BodyKind, HeadBlock, HeadWriter, RequestHead, ResponseHead, Version};
 use crate::h1::target::{split_absolute, without_fragment};
 use crate::session::ClientIo;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::borrow::Cow;
-use std::io::Write;
+use std::fmt::Write;
 
 /// How long the body after a response head is, as far as the proxy knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,8 @@ pub enum BodyLen {
 
 /// Declares the client-side framing on `out` and returns the encoder kind.
 /// `original_length` is the origin's Content-Length, which HEAD and 304
-/// responses keep because it describes the representation, not this body.
+/// responses keep because it describes the representation, not this body,
+/// and which a body that kept its length is declared with again.
 pub fn frame_response(
     out: &mut ResponseHead,
     len: BodyLen,
@@ -30,8 +31,9 @@ pub fn frame_response(
     original_length: Option<Bytes>,
     client: Version,
 ) -> BodyKind {
-    // The origin's own Content-Length, if it has one, for the common case
-    // where the body keeps its length: re-setting it needs no new string.
+    // The Content-Length the head still has (a plugin's) or the origin's,
+    // for the common case where the body keeps its length: re-setting it
+    // shares those bytes instead of copying new ones.
     let declared = out.headers.get_shared("content-length");
     out.headers.remove("content-length");
     out.headers.remove("transfer-encoding");
@@ -50,9 +52,9 @@ pub fn frame_response(
         BodyLen::Known(n) => {
             let mut digits = [0u8; 20];
             let digits = decimal(n, &mut digits);
-            match declared {
-                Some(v) if v.as_ref() == digits => out.headers.set_static("Content-Length", v),
-                _ => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
+            match [declared, original_length].into_iter().flatten().find(|v| v.as_ref() == digits) {
+                Some(v) => out.headers.set_static("Content-Length", v),
+                None => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
             }
             BodyKind::Length(n)
         }
@@ -96,8 +98,9 @@ pub fn origin_form(up: &mut RequestHead) {
 /// Written in one pass over the client's head into one buffer sized for
 /// it, without an edited copy of the head: fields keep their order, Host
 /// and X-Forwarded-For their place (the latter gains the client's address
-/// after every earlier hop), and the proxy's own fields come last.
-pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) -> Bytes {
+/// after every earlier hop), and the proxy's own fields come last. The head
+/// is split off the worker's `block`.
+pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, block: &mut HeadBlock) -> Bytes {
     // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
     // parser already refused a target that does not split; a plugin-set one that does not is
     // forwarded as it stands, for the origin to judge.
@@ -109,7 +112,8 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
     let had_length = head.headers.contains("content-length");
     // The proxy's own fields: Host (rarely), X-Forwarded-For, Via, framing.
     const OWN_FIELDS: usize = 160;
-    let mut w = HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS);
+    let mut w =
+        HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS, block);
     let (mut host, mut xff) = (false, false);
     for field in head.headers.wire() {
         let name = field.name;
@@ -164,13 +168,40 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo) ->
     w.finish()
 }
 
-fn push_ip(out: &mut Vec<u8>, io: &ClientIo) {
+fn push_ip(out: &mut BytesMut, io: &ClientIo) {
     let _ = write!(out, "{}", io.peer.ip());
 }
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::*;
+    use crate::h1::head::Headers;
+
+    fn response(fields: &[(&'static str, &'static str)]) -> ResponseHead {
+        let mut headers = Headers::new();
+        for (name, value) in fields {
+            headers.append_static(name, *value);
+        }
+        ResponseHead { version: Version::Http11, status: 200, reason: "OK".into(), headers }
+    }
+
+    #[test]
+    fn a_body_that_kept_its_length_is_declared_with_the_origins_bytes() {
+        let original = Bytes::from(b"1024".to_vec());
+        let mut out = response(&[("Server", "s")]);
+        let kind = frame_response(&mut out, BodyLen::Known(1024), "GET", Some(original.clone()), Version::Http11);
+        assert_eq!(kind, BodyKind::Length(1024));
+        let declared = out.headers.get_shared("content-length").expect("declared");
+        assert_eq!(declared.as_ptr(), original.as_ptr(), "shared, not copied");
+
+        // A length that changed is written afresh; a plugin's equal value is kept.
+        let mut out = response(&[("Content-Length", "7")]);
+        frame_response(&mut out, BodyLen::Known(12), "GET", Some(original.clone()), Version::Http11);
+        assert_eq!(out.headers.get_all("content-length").collect::<Vec<_>>(), [&b"12"[..]]);
+        let mut out = response(&[("Content-Length", "12"), ("X-A", "1")]);
+        frame_response(&mut out, BodyLen::Known(12), "GET", Some(original), Version::Http11);
+        assert_eq!(out.headers.iter().collect::<Vec<_>>(), [("X-A", &b"1"[..]), ("Content-Length", &b"12"[..])]);
+    }
 
     #[test]
     fn decimal_matches_to_string() {

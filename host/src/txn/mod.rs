@@ -151,7 +151,7 @@ impl Txn {
             io.wbuf.push(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
         }
         let (req, upstream_head) = match (has_body, request_chain) {
-            (false, _) => (None, Some(upstream_request(&head, framing, io))),
+            (false, _) => (None, Some(upstream_request(&head, framing, io, &mut ctx.spares.head_block))),
             (true, Some(chain)) => {
                 let len = match framing {
                     BodyKind::Length(n) => Some(n),
@@ -162,7 +162,7 @@ impl Txn {
             (true, None) => {
                 let up = if let BodyKind::Length(n) = framing { BodyKind::Length(n) } else { BodyKind::Chunked };
                 let pipe = BodyPipe::direct(Decoder::new(framing), Encoder::new(up));
-                (Some(pipe), Some(upstream_request(&head, up, io)))
+                (Some(pipe), Some(upstream_request(&head, up, io, &mut ctx.spares.head_block)))
             }
         };
         let retry_allowed = !has_body && IDEMPOTENT.contains(&&*head.method);
@@ -318,6 +318,9 @@ impl Txn {
                 Ok(ReadOutcome::Data(_, drained)) => {
                     o.readable &= !drained || o.fin;
                     self.got_origin_bytes = true;
+                    // Kept only to retry on a stale pooled connection, which an answer rules
+                    // out: let go of it, and of the worker's head block it was split off.
+                    self.upstream_head = None;
                     progress = true;
                 }
                 Ok(ReadOutcome::Eof) => {
@@ -358,7 +361,7 @@ impl Txn {
             match pumped {
                 Ok(Pump::NeedHead(len)) => {
                     let kind = len.map_or(BodyKind::Chunked, BodyKind::Length);
-                    let head = upstream_request(&self.request, kind, io);
+                    let head = upstream_request(&self.request, kind, io, &mut ctx.spares.head_block);
                     o.wbuf.push(head.clone());
                     self.upstream_head = Some(head);
                     pipe.set_encoder(Encoder::new(kind));
@@ -492,6 +495,9 @@ impl Txn {
         if self.bytes_spliced > 0 {
             ctx.metrics.spliced(self.bytes_spliced);
         }
+        // The head's storage serves the worker's next request; its bytes go now.
+        ctx.spares.heads.keep_fields(std::mem::take(&mut self.request.headers));
+        ctx.spares.heads.keep_target(std::mem::take(&mut self.request.target));
         clean && req_done && self.client_keep_alive
     }
 }

@@ -10,10 +10,11 @@ use crate::bridge::{HookResult, TxnView};
 use crate::h1::decode::Decoder;
 use crate::h1::encode::Encoder;
 use crate::h1::head::{
-    origin_may_persist, response_framing, strip_hop_by_hop, take_response, write_response, BodyKind, ResponseHead,
+    origin_may_persist, response_bytes, response_framing, strip_hop_by_hop, take_response, BodyKind, ResponseHead,
     Version,
 };
 use crate::session::{ClientIo, Ctx};
+use crate::spare::Spares;
 use bytes::Bytes;
 use std::time::SystemTime;
 
@@ -24,7 +25,7 @@ impl Txn {
         loop {
             let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
             match &mut self.resp {
-                Resp::AwaitHead => match take_response(&mut o.rbuf, &ctx.settings.limits) {
+                Resp::AwaitHead => match take_response(&mut o.rbuf, &ctx.settings.limits, &mut ctx.spares.heads) {
                     Ok(Some((head, _))) => {
                         progress = true;
                         match head.status {
@@ -70,7 +71,7 @@ impl Txn {
                     match pumped {
                         Ok(Pump::NeedHead(len)) => {
                             let len = len.map_or(BodyLen::Unknown, BodyLen::Known);
-                            match self.send_response_head(len, None, io) {
+                            match self.send_response_head(len, None, io, ctx.spares) {
                                 Ok(kind) => {
                                     if let Resp::Body(pipe) = &mut self.resp {
                                         pipe.set_encoder(Encoder::new(kind));
@@ -176,7 +177,7 @@ impl Txn {
             BodyKind::Length(n) => BodyLen::Known(n),
             _ => BodyLen::Unknown,
         };
-        match self.send_response_head(len, original_length, io) {
+        match self.send_response_head(len, original_length, io, ctx.spares) {
             Ok(client_kind) => {
                 // Only identity framing on both sides can go byte for byte through a pipe.
                 self.splice_wanted = ctx.settings.splice
@@ -198,6 +199,7 @@ impl Txn {
         len: BodyLen,
         original_length: Option<Bytes>,
         io: &mut ClientIo,
+        spares: &mut Spares,
     ) -> Result<BodyKind, TxnStep> {
         let Some(mut out) = self.pending_head.take() else { return Err(TxnStep::Aborted) };
         if let Some(p) = self.plugins.as_mut() {
@@ -219,11 +221,10 @@ impl Txn {
         } else if self.request.version == Version::Http10 {
             out.headers.set_static("Connection", "keep-alive");
         }
-        // Empty: write_response reserves the head's exact length.
-        let mut bytes = Vec::new();
-        write_response(&out, &mut bytes);
+        let bytes = response_bytes(&out, &mut spares.head_block);
         self.bytes_out += bytes.len() as u64;
-        io.wbuf.push_vec(bytes);
+        io.wbuf.push(bytes);
+        spares.heads.keep_fields(out.headers);
         self.resp_head_sent = true;
         Ok(kind)
     }
