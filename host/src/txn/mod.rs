@@ -89,6 +89,9 @@ pub struct Txn {
     splice_wanted: bool,
     /// A response head waiting for its chain's output length.
     pending_head: Option<ResponseHead>,
+    /// The origin's Content-Length of `pending_head` (hop-by-hop stripping
+    /// removed it from the head), for a transformed body that kept its length.
+    pending_length: Option<Bytes>,
     resp_head_sent: bool,
     status: u16,
     started: Instant,
@@ -185,6 +188,7 @@ impl Txn {
             resp: Resp::AwaitHead,
             splice_wanted: false,
             pending_head: None,
+            pending_length: None,
             resp_head_sent: false,
             status: 0,
             started: ctx.now,

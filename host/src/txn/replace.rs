@@ -48,6 +48,7 @@ impl Txn {
         io.wbuf.push_vec(bytes);
         self.resp_head_sent = true;
         self.pending_head = None;
+        self.pending_length = None;
         self.response_body = BodyKind::Length(r.body.len() as u64);
         self.resp = Resp::Done;
         if !input_read {

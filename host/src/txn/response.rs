@@ -71,7 +71,8 @@ impl Txn {
                     match pumped {
                         Ok(Pump::NeedHead(len)) => {
                             let len = len.map_or(BodyLen::Unknown, BodyLen::Known);
-                            match self.send_response_head(len, None, io, ctx.spares) {
+                            let original_length = self.pending_length.take();
+                            match self.send_response_head(len, original_length, io, ctx.spares) {
                                 Ok(kind) => {
                                     if let Resp::Body(pipe) = &mut self.resp {
                                         pipe.set_encoder(Encoder::new(kind));
@@ -169,6 +170,7 @@ impl Txn {
         };
         self.pending_head = Some(head);
         if let Some(chain) = chain {
+            self.pending_length = original_length;
             self.resp = Resp::Body(BodyPipe::through(Decoder::new(kind), chain, input_len));
             return None;
         }
