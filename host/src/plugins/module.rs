@@ -314,12 +314,7 @@ impl TransformPlugin for Module {
         &self.stats
     }
 
-    unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
-        let _calling = Calling::enter_id(&self.name, self.calls.event);
-        (self.table.transform_event)(self.host, instance, io, event, vio)
-    }
-
-    unsafe fn transform_event_at(
+    unsafe fn transform_event(
         &self,
         instance: *mut c_void,
         io: *mut IoCtx,

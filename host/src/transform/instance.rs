@@ -44,7 +44,7 @@ impl Instance {
         }
         // SAFETY: `ptr` is a live instance of this plugin (alive), `io`
         // points at the chain's state for this call.
-        unsafe { self.plugin.transform_event_at(self.ptr, io, event, vio, now) }
+        unsafe { self.plugin.transform_event(self.ptr, io, event, vio, now) }
     }
 
     /// Destroys the instance (idempotent).

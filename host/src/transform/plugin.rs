@@ -37,33 +37,22 @@ pub trait TransformPlugin: Send + Sync {
     /// The counters the engine adds to.
     fn stats(&self) -> &PluginStats;
 
-    /// Delivers `event` about `vio` to `instance`; returns the plugin's status.
+    /// Delivers `event` about `vio` to `instance`, entering the plugin at
+    /// `now`, a [`crate::clock::coarse_ns`] reading taken moments ago.
+    /// Returns the plugin's status and a reading taken once it returned, so
+    /// a chain's run of events reads the clock once per event.
     ///
     /// # Safety
     /// `instance` must be a live instance this plugin handed over, and `io`
     /// a context valid for the call.
-    unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32;
-
-    /// [`TransformPlugin::transform_event`] for a caller holding `now`, a
-    /// [`crate::clock::coarse_ns`] reading taken moments ago: returns the
-    /// status and a reading taken once the plugin returned, so a chain's
-    /// run of events reads the clock once per event.
-    ///
-    /// # Safety
-    /// As for [`TransformPlugin::transform_event`].
-    unsafe fn transform_event_at(
+    unsafe fn transform_event(
         &self,
         instance: *mut c_void,
         io: *mut IoCtx,
         event: u32,
         vio: Handle,
         now: u64,
-    ) -> (i32, u64) {
-        let _ = now;
-        // SAFETY: the caller's contract is the same.
-        let status = unsafe { self.transform_event(instance, io, event, vio) };
-        (status, crate::clock::coarse_ns())
-    }
+    ) -> (i32, u64);
 
     /// Destroys `instance`; returns the plugin's status.
     ///

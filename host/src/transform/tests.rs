@@ -34,8 +34,15 @@ impl TransformPlugin for LinkedPlugin {
     fn stats(&self) -> &PluginStats {
         &self.stats
     }
-    unsafe fn transform_event(&self, instance: *mut c_void, io: *mut IoCtx, event: u32, vio: Handle) -> i32 {
-        (self.table.transform_event)(&HOST_TABLE, instance, io, event, vio)
+    unsafe fn transform_event(
+        &self,
+        instance: *mut c_void,
+        io: *mut IoCtx,
+        event: u32,
+        vio: Handle,
+        _now: u64,
+    ) -> (i32, u64) {
+        ((self.table.transform_event)(&HOST_TABLE, instance, io, event, vio), crate::clock::coarse_ns())
     }
     unsafe fn transform_destroy(&self, instance: *mut c_void) -> i32 {
         (self.table.transform_destroy)(instance)
