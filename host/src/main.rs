@@ -378,6 +378,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let run = move || event_loop::Worker::new(listener, settings, shared, &access)?.run();
         handles.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(run)?);
     }
+    // Before the host says it is listening: whoever waits for that line may read the file next.
+    let _pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     tracing::info!(%local, threads, origin = %settings.origin, "plugin-host started");
     println!("listening on {local}");
     if let Some(addr) = args.admin_listen {
@@ -386,7 +388,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::info!(%admin, "admin endpoint: GET /stats, GET /metrics, POST /reload");
         println!("admin on {admin}");
     }
-    let _pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
     std::io::stdout().flush()?;
     let mut failed = false;
     for h in handles {
@@ -454,8 +455,14 @@ fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 struct PidFile(PathBuf);
 
 impl PidFile {
+    /// Written beside `path` and renamed over it, so a reader never sees
+    /// the file empty or half written.
     fn write(path: &Path) -> anyhow::Result<PidFile> {
-        std::fs::write(path, format!("{}\n", std::process::id()))
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        std::fs::write(&partial, format!("{}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&partial, path))
             .with_context(|| format!("writing --pid-file {}", path.display()))?;
         Ok(PidFile(path.to_path_buf()))
     }
