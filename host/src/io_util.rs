@@ -1,7 +1,13 @@
-//! Socket reads straight into a `BytesMut`'s spare capacity.
+//! Socket reads straight into a `BytesMut`'s spare capacity, and socket
+//! writes by `send(2)` / `sendmsg(2)`.
+//!
+//! Both use the socket calls rather than `read(2)` / `writev(2)`: those go
+//! through the file layer first (position lock, permission hooks, the
+//! iterator wrappers) before reaching the same socket code, about 2% of a
+//! small proxied request's CPU in a profile.
 
 use bytes::{BufMut, BytesMut};
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 
 /// Below this much spare capacity a read first reserves a new chunk.
@@ -43,7 +49,7 @@ pub fn read_buffered<S: AsRawFd>(
 
 /// Reads once into `buf`, reserving `chunk` bytes of room first.
 ///
-/// `read(2)` into uninitialised capacity is sound where a `&mut [u8]` over
+/// `recv(2)` into uninitialised capacity is sound where a `&mut [u8]` over
 /// it would not be, and it spares zeroing every buffer before each read.
 pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::Result<ReadOutcome> {
     // Reuse the spare tail of the current block while it is worth a read: reserving a whole
@@ -54,8 +60,8 @@ pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::
     loop {
         let spare = buf.chunk_mut();
         let len = spare.len();
-        // SAFETY: `spare` points at `len` writable bytes owned by `buf`; read(2) writes at most `len`.
-        let n = unsafe { libc::read(sock.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
+        // SAFETY: `spare` points at `len` writable bytes owned by `buf`; recv(2) writes at most `len`.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), spare.as_mut_ptr().cast(), len, 0) };
         if n > 0 {
             let n = n as usize;
             // SAFETY: the kernel initialised exactly `n` bytes of the spare capacity.
@@ -72,5 +78,45 @@ pub fn read_into<S: AsRawFd>(sock: &S, buf: &mut BytesMut, chunk: usize) -> io::
             io::ErrorKind::WouldBlock => return Ok(ReadOutcome::WouldBlock),
             _ => return Err(err),
         }
+    }
+}
+
+/// A connected socket as an [`io::Write`] that sends with `send(2)` (one
+/// block) or `sendmsg(2)` (several), with `MSG_NOSIGNAL`: a peer gone away
+/// is an `EPIPE` error, never a signal.
+pub struct SocketWriter<'a, S: AsRawFd>(pub &'a S);
+
+impl<S: AsRawFd> io::Write for SocketWriter<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is `buf.len()` readable bytes for the length of the call.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        sent(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let [one] = bufs {
+            return self.write(one);
+        }
+        // SAFETY: an all-zero msghdr is valid (no address, no control data).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // IoSlice is ABI-compatible with iovec on Unix; sendmsg only reads through the pointer.
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len() as _;
+        // SAFETY: `msg` points at `bufs`, valid for the call; no other field is set.
+        let n = unsafe { libc::sendmsg(self.0.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        sent(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A send call's return value as a result.
+fn sent(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::event_loop::{token_of, Slot};
 use crate::h1::write_queue::WriteQueue;
-use crate::io_util::{read_buffered, ReadOutcome};
+use crate::io_util::{read_buffered, ReadOutcome, SocketWriter};
 use crate::session::Ctx;
 use bytes::BytesMut;
 use mio::net::TcpStream;
@@ -134,7 +134,7 @@ impl OriginConn {
 
     /// Writes queued request bytes; false if the socket would block.
     pub fn flush(&mut self) -> io::Result<usize> {
-        let n = self.wbuf.write_to(&mut self.stream)?;
+        let n = self.wbuf.write_to(&mut SocketWriter(&self.stream))?;
         if !self.wbuf.is_empty() {
             self.writable = false;
         }

@@ -13,7 +13,7 @@ use crate::event_loop::Slot;
 use crate::h1::date::DateCache;
 use crate::h1::head::{take_request, HeadError};
 use crate::h1::write_queue::WriteQueue;
-use crate::io_util::{read_buffered, ReadOutcome};
+use crate::io_util::{read_buffered, ReadOutcome, SocketWriter};
 use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 use crate::shared::Shared;
@@ -125,7 +125,7 @@ impl ClientIo {
         if !self.writable || self.wbuf.is_empty() {
             return Ok(false);
         }
-        let n = self.wbuf.write_to(&mut self.stream)?;
+        let n = self.wbuf.write_to(&mut SocketWriter(&self.stream))?;
         if !self.wbuf.is_empty() {
             self.writable = false;
         }
