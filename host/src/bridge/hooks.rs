@@ -135,12 +135,19 @@ impl TxnPlugins {
             Phase::Close => (hook_id::TXN_CLOSE, "txn_close"),
         };
         let mut result = HookResult::Continue;
+        if !self.generation.wants(id) {
+            return result;
+        }
         let TxnPlugins { generation, request, response, states } = self;
         let modules = generation.modules().len();
-        let mut now = crate::clock::coarse_ns();
+        // Read only once a plugin wants this hook: most phases call none.
+        let mut now = 0;
         for (index, module) in generation.modules().iter().enumerate() {
             if !module.wants(id) {
                 continue;
+            }
+            if now == 0 {
+                now = crate::clock::coarse_ns();
             }
             let cell = TxnCell {
                 state: RefCell::new(TxnState {

@@ -37,6 +37,8 @@ pub struct LoadOptions<'a> {
 #[derive(Debug)]
 pub struct Generation {
     modules: Vec<Arc<Module>>,
+    /// The union of the modules' hook masks (`Module::hooks`).
+    hooks: u32,
     water_mark: usize,
     /// 1 for the generation the host started with, then one more per successful reload.
     number: u64,
@@ -94,7 +96,14 @@ fn parse_all(config: &Path, plugin_dir: &Path) -> (Vec<config::PluginLine>, Vec<
 impl Generation {
     /// A generation of already loaded modules, in chain order.
     pub fn from_modules(modules: Vec<Arc<Module>>) -> Self {
-        Generation { modules, water_mark: DEFAULT_WATER_MARK, number: 1, txns: AtomicUsize::new(0) }
+        let hooks = modules.iter().fold(0, |any, m| any | m.hooks());
+        Generation { modules, hooks, water_mark: DEFAULT_WATER_MARK, number: 1, txns: AtomicUsize::new(0) }
+    }
+
+    /// Whether any plugin of the generation asked for hook `hook` (a
+    /// `plugin_sdk::ffi::hook_id`): a transaction skips the hooks none did.
+    pub fn wants(&self, hook: u32) -> bool {
+        1u32.checked_shl(hook).is_some_and(|bit| self.hooks & bit != 0)
     }
 
     /// Numbers the generation (see [`Generation::number`]).

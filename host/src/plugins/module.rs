@@ -201,6 +201,11 @@ impl Module {
         self.abi_minor
     }
 
+    /// The hooks the plugin asked for, a mask of `1 << hook_id`.
+    pub fn hooks(&self) -> u32 {
+        self.hooks
+    }
+
     /// Whether the plugin asked for hook `hook` (a `plugin_sdk::ffi::hook_id`).
     pub fn wants(&self, hook: u32) -> bool {
         1u32.checked_shl(hook).is_some_and(|bit| self.hooks & bit != 0)

@@ -177,8 +177,9 @@ impl Chain {
     /// with no byte moving for longer than its busy limit faults, charged
     /// to the transform that took the events.
     pub fn run(&mut self) -> RunStatus {
-        let started = crate::clock::coarse_ns();
-        let mut now = started;
+        // Read at the first event: a run that finds none (after most pushes
+        // and takes) reads no clock.
+        let (mut started, mut now) = (0, 0);
         let moved_before = {
             let st = &mut *self.shared.state.borrow_mut();
             st.run_counts.fill(0);
@@ -198,6 +199,10 @@ impl Chain {
                 self.busy.since = None;
                 return RunStatus::Idle;
             };
+            if started == 0 {
+                started = crate::clock::coarse_ns();
+                now = started;
+            }
             now = self.deliver(i, event, vio, now);
             if Duration::from_nanos(now.saturating_sub(started)) >= RUN_BUDGET {
                 break;
@@ -431,9 +436,12 @@ impl Drop for Chain {
         };
         // Let each transform see its closed flag, as the protocol promises,
         // unless the chain faulted (a poisoned instance is not called again).
-        let mut now = crate::clock::coarse_ns();
+        let mut now = 0;
         for i in 0..self.instances.len() {
             if !faulted && !self.shared.state.borrow().vconns[i].gone {
+                if now == 0 {
+                    now = crate::clock::coarse_ns();
+                }
                 now = self.deliver(i, event_code::IMMEDIATE, 0, now);
             }
             self.instances[i].destroy();

@@ -255,20 +255,29 @@ impl State {
     /// The slot `h` names if it is a `kind` handle of this chain; anything
     /// else is a violation saying which (a handle of another chain is named
     /// as such, not as garbage). Whether the slot is live is the caller's check.
+    #[inline]
     pub fn index_of(&mut self, kind: u64, h: Handle) -> Option<usize> {
+        // Every plugin call checks at least one handle: the good case stays
+        // three compares, the messages live out of line.
+        if h >> 56 == kind && h & INDEX_MASK != 0 && (h >> SERIAL_SHIFT) as u32 == self.serial {
+            return Some((h & INDEX_MASK) as usize - 1);
+        }
+        self.bad_handle(kind, h);
+        None
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_handle(&mut self, kind: u64, h: Handle) {
         let (bare, with_article) = noun(kind);
         if h >> 56 != kind || h & INDEX_MASK == 0 {
             self.violation(format!("used an invalid {bare} handle {h:#x}"));
-            return None;
-        }
-        if (h >> SERIAL_SHIFT) as u32 != self.serial {
+        } else {
             self.violation(format!(
                 "used {with_article} handle ({h:#x}) of another transaction: one kept from an earlier \
                  transaction or past its transform's close"
             ));
-            return None;
         }
-        Some((h & INDEX_MASK) as usize - 1)
     }
 
     pub fn terminus(&self) -> usize {
