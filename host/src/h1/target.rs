@@ -32,6 +32,10 @@ pub type TargetError = &'static str;
 /// scheme case-insensitive). `Ok(None)`: some other form (origin, authority,
 /// asterisk), judged elsewhere.
 pub fn split_absolute(target: &str) -> Result<Option<Absolute<'_>>, TargetError> {
+    // The origin form (nearly every request) has no scheme: spare it the substring search.
+    if target.starts_with('/') {
+        return Ok(None);
+    }
     let Some((scheme, rest)) = target.split_once("://") else {
         return Ok(None);
     };
