@@ -135,15 +135,7 @@ impl Chain {
     /// passes its water mark; 0 while any buffer of the chain is above its
     /// mark (so memory stays bounded whatever the plugins do with it).
     pub fn input_space(&self) -> usize {
-        let st = self.shared.state.borrow();
-        let Some(r) = self.input_reader else { return 0 };
-        if self.input_ended || st.fault.is_some() {
-            return 0;
-        }
-        if (1..=st.terminus()).any(|k| st.input_over_mark(k)) {
-            return 0;
-        }
-        (st.water_mark_of_reader(r).saturating_sub(st.avail(r))) as usize
+        input_space(&self.shared.state.borrow(), self.input_reader, self.input_ended)
     }
 
     /// Appends to the first transform's input buffer and reenables its write VIO.
@@ -252,8 +244,9 @@ impl Chain {
     /// Plugins have no timers: a chain left with nothing queued, no input
     /// coming and work undone would hang its transaction, so it faults now.
     fn check_stall(&mut self) {
-        let open = self.input_space() > 0;
-        self.shared.state.borrow_mut().check_stall(open);
+        let (reader, ended) = (self.input_reader, self.input_ended);
+        // Asked last: the state's cheaper checks settle most runs first.
+        self.shared.state.borrow_mut().check_stall(|st| input_space(st, reader, ended) > 0);
     }
 
     /// Calls transform `i` with no borrow of the state held (the plugin calls
@@ -409,6 +402,18 @@ impl Chain {
     pub fn set_downstream_space(&mut self, n: usize) {
         self.downstream_space = n;
     }
+}
+
+/// [`Chain::input_space`] of a chain whose input reader is `reader`.
+fn input_space(st: &super::state::State, reader: Option<usize>, ended: bool) -> usize {
+    let Some(r) = reader else { return 0 };
+    if ended || st.fault.is_some() {
+        return 0;
+    }
+    if (1..=st.terminus()).any(|k| st.input_over_mark(k)) {
+        return 0;
+    }
+    (st.water_mark_of_reader(r).saturating_sub(st.avail(r))) as usize
 }
 
 impl Drop for Chain {
