@@ -103,7 +103,7 @@ impl Generation {
     /// Whether any plugin of the generation asked for hook `hook` (a
     /// `plugin_sdk::ffi::hook_id`): a transaction skips the hooks none did.
     pub fn wants(&self, hook: u32) -> bool {
-        1u32.checked_shl(hook).is_some_and(|bit| self.hooks & bit != 0)
+        super::module::mask_has(self.hooks, hook)
     }
 
     /// Numbers the generation (see [`Generation::number`]).

@@ -208,7 +208,7 @@ impl Module {
 
     /// Whether the plugin asked for hook `hook` (a `plugin_sdk::ffi::hook_id`).
     pub fn wants(&self, hook: u32) -> bool {
-        1u32.checked_shl(hook).is_some_and(|bit| self.hooks & bit != 0)
+        mask_has(self.hooks, hook)
     }
 
     /// Runs hook `hook` (a `plugin_sdk::ffi::hook_id`) on the transaction
@@ -353,4 +353,9 @@ impl Drop for Module {
             self.count_panic("fini");
         }
     }
+}
+
+/// Whether `mask` (of `1 << hook_id`, as `hooks_wanted` returns) holds `hook`.
+pub(super) fn mask_has(mask: u32, hook: u32) -> bool {
+    1u32.checked_shl(hook).is_some_and(|bit| mask & bit != 0)
 }

@@ -495,7 +495,8 @@ impl State {
 impl State {
     /// Records a fault if the chain can never move again. Call it whenever
     /// a run of the chain ends with no event queued; `input_open` says the
-    /// host may still push input (not ended, and there is space for it).
+    /// host may still push input (not ended, and there is space for it). It
+    /// is asked last, only when the cheaper checks have not settled it.
     ///
     /// Stuck: nothing queued, no input coming, output not done and nothing
     /// in it for the client to take. Plugins have no timers, so no callback
