@@ -57,17 +57,8 @@ for round in $(seq "$ROUNDS"); do
             NGINX_PORT="$PH_PORT" start_nginx_proxy
             main="$TARGET_MAIN_PID" pid="${TARGET_PIDS[1]}"
         else
-            nulls="$NULLS" bin="$target"
-            if [[ "$target" == *#* ]]; then
-                nulls="${target##*#}" bin="${target%#*}"
-            fi
-            plugins=(--no-plugins)
-            if ((nulls > 0)); then
-                PLUGIN_NULL_SO="$(cd "$(dirname "$bin")" && pwd)/libplugin_null.so"
-                [[ -f "$PLUGIN_NULL_SO" ]] || die "$nulls nulls: no $PLUGIN_NULL_SO beside $bin"
-                write_plugin_config "$nulls" "$WORK_DIR/plugin.config"
-                plugins=(--config "$WORK_DIR/plugin.config")
-            fi
+            null_target "$target" "$NULLS"
+            nulls="$TARGET_NULLS" bin="$TARGET_BIN" plugins=("${PLUGIN_ARGS[@]}")
             mapfile -t log_flags < <(PLUGIN_HOST_BIN="$bin" plugin_host_log_args 0 "")
             # shellcheck disable=SC2086 # PH_EXTRA_ARGS is a list of flags by design
             taskset -c "$PROXY_CPU" "$bin" run "${plugins[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" \

@@ -47,15 +47,8 @@ start_origin
 n=0
 for target in "$@"; do
     n=$((n + 1))
-    bin="$target" nulls=0
-    [[ "$target" != *#* ]] || nulls="${target##*#}" bin="${target%#*}"
-    plugins=(--no-plugins)
-    if ((nulls > 0)); then
-        PLUGIN_NULL_SO="$(cd "$(dirname "$bin")" && pwd)/libplugin_null.so"
-        [[ -f "$PLUGIN_NULL_SO" ]] || die "$nulls nulls: no $PLUGIN_NULL_SO beside $bin"
-        write_plugin_config "$nulls" "$WORK_DIR/plugin.config"
-        plugins=(--config "$WORK_DIR/plugin.config")
-    fi
+    null_target "$target" 0
+    bin="$TARGET_BIN" nulls="$TARGET_NULLS" plugins=("${PLUGIN_ARGS[@]}")
     out="$WORK_DIR/callgrind.$n"
     # Uncompressed names and positions: each dump file reads on its own.
     valgrind --tool=callgrind --callgrind-out-file="$out.%p" --compress-strings=no --compress-pos=no \

@@ -90,6 +90,22 @@ write_plugin_config() {
     done
 }
 
+# null_target TARGET DEFAULT_NULLS: splits BIN[#N] into TARGET_BIN (the binary)
+# and TARGET_NULLS (N, else DEFAULT_NULLS), and sets PLUGIN_ARGS: --no-plugins, or
+# --config of a WORK_DIR/plugin.config of TARGET_NULLS null transforms, each the
+# libplugin_null.so beside the binary (so a snapshot keeps its own plugin build).
+null_target() {
+    TARGET_BIN="$1" TARGET_NULLS="$2"
+    [[ "$1" != *#* ]] || TARGET_NULLS="${1##*#}" TARGET_BIN="${1%#*}"
+    PLUGIN_ARGS=(--no-plugins)
+    if ((TARGET_NULLS > 0)); then
+        PLUGIN_NULL_SO="$(cd "$(dirname "$TARGET_BIN")" && pwd)/libplugin_null.so"
+        [[ -f "$PLUGIN_NULL_SO" ]] || die "$TARGET_NULLS nulls: no $PLUGIN_NULL_SO beside $TARGET_BIN"
+        write_plugin_config "$TARGET_NULLS" "$WORK_DIR/plugin.config"
+        PLUGIN_ARGS=(--config "$WORK_DIR/plugin.config")
+    fi
+}
+
 # plugin_host_has_access_log: the binary has the --access-log flag (hosts
 # built before it log each transaction as an info line on stderr instead).
 plugin_host_has_access_log() {
