@@ -231,9 +231,12 @@ impl Worker {
                 }
                 self.drive(owner, false);
             }
-            Some(Slot::Idle(_)) => {
-                // An idle pooled connection has nothing to say: data or EOF both mean it is unusable.
-                if readable {
+            Some(Slot::Idle(conn)) => {
+                // An idle pooled connection has nothing to say: data or EOF both mean it is
+                // unusable. The event may be stale, though: collected in this batch before the
+                // drive that read the last body bytes and pooled the connection. Only what is
+                // waiting on the socket now counts.
+                if readable && !conn.is_quiet() {
                     self.drop_idle(index);
                 }
             }

@@ -90,6 +90,12 @@ impl OriginConn {
         ctx.pool.push(index);
     }
 
+    /// True if nothing waits on the socket: no byte, no end of stream, no error.
+    /// A pooled connection must be quiet to be reused.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// Closes the connection and frees its slot.
     pub fn close(mut self, ctx: &mut Ctx) {
         let _ = ctx.registry.deregister(&mut self.stream);
