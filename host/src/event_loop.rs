@@ -63,6 +63,9 @@ pub struct Worker {
     draining_since: Option<Instant>,
     /// Sessions whose transform chains have queued events left over.
     pending: Vec<usize>,
+    /// Sessions holding a response head for its first body bytes: driven
+    /// after the next poll whatever it brings (see [`ClientIo::hold`]).
+    held: Vec<usize>,
     /// The shared read block empty connections read into.
     scratch: bytes::BytesMut,
     /// What the watchdog sees of this worker (and its listener).
@@ -104,6 +107,7 @@ impl Worker {
             shared,
             draining_since: None,
             pending: Vec::new(),
+            held: Vec::new(),
             scratch: bytes::BytesMut::new(),
             watch,
             date: DateCache::default(),
@@ -121,10 +125,10 @@ impl Worker {
         loop {
             // Back from a plugin callback the watchdog flagged: accept again.
             self.watch.resume();
-            let timeout = if self.pending.is_empty() {
+            let timeout = if self.pending.is_empty() && self.held.is_empty() {
                 next_sweep.saturating_duration_since(Instant::now())
             } else {
-                // Chains have work queued: look at the sockets, then come straight back.
+                // Chains have work queued, or heads wait: look at the sockets, then come straight back.
                 Duration::ZERO
             };
             match self.poll.poll(&mut events, Some(timeout)) {
@@ -133,6 +137,8 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            // Held before this poll: their wait ends with this round, body bytes or not.
+            let due = std::mem::take(&mut self.held);
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
@@ -152,6 +158,9 @@ impl Worker {
                 }
             }
             for index in std::mem::take(&mut self.pending) {
+                self.drive(index, false);
+            }
+            for index in due {
                 self.drive(index, false);
             }
             if self.shared.shutting_down.load(Ordering::Acquire) && self.draining_since.is_none() {
@@ -261,6 +270,7 @@ impl Worker {
             now: Instant::now(),
             draining,
             more_work: false,
+            hold: false,
             scratch: &mut self.scratch,
             date: &mut self.date,
             metrics: &self.metrics,
@@ -269,12 +279,15 @@ impl Worker {
             spares: &mut self.spares,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
-        let more_work = ctx.more_work;
+        let (more_work, hold) = (ctx.more_work, ctx.hold);
         match step {
             Step::Open => {
                 self.slots[index] = Slot::Client(session);
                 if more_work && !self.pending.contains(&index) {
                     self.pending.push(index);
+                }
+                if hold {
+                    self.held.push(index);
                 }
             }
             Step::Close => {

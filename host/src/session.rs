@@ -55,6 +55,9 @@ pub struct Ctx<'a> {
     /// Set by a transform chain that hit its per-run event bound: drive the
     /// session again from the event loop before sleeping.
     pub more_work: bool,
+    /// Set when the client's queue holds a response head back (see
+    /// [`ClientIo::hold`]): drive the session again after the next poll.
+    pub hold: bool,
     /// The worker's formatted Date, for responses the origin sent without one.
     pub date: &'a mut DateCache,
     /// The worker's per-transaction numbers (`/metrics`).
@@ -96,6 +99,13 @@ pub struct ClientIo {
     pub fin: bool,
     /// Last time a byte moved on this connection or its transaction.
     pub last_activity: Instant,
+    /// The queue holds a response head whose body has not started: it is not
+    /// written until the next drive, which comes after the worker's next poll
+    /// at the latest. An origin often writes the head and the body apart, and
+    /// a head sent alone costs the client and the host a send, a receive and
+    /// a wake-up more; nginx holds small output back the same way
+    /// (`postpone_output`), but without a bound.
+    pub hold: bool,
 }
 
 impl ClientIo {
@@ -162,6 +172,7 @@ impl Session {
                 eof: false,
                 fin: false,
                 last_activity: now,
+                hold: false,
             },
             index,
             txn: None,
@@ -217,6 +228,8 @@ impl Session {
 
     /// Makes all the progress possible without blocking.
     pub fn drive(&mut self, ctx: &mut Ctx) -> Step {
+        // A head held by the last drive waits no longer.
+        self.io.hold = false;
         loop {
             let mut progress = false;
             let cap = ctx.settings.buffer_bytes.max(ctx.settings.limits.max_head_bytes + 1);
@@ -248,7 +261,7 @@ impl Session {
                     }
                 }
             }
-            match self.io.flush() {
+            match if self.io.hold { Ok(false) } else { self.io.flush() } {
                 Ok(true) => {
                     progress = true;
                     self.io.last_activity = ctx.now;

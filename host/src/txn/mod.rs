@@ -30,6 +30,11 @@ use crate::h1::head::{keep_alive, request_framing, BodyKind, HeadError, Headers,
 use crate::io_util::ReadOutcome;
 use crate::origin::{describe_failure, OriginConn};
 use crate::session::{ClientIo, Ctx, HEAD_CHUNK, READ_CHUNK};
+
+/// A response head with less than this queued behind it (its body has not
+/// started, or barely) is held until the next poll ([`ClientIo::hold`]):
+/// nginx's `postpone_output` default, one Ethernet segment's payload.
+const HOLD_BELOW_BYTES: usize = 1460;
 use crate::settings::Settings;
 use bytes::Bytes;
 use forward_heads::upstream_request;
@@ -285,6 +290,7 @@ impl Txn {
     /// Moves every byte that can move now.
     pub fn step(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
         let mut progress = false;
+        let head_was_sent = self.resp_head_sent;
         let Some(o) = self.origin.as_mut() else { return TxnStep::Continue };
         if !o.connected {
             if !o.writable {
@@ -341,7 +347,14 @@ impl Txn {
             other => return other,
         }
         if matches!(self.resp, Resp::Done) {
+            io.hold = false;
             return TxnStep::Done;
+        }
+        if !head_was_sent && self.resp_head_sent {
+            io.hold = io.wbuf.len() < HOLD_BELOW_BYTES;
+            ctx.hold |= io.hold;
+        } else if io.wbuf.len() >= HOLD_BELOW_BYTES {
+            io.hold = false;
         }
         if progress {
             TxnStep::Progress
