@@ -270,7 +270,6 @@ impl Worker {
             now: Instant::now(),
             draining,
             more_work: false,
-            hold: false,
             scratch: &mut self.scratch,
             date: &mut self.date,
             metrics: &self.metrics,
@@ -279,7 +278,7 @@ impl Worker {
             spares: &mut self.spares,
         };
         let step = if timer { session.on_timer(&mut ctx) } else { session.drive(&mut ctx) };
-        let (more_work, hold) = (ctx.more_work, ctx.hold);
+        let (more_work, hold) = (ctx.more_work, session.holds_head());
         match step {
             Step::Open => {
                 self.slots[index] = Slot::Client(session);

@@ -55,9 +55,6 @@ pub struct Ctx<'a> {
     /// Set by a transform chain that hit its per-run event bound: drive the
     /// session again from the event loop before sleeping.
     pub more_work: bool,
-    /// Set when the client's queue holds a response head back (see
-    /// [`ClientIo::hold`]): drive the session again after the next poll.
-    pub hold: bool,
     /// The worker's formatted Date, for responses the origin sent without one.
     pub date: &'a mut DateCache,
     /// The worker's per-transaction numbers (`/metrics`).
@@ -224,6 +221,12 @@ impl Session {
             let _ = self.io.flush();
         }
         Step::Close
+    }
+
+    /// The client's queue holds a response head back ([`ClientIo::hold`]):
+    /// drive the session again after the next poll.
+    pub fn holds_head(&self) -> bool {
+        self.io.hold
     }
 
     /// Makes all the progress possible without blocking.

@@ -352,7 +352,6 @@ impl Txn {
         }
         if !head_was_sent && self.resp_head_sent {
             io.hold = io.wbuf.len() < HOLD_BELOW_BYTES;
-            ctx.hold |= io.hold;
         } else if io.wbuf.len() >= HOLD_BELOW_BYTES {
             io.hold = false;
         }
