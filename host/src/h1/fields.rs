@@ -9,8 +9,17 @@
 //! `Bytes`, often `'static`). The parser has already checked a received
 //! field (the name is a token, the value holds no CR, LF or NUL), so the
 //! writer copies it as it is and only checks the ones that were set.
+//!
+//! The names the proxy itself looks up in every message (framing,
+//! connection, Host, ...) are [`known`] ones: each field carries the tag of
+//! its name, found once when the field arrives or is set, and the list
+//! keeps a bit per tag it holds. Looking one up compares a byte per field,
+//! and looking up one the head lacks makes no pass at all; a response head
+//! is searched some fifteen times on its way through.
 
 use bytes::Bytes;
+
+use super::known;
 
 /// Header fields in arrival order; names compare case-insensitively.
 ///
@@ -22,12 +31,25 @@ pub struct Headers {
     /// The head the received fields point into; empty for a built head.
     raw: Bytes,
     fields: Vec<Field>,
+    /// The [`known::bit`]s of the fields' tags (`OTHER`'s too, unread).
+    present: u32,
 }
 
 #[derive(Clone)]
 struct Field {
     name: Part,
     value: Part,
+    /// [`known::of`] the name.
+    known: u8,
+}
+
+impl Field {
+    /// True if the field is called `name`, whose tag is `tag`.
+    #[inline]
+    fn is(&self, raw: &[u8], name: &[u8], tag: u8) -> bool {
+        // A tag is a function of the name: only untagged names need comparing.
+        self.known == tag && (tag != known::OTHER || self.name.bytes(raw).eq_ignore_ascii_case(name))
+    }
 }
 
 /// One name or value: a range of the head as received (checked by the
@@ -57,6 +79,8 @@ pub struct WireField<'a> {
     pub value: &'a [u8],
     /// True when the parser checked both (and the writer need not).
     pub checked: bool,
+    /// [`known::of`] the name.
+    pub known: u8,
 }
 
 impl Headers {
@@ -72,16 +96,18 @@ impl Headers {
     ///
     /// The list goes into `spare`'s storage (see [`Headers::into_spare`]),
     /// so a head parsed where an earlier one was given back allocates none.
-    pub(super) fn received(spare: Headers, ranges: impl Iterator<Item = ((u32, u32), (u32, u32))>) -> Self {
+    /// Each comes with the name's [`known::of`].
+    pub(super) fn received(spare: Headers, ranges: impl Iterator<Item = ((u32, u32), (u32, u32), u8)>) -> Self {
         let mut fields = spare.fields;
         // A spare holds no field; clearing anyway keeps a misused one from
         // passing its fields on to the next head.
         fields.clear();
-        fields.extend(ranges.map(|((ns, ne), (vs, ve))| Field {
-            name: Part::Raw { start: ns, end: ne },
-            value: Part::Raw { start: vs, end: ve },
+        let mut present = 0;
+        fields.extend(ranges.map(|((ns, ne), (vs, ve), known)| {
+            present |= known::bit(known);
+            Field { name: Part::Raw { start: ns, end: ne }, value: Part::Raw { start: vs, end: ve }, known }
         }));
-        Headers { raw: Bytes::new(), fields }
+        Headers { raw: Bytes::new(), fields, present }
     }
 
     /// The list's storage without its fields or the head they pointed into,
@@ -93,7 +119,7 @@ impl Headers {
             return None;
         }
         fields.clear();
-        Some(Headers { raw: Bytes::new(), fields })
+        Some(Headers { raw: Bytes::new(), fields, present: 0 })
     }
 
     /// Gives received fields the head they are ranges of.
@@ -108,7 +134,11 @@ impl Headers {
         self.raw = raw;
     }
 
+    // The lookups by name are inlined wrappers, so that `known::of` of a
+    // literal name folds at the call site; the work is in `*_tagged`.
+
     /// First value of `name`, sharing the head's bytes rather than copying them.
+    #[inline]
     pub fn get_shared(&self, name: &str) -> Option<Bytes> {
         self.position(name).map(|i| match &self.fields[i].value {
             Part::Raw { start, end } => self.raw.slice(*start as usize..*end as usize),
@@ -116,17 +146,21 @@ impl Headers {
         })
     }
     /// First value of `name`.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.position(name).map(|i| self.fields[i].value.bytes(&self.raw))
     }
     /// Every value of `name`, in order.
+    #[inline]
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| f.name.bytes(&self.raw).eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| f.value.bytes(&self.raw))
+        self.get_all_tagged(name, known::of(name.as_bytes()))
+    }
+    fn get_all_tagged<'a>(&'a self, name: &'a str, tag: u8) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let fields = if self.lacks(tag) { &self.fields[..0] } else { &self.fields[..] };
+        fields.iter().filter(move |f| f.is(&self.raw, name.as_bytes(), tag)).map(|f| f.value.bytes(&self.raw))
     }
     /// True if at least one field is called `name`.
+    #[inline]
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
     }
@@ -134,36 +168,63 @@ impl Headers {
     ///
     /// The new field takes the position of the first existing one, so that
     /// rewriting a header does not reorder the head; otherwise it is appended.
+    #[inline]
     pub fn set(&mut self, name: &str, value: impl Into<Bytes>) {
-        self.set_field(Bytes::copy_from_slice(name.as_bytes()), name, value.into());
+        let tag = known::of(name.as_bytes());
+        self.set_field(Bytes::copy_from_slice(name.as_bytes()), name, tag, value.into());
     }
     /// [`Headers::set`] for a name known at compile time, which is not copied.
+    #[inline]
     pub fn set_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
-        self.set_field(Bytes::from_static(name.as_bytes()), name, value.into());
+        let tag = known::of(name.as_bytes());
+        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, value.into());
     }
     /// Adds a value, keeping existing ones.
+    #[inline]
     pub fn append(&mut self, name: &str, value: impl Into<Bytes>) {
-        self.push(Bytes::copy_from_slice(name.as_bytes()), value.into());
+        let tag = known::of(name.as_bytes());
+        self.push(Bytes::copy_from_slice(name.as_bytes()), tag, value.into());
     }
     /// [`Headers::append`] for a name known at compile time, which is not copied.
+    #[inline]
     pub fn append_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
-        self.push(Bytes::from_static(name.as_bytes()), value.into());
+        let tag = known::of(name.as_bytes());
+        self.push(Bytes::from_static(name.as_bytes()), tag, value.into());
     }
     /// Removes every value of `name`; true if any was there.
+    #[inline]
     pub fn remove(&mut self, name: &str) -> bool {
+        self.remove_tagged(name, known::of(name.as_bytes()))
+    }
+    fn remove_tagged(&mut self, name: &str, tag: u8) -> bool {
+        if self.lacks(tag) {
+            return false;
+        }
         let before = self.fields.len();
-        let raw = &self.raw;
-        self.fields.retain(|f| !f.name.bytes(raw).eq_ignore_ascii_case(name.as_bytes()));
+        self.retain_fields(|f, raw| !f.is(raw, name.as_bytes(), tag));
         self.fields.len() != before
     }
     /// Keeps only the fields whose name `keep` accepts, in one pass.
     pub fn retain_names(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
-        let raw = &self.raw;
-        self.fields.retain(|f| keep(f.name.bytes(raw)));
+        self.retain_fields(|f, raw| keep(f.name.bytes(raw)));
+    }
+    /// [`Headers::retain_names`] with each name's [`known::of`] beside it.
+    pub(super) fn retain_tagged(&mut self, mut keep: impl FnMut(u8, &[u8]) -> bool) {
+        self.retain_fields(|f, raw| keep(f.known, f.name.bytes(raw)));
+    }
+    /// The [`known::bit`]s of the tags the fields have.
+    pub(super) fn tags(&self) -> u32 {
+        self.present
     }
     /// True if any value of `name`, read as a comma-separated list, holds `token` (case-insensitive).
+    #[inline]
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.get_all(name).flat_map(list_elements).any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
+        self.has_token_tagged(name, known::of(name.as_bytes()), token)
+    }
+    fn has_token_tagged(&self, name: &str, tag: u8, token: &str) -> bool {
+        self.get_all_tagged(name, tag)
+            .flat_map(list_elements)
+            .any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
     }
     /// All fields in order.
     ///
@@ -189,6 +250,7 @@ impl Headers {
             name: f.name.bytes(&self.raw),
             value: f.value.bytes(&self.raw),
             checked: matches!((&f.name, &f.value), (Part::Raw { .. }, Part::Raw { .. })),
+            known: f.known,
         })
     }
 
@@ -197,28 +259,56 @@ impl Headers {
         self.fields.iter().map(|f| f.name.bytes(&self.raw).len() + f.value.bytes(&self.raw).len() + 4).sum()
     }
 
-    fn set_field(&mut self, name: Bytes, lookup: &str, value: Bytes) {
-        match self.position(lookup) {
+    fn set_field(&mut self, name: Bytes, lookup: &str, tag: u8, value: Bytes) {
+        match self.position_tagged(lookup, tag) {
             Some(first) => {
-                self.fields[first] = Field { name: Part::Own(name), value: Part::Own(value) };
+                self.fields[first] = Field { name: Part::Own(name), value: Part::Own(value), known: tag };
                 let raw = &self.raw;
                 let mut index = 0;
                 self.fields.retain(|f| {
-                    let keep = index <= first || !f.name.bytes(raw).eq_ignore_ascii_case(lookup.as_bytes());
+                    let keep = index <= first || !f.is(raw, lookup.as_bytes(), tag);
                     index += 1;
                     keep
                 });
             }
-            None => self.push(name, value),
+            None => self.push(name, tag, value),
         }
     }
 
-    fn push(&mut self, name: Bytes, value: Bytes) {
-        self.fields.push(Field { name: Part::Own(name), value: Part::Own(value) });
+    fn push(&mut self, name: Bytes, known: u8, value: Bytes) {
+        self.present |= known::bit(known);
+        self.fields.push(Field { name: Part::Own(name), value: Part::Own(value), known });
     }
 
+    #[inline]
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name.bytes(&self.raw).eq_ignore_ascii_case(name.as_bytes()))
+        self.position_tagged(name, known::of(name.as_bytes()))
+    }
+
+    fn position_tagged(&self, name: &str, tag: u8) -> Option<usize> {
+        if self.lacks(tag) {
+            return None;
+        }
+        self.fields.iter().position(|f| f.is(&self.raw, name.as_bytes(), tag))
+    }
+
+    /// True when no field has `tag` (never for untagged names: those are not tracked).
+    fn lacks(&self, tag: u8) -> bool {
+        tag != known::OTHER && self.present & known::bit(tag) == 0
+    }
+
+    /// `Vec::retain` over the fields, keeping the set of tags true.
+    fn retain_fields(&mut self, mut keep: impl FnMut(&Field, &[u8]) -> bool) {
+        let raw = &self.raw;
+        let mut present = 0;
+        self.fields.retain(|f| {
+            let kept = keep(f, raw);
+            if kept {
+                present |= known::bit(f.known);
+            }
+            kept
+        });
+        self.present = present;
     }
 }
 
@@ -307,7 +397,10 @@ mod tests {
     #[test]
     fn received_fields_are_ranges_and_mix_with_set_ones() {
         let raw = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n");
-        let mut h = Headers::received(Headers::new(), [((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
+        let mut h = Headers::received(
+            Headers::new(),
+            [((16, 20), (22, 23), known::HOST), ((25, 28), (30, 31), known::OTHER)].into_iter(),
+        );
         h.attach(raw);
         assert_eq!(h.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..]), ("X-A", &b"1"[..])]);
         assert!(h.wire().all(|f| f.checked));
@@ -329,7 +422,10 @@ mod tests {
     #[test]
     fn a_spare_list_keeps_its_storage_and_none_of_its_fields() {
         let raw = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n");
-        let mut first = Headers::received(Headers::new(), [((16, 20), (22, 23)), ((25, 28), (30, 31))].into_iter());
+        let mut first = Headers::received(
+            Headers::new(),
+            [((16, 20), (22, 23), known::HOST), ((25, 28), (30, 31), known::OTHER)].into_iter(),
+        );
         first.attach(raw.clone());
         first.append_static("Via", "1.1 x");
         let storage = first.fields.as_ptr();
@@ -337,13 +433,32 @@ mod tests {
         assert!(spare.is_empty() && spare.raw.is_empty(), "no field and no head survive");
         assert!(spare.fields.capacity() >= 3);
 
-        let mut second = Headers::received(spare, [((16, 20), (22, 23))].into_iter());
+        let mut second = Headers::received(spare, [((16, 20), (22, 23), known::HOST)].into_iter());
         second.attach(raw);
         assert_eq!(second.fields.as_ptr(), storage, "the next head fills the same storage");
         assert_eq!(second.iter().collect::<Vec<_>>(), vec![("Host", &b"h"[..])]);
 
         assert!(second.clone().into_spare(0).is_none(), "a list longer than the bound is freed");
         assert!(Headers::new().into_spare(8).is_none(), "no storage, nothing to keep");
+    }
+
+    #[test]
+    fn tagged_names_are_looked_up_by_tag_and_untagged_ones_by_their_bytes() {
+        let mut h = sample();
+        h.append("CONTENT-LENGTH", "5");
+        h.append("x-forwarded-for", "a");
+        assert_eq!(h.get("content-length"), Some(&b"5"[..]));
+        assert!(!h.contains("transfer-encoding") && !h.contains("connection"));
+        assert!(!h.remove("connection"), "an absent tagged name removes nothing");
+        h.set("Connection", "close");
+        assert!(h.has_token("connection", "CLOSE"));
+        assert!(h.remove("Connection") && !h.contains("connection"));
+        h.retain_names(|name| !name.eq_ignore_ascii_case(b"content-length"));
+        assert!(!h.contains("content-length"), "a field retain dropped is gone from the tags too");
+        h.append_static("Content-Length", "7");
+        assert_eq!(h.get_all("content-length").collect::<Vec<_>>(), vec![&b"7"[..]]);
+        assert_eq!(h.get_all("x-one").count(), 2, "untagged names still match by bytes");
+        assert_eq!(h.get("X-Forwarded-For"), Some(&b"a"[..]));
     }
 
     #[test]

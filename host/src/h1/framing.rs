@@ -7,14 +7,23 @@
 //! rules of RFC 9112 section 6.3, since an origin is trusted a little more and
 //! a close-delimited response cannot desynchronise the client connection.
 
-use super::head::{list_elements, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
+use super::head::{known, list_elements, BodyKind, HeadError, Headers, RequestHead, ResponseHead, Version};
 
 /// Fields that describe one connection, never forwarded (RFC 9110 section
-/// 7.6.1, plus Proxy-Connection from pre-standard clients). Content-Length is
-/// here too because the proxy re-decides the framing of every message it
-/// sends.
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection", "content-length"];
+/// 7.6.1, plus Proxy-Connection from pre-standard clients), as bits of
+/// their [`known`] tags. Content-Length is here too because the proxy
+/// re-decides the framing of every message it sends.
+const HOP_BY_HOP: u32 = {
+    use known::*;
+    let tags = [CONNECTION, KEEP_ALIVE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, PROXY_CONNECTION, CONTENT_LENGTH];
+    let mut bits = 0;
+    let mut i = 0;
+    while i < tags.len() {
+        bits |= 1 << tags[i];
+        i += 1;
+    }
+    bits
+};
 
 /// See [`super::head::request_framing`].
 pub(super) fn request_framing(head: &RequestHead) -> Result<BodyKind, HeadError> {
@@ -89,8 +98,11 @@ pub(super) fn origin_may_persist(head: &ResponseHead, kind: BodyKind) -> bool {
 /// See [`super::head::strip_hop_by_hop`].
 pub(super) fn strip_hop_by_hop(headers: &mut Headers) {
     let hop = HopByHop::of(headers);
+    if headers.tags() & HOP_BY_HOP == 0 && hop.named.is_empty() {
+        return;
+    }
     // One pass over the fields: this runs twice per transaction.
-    headers.retain_names(|name| !hop.holds(name));
+    headers.retain_tagged(|tag, name| !hop.holds_tagged(tag, name));
 }
 
 /// The names [`strip_hop_by_hop`] removes from one head: the fixed ones and
@@ -105,7 +117,7 @@ impl HopByHop {
         let named = headers
             .get_all("connection")
             .flat_map(list_elements)
-            .filter(|name| !name.is_empty() && !HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop.as_bytes())))
+            .filter(|name| !name.is_empty() && known::bit(known::of(name)) & HOP_BY_HOP == 0)
             .map(<[u8]>::to_vec)
             .collect();
         HopByHop { named }
@@ -113,8 +125,12 @@ impl HopByHop {
 
     /// True if a field called `name` belongs to one hop only.
     pub fn holds(&self, name: &[u8]) -> bool {
-        HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()))
-            || self.named.iter().any(|hop| name.eq_ignore_ascii_case(hop))
+        self.holds_tagged(known::of(name), name)
+    }
+
+    /// [`HopByHop::holds`] for a name whose [`known`] tag is `tag`.
+    pub fn holds_tagged(&self, tag: u8, name: &[u8]) -> bool {
+        known::bit(tag) & HOP_BY_HOP != 0 || self.named.iter().any(|hop| name.eq_ignore_ascii_case(hop))
     }
 }
 

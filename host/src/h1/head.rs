@@ -16,6 +16,7 @@ use std::borrow::Cow;
 pub(super) use super::fields::list_elements;
 pub use super::fields::{Headers, WireField};
 pub use super::framing::HopByHop;
+pub(crate) use super::known;
 pub use super::write_head::{HeadBlock, HeadWriter};
 
 /// HTTP version of a message.

@@ -9,7 +9,8 @@
 //!     hop-by-hop fields;
 //!   - `write_head`: heads to bytes.
 //!   - `fields`: [`head::Headers`], the field list; received fields are
-//!     ranges of the head's bytes, not copies.
+//!     ranges of the head's bytes, not copies;
+//!   - `known`: tags for the names the proxy looks up itself.
 //! - [`decode`]: body decoders (framing in): Content-Length, chunked,
 //!   close-delimited, none. The chunked state machine is `chunked`.
 //! - [`encode`]: body encoders (framing out), the mirror of `decode`.
@@ -29,6 +30,7 @@ pub(crate) mod encode;
 mod fields;
 mod framing;
 pub mod head;
+pub(crate) mod known;
 mod parse;
 pub(crate) mod target;
 mod write_head;

@@ -5,7 +5,7 @@
 //! Framing (Content-Length, Transfer-Encoding) is judged separately, in
 //! `framing`, because a response's framing depends on the request method.
 
-use super::head::{HeadError, HeadSpares, Headers, Limits, RequestHead, ResponseHead, Version};
+use super::head::{known, HeadError, HeadSpares, Headers, Limits, RequestHead, ResponseHead, Version};
 use super::target::split_absolute;
 use bytes::{Bytes, BytesMut};
 use httparse::Status;
@@ -225,7 +225,10 @@ fn field_ranges(window: &[u8], fields: &[httparse::Header<'_>], spare: Headers) 
         debug_assert!(start + s.len() <= window.len(), "an httparse slice outside the head");
         (start as u32, (start + s.len()) as u32)
     };
-    Headers::received(spare, fields.iter().map(|f| (range(f.name.as_bytes()), range(f.value))))
+    Headers::received(
+        spare,
+        fields.iter().map(|f| (range(f.name.as_bytes()), range(f.value), known::of_token(f.name.as_bytes()))),
+    )
 }
 
 /// RFC 9112 section 3.2: the form of the target must fit the method.

@@ -2,7 +2,7 @@
 //! response head the client sees, each with hop-by-hop fields removed and
 //! framing re-declared to match what the proxy's own encoder will send.
 
-use crate::h1::head::{hop_by_hop, BodyKind, HeadBlock, HeadWriter, RequestHead, ResponseHead, Version};
+use crate::h1::head::{hop_by_hop, known, BodyKind, HeadBlock, HeadWriter, RequestHead, ResponseHead, Version};
 use crate::h1::target::{split_absolute, without_fragment};
 use crate::session::ClientIo;
 use bytes::{Bytes, BytesMut};
@@ -116,18 +116,18 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, bl
         HeadWriter::request(&head.method, &target, Version::Http11, head.headers.wire_len() + OWN_FIELDS, block);
     let (mut host, mut xff) = (false, false);
     for field in head.headers.wire() {
-        let name = field.name;
-        if hop.holds(name) || name.eq_ignore_ascii_case(b"expect") {
+        let (name, tag) = (field.name, field.known);
+        if tag == known::EXPECT || hop.holds_tagged(tag, name) {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"host") {
+        if tag == known::HOST {
             match authority {
                 Some(_) if host => {}
                 Some(a) => w.field("Host", &[a.as_bytes()]),
                 None => w.copy(field),
             }
             host = true;
-        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+        } else if tag == known::X_FORWARDED_FOR {
             if !xff {
                 // RFC 9110 section 5.3: several X-Forwarded-For lines are one list.
                 w.field_with("X-Forwarded-For", |out| {
