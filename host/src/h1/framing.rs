@@ -168,13 +168,21 @@ impl TransferCodings {
 /// (no sign, no inner space, not empty) or overflows u64, are refused.
 fn content_length(headers: &Headers) -> Result<Option<u64>, HeadError> {
     let mut found = None;
-    for element in headers.get_all("content-length").flat_map(list_elements) {
-        let n = parse_decimal(element).ok_or(HeadError::Malformed("invalid Content-Length"))?;
-        match found {
-            Some(previous) if previous != n => {
-                return Err(HeadError::Malformed("conflicting Content-Length values"));
-            }
-            _ => found = Some(n),
+    let mut one = |n: u64| match found {
+        Some(previous) if previous != n => Err(HeadError::Malformed("conflicting Content-Length values")),
+        _ => {
+            found = Some(n);
+            Ok(())
+        }
+    };
+    for value in headers.get_all("content-length") {
+        // The usual value is plain digits, a list of one: no list to split.
+        if let Some(n) = parse_decimal(value) {
+            one(n)?;
+            continue;
+        }
+        for element in list_elements(value) {
+            one(parse_decimal(element).ok_or(HeadError::Malformed("invalid Content-Length"))?)?;
         }
     }
     Ok(found)

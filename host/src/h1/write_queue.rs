@@ -7,6 +7,7 @@
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 
 /// Blocks per `write_vectored` call: enough to cover a head plus many chunks,
 /// far below IOV_MAX (1024 on Linux).
@@ -60,13 +61,18 @@ impl WriteQueue {
         let mut total = 0;
         while !self.is_empty() {
             // A stack array, not a Vec: this runs on every writable event.
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            // Left uninitialised: filling all 64 slots cost more than the
+            // rest of a small response's write (128 stores for one block).
+            let mut slices = [const { MaybeUninit::<IoSlice<'_>>::uninit() }; MAX_IOVECS];
             let mut count = 0;
             for (slot, block) in slices.iter_mut().zip(&self.bufs) {
-                *slot = IoSlice::new(block);
+                slot.write(IoSlice::new(block));
                 count += 1;
             }
-            match w.write_vectored(&slices[..count]) {
+            // SAFETY: the first `count` slots were written just above, and
+            // `MaybeUninit<T>` has the layout of `T`.
+            let slices = unsafe { std::slice::from_raw_parts(slices.as_ptr().cast::<IoSlice<'_>>(), count) };
+            match w.write_vectored(slices) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.advance(n);
