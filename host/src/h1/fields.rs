@@ -41,6 +41,9 @@ struct Field {
     value: Part,
     /// [`known::of`] the name.
     known: u8,
+    /// The bytes need no check on the way out: the parser checked them, or
+    /// the proxy set them ([`Headers::set_trusted`]).
+    checked: bool,
 }
 
 impl Field {
@@ -105,7 +108,12 @@ impl Headers {
         let mut present = 0;
         fields.extend(ranges.map(|((ns, ne), (vs, ve), known)| {
             present |= known::bit(known);
-            Field { name: Part::Raw { start: ns, end: ne }, value: Part::Raw { start: vs, end: ve }, known }
+            Field {
+                name: Part::Raw { start: ns, end: ne },
+                value: Part::Raw { start: vs, end: ve },
+                known,
+                checked: true,
+            }
         }));
         Headers { raw: Bytes::new(), fields, present }
     }
@@ -171,25 +179,42 @@ impl Headers {
     #[inline]
     pub fn set(&mut self, name: &str, value: impl Into<Bytes>) {
         let tag = known::of(name.as_bytes());
-        self.set_field(Bytes::copy_from_slice(name.as_bytes()), name, tag, value.into());
+        self.set_field(Bytes::copy_from_slice(name.as_bytes()), name, tag, value.into(), false);
     }
     /// [`Headers::set`] for a name known at compile time, which is not copied.
     #[inline]
     pub fn set_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
         let tag = known::of(name.as_bytes());
-        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, value.into());
+        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, value.into(), false);
+    }
+    /// [`Headers::set_static`] for a value the proxy made itself (digits,
+    /// a literal, its Date), which the writer then copies without checking:
+    /// the caller vouches it holds no CR, LF or NUL. Never for a value a
+    /// plugin or a peer could have chosen.
+    #[inline]
+    pub(crate) fn set_trusted(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        let (tag, value) = (known::of(name.as_bytes()), value.into());
+        debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')), "an untrustworthy value");
+        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, value, true);
+    }
+    /// [`Headers::append_static`] with [`Headers::set_trusted`]'s promise.
+    #[inline]
+    pub(crate) fn append_trusted(&mut self, name: &'static str, value: impl Into<Bytes>) {
+        let (tag, value) = (known::of(name.as_bytes()), value.into());
+        debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')), "an untrustworthy value");
+        self.push(Bytes::from_static(name.as_bytes()), tag, value, true);
     }
     /// Adds a value, keeping existing ones.
     #[inline]
     pub fn append(&mut self, name: &str, value: impl Into<Bytes>) {
         let tag = known::of(name.as_bytes());
-        self.push(Bytes::copy_from_slice(name.as_bytes()), tag, value.into());
+        self.push(Bytes::copy_from_slice(name.as_bytes()), tag, value.into(), false);
     }
     /// [`Headers::append`] for a name known at compile time, which is not copied.
     #[inline]
     pub fn append_static(&mut self, name: &'static str, value: impl Into<Bytes>) {
         let tag = known::of(name.as_bytes());
-        self.push(Bytes::from_static(name.as_bytes()), tag, value.into());
+        self.push(Bytes::from_static(name.as_bytes()), tag, value.into(), false);
     }
     /// Removes every value of `name`; true if any was there.
     #[inline]
@@ -249,7 +274,7 @@ impl Headers {
         self.fields.iter().map(|f| WireField {
             name: f.name.bytes(&self.raw),
             value: f.value.bytes(&self.raw),
-            checked: matches!((&f.name, &f.value), (Part::Raw { .. }, Part::Raw { .. })),
+            checked: f.checked,
             known: f.known,
         })
     }
@@ -259,10 +284,10 @@ impl Headers {
         self.fields.iter().map(|f| f.name.bytes(&self.raw).len() + f.value.bytes(&self.raw).len() + 4).sum()
     }
 
-    fn set_field(&mut self, name: Bytes, lookup: &str, tag: u8, value: Bytes) {
+    fn set_field(&mut self, name: Bytes, lookup: &str, tag: u8, value: Bytes, checked: bool) {
         match self.position_tagged(lookup, tag) {
             Some(first) => {
-                self.fields[first] = Field { name: Part::Own(name), value: Part::Own(value), known: tag };
+                self.fields[first] = Field { name: Part::Own(name), value: Part::Own(value), known: tag, checked };
                 let raw = &self.raw;
                 let mut index = 0;
                 self.fields.retain(|f| {
@@ -271,13 +296,13 @@ impl Headers {
                     keep
                 });
             }
-            None => self.push(name, tag, value),
+            None => self.push(name, tag, value, checked),
         }
     }
 
-    fn push(&mut self, name: Bytes, known: u8, value: Bytes) {
+    fn push(&mut self, name: Bytes, known: u8, value: Bytes, checked: bool) {
         self.present |= known::bit(known);
-        self.fields.push(Field { name: Part::Own(name), value: Part::Own(value), known });
+        self.fields.push(Field { name: Part::Own(name), value: Part::Own(value), known, checked });
     }
 
     #[inline]
@@ -459,6 +484,18 @@ mod tests {
         assert_eq!(h.get_all("content-length").collect::<Vec<_>>(), vec![&b"7"[..]]);
         assert_eq!(h.get_all("x-one").count(), 2, "untagged names still match by bytes");
         assert_eq!(h.get("X-Forwarded-For"), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn only_the_proxy_s_own_values_skip_the_writer_s_check() {
+        let mut h = Headers::new();
+        h.set_trusted("Content-Length", "5");
+        h.append_trusted("Via", "1.1 x");
+        h.append_static("X-Static", "v");
+        assert_eq!(h.wire().map(|f| f.checked).collect::<Vec<_>>(), [true, true, false]);
+        // A plugin's later value for the same name is checked again.
+        h.set("content-length", "6\r\nX: y");
+        assert_eq!(h.wire().map(|f| (f.value, f.checked)).next(), Some((&b"6\r\nX: y"[..], false)));
     }
 
     #[test]

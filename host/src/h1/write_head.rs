@@ -184,6 +184,17 @@ impl<'b> HeadWriter<'b> {
         out.put(b"\r\n");
     }
 
+    /// Writes `name: value` for a literal value, copied without the
+    /// line-break check (the literal is the proxy's own).
+    pub fn field_literal(&mut self, name: &'static str, value: &'static [u8]) {
+        debug_assert!(is_token(name.as_bytes()) && !value.iter().any(|&b| is_line_breaking(b)));
+        let out = &mut self.block.buf;
+        out.put(name.as_bytes());
+        out.put(b": ");
+        out.put(value);
+        out.put(b"\r\n");
+    }
+
     /// Writes `name: ` and lets `value` append the value (a number, an address).
     pub fn field_with(&mut self, name: &'static str, value: impl FnOnce(&mut BytesMut)) {
         let out = &mut self.block.buf;

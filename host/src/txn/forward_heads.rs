@@ -45,7 +45,7 @@ pub fn frame_response(
                 }
             } else if out.status != 204 {
                 // An empty body still needs its end marked on a keep-alive connection.
-                out.headers.set_static("Content-Length", "0");
+                out.headers.set_trusted("Content-Length", "0");
             }
             BodyKind::Empty
         }
@@ -53,13 +53,13 @@ pub fn frame_response(
             let mut digits = [0u8; 20];
             let digits = decimal(n, &mut digits);
             match [declared, original_length].into_iter().flatten().find(|v| v.as_ref() == digits) {
-                Some(v) => out.headers.set_static("Content-Length", v),
-                None => out.headers.set_static("Content-Length", Bytes::copy_from_slice(digits)),
+                Some(v) => out.headers.set_trusted("Content-Length", v),
+                None => out.headers.set_trusted("Content-Length", Bytes::copy_from_slice(digits)),
             }
             BodyKind::Length(n)
         }
         BodyLen::Unknown if client == Version::Http11 => {
-            out.headers.set_static("Transfer-Encoding", "chunked");
+            out.headers.set_trusted("Transfer-Encoding", "chunked");
             BodyKind::Chunked
         }
         BodyLen::Unknown => BodyKind::CloseDelimited,
@@ -156,7 +156,7 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, bl
     if !xff {
         w.field_with("X-Forwarded-For", |out| push_ip(out, io.peer.ip()));
     }
-    w.field("Via", &[if head.version == Version::Http10 { b"1.0 plugin-host" } else { b"1.1 plugin-host" }]);
+    w.field_literal("Via", if head.version == Version::Http10 { b"1.0 plugin-host" } else { b"1.1 plugin-host" });
     match framing {
         BodyKind::Length(n) => w.field_with("Content-Length", |out| {
             out.extend_from_slice(decimal(n, &mut [0; 20]));

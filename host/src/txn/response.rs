@@ -43,7 +43,7 @@ impl Txn {
                                 if !head.headers.contains("date") {
                                     // RFC 9110 section 6.6.1: a proxy with a clock adds the Date the origin left out.
                                     head.headers
-                                        .append_static("Date", Bytes::copy_from_slice(ctx.date.at(SystemTime::now())));
+                                        .append_trusted("Date", Bytes::copy_from_slice(ctx.date.at(SystemTime::now())));
                                 }
                                 if let Some(step) = self.begin_response(head, io, ctx) {
                                     return step;
@@ -163,7 +163,7 @@ impl Txn {
         let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
         head.version = Version::Http11;
         strip_hop_by_hop(&mut head.headers);
-        head.headers.append_static("Via", via);
+        head.headers.append_trusted("Via", via);
         let input_len = match kind {
             BodyKind::Length(n) => Some(n),
             _ => None,
@@ -219,9 +219,9 @@ impl Txn {
         }
         out.headers.remove("connection");
         if !self.client_keep_alive {
-            out.headers.set_static("Connection", "close");
+            out.headers.set_trusted("Connection", "close");
         } else if self.request.version == Version::Http10 {
-            out.headers.set_static("Connection", "keep-alive");
+            out.headers.set_trusted("Connection", "keep-alive");
         }
         let bytes = response_bytes(&out, &mut spares.head_block);
         self.bytes_out += bytes.len() as u64;
