@@ -194,7 +194,7 @@ impl BodyPipe {
             }
             // Round again while bytes flow end to end and more input is
             // already read, until the queue reaches the cap.
-            if !(took && !self.input_ended && !src.is_empty() && out.len() < cap) {
+            if !took || self.input_ended || src.is_empty() || out.len() >= cap {
                 break;
             }
         }
