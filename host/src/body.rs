@@ -91,8 +91,9 @@ impl BodyPipe {
         self.dec.is_done()
     }
 
-    /// Moves what can move from `src` (the sender's read buffer) to `out`,
-    /// keeping `out` under `cap`.
+    /// Moves what can move from `src` (the sender's read buffer) to `out`
+    /// while `out` holds less than `cap` (one read, or what a chain has
+    /// ready, may take it past `cap`; nothing more is added then).
     pub fn pump(
         &mut self,
         src: &mut BytesMut,
