@@ -228,3 +228,37 @@ fn next_input(dec: &mut Decoder, src: &mut BytesMut, src_eof: bool) -> Result<In
         None => Input::Wait,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1::head::BodyKind;
+    use crate::transform::tests::{null_chain, pattern};
+
+    #[test]
+    fn below_its_bound_the_client_queue_takes_all_a_chain_has_ready_in_one_pump() {
+        // One read of 200 KiB, a 64 KiB bound: the direct path would queue the
+        // whole read at once, and so must a null chain (not 64 KiB a drive).
+        let (mark, body) = (64 * 1024, pattern(200 * 1024));
+        let len = body.len() as u64;
+        let mut pipe = BodyPipe::through(Decoder::new(BodyKind::Length(len)), null_chain(1, mark), Some(len));
+        let mut src = BytesMut::from(&body[..]);
+        let mut out = WriteQueue::default();
+        assert_eq!(pipe.pump(&mut src, false, &mut out, mark).expect("pump"), Pump::NeedHead(Some(len)));
+        pipe.set_encoder(Encoder::new(BodyKind::Length(len)));
+        assert_eq!(pipe.pump(&mut src, false, &mut out, mark).expect("pump"), Pump::Done);
+        assert_eq!(out.len(), body.len(), "the whole body in one pump, past the bound");
+        let mut sent = Vec::new();
+        out.write_to(&mut sent).expect("write");
+        assert_eq!(sent, body);
+        // At the bound, nothing more is taken.
+        let mut pipe = BodyPipe::through(Decoder::new(BodyKind::Length(len)), null_chain(1, mark), Some(len));
+        let mut src = BytesMut::from(&body[..]);
+        let mut full = WriteQueue::default();
+        full.push(Bytes::from(vec![0u8; mark]));
+        assert_eq!(pipe.pump(&mut src, false, &mut full, mark).expect("pump"), Pump::NeedHead(Some(len)));
+        pipe.set_encoder(Encoder::new(BodyKind::Length(len)));
+        assert_ne!(pipe.pump(&mut src, false, &mut full, mark).expect("pump"), Pump::Done);
+        assert_eq!(full.len(), mark, "a queue at its bound takes nothing");
+    }
+}

@@ -65,12 +65,14 @@ pub(crate) fn instance(plugin: &PluginRef, t: impl Transform) -> Instance {
     Instance::new(plugin.clone(), plugin_sdk::export::transform_into_raw(t))
 }
 
-fn null_chain(n: usize, water_mark: usize) -> Chain {
+/// A chain of `n` null transforms (also for the body pipe's tests).
+pub(crate) fn null_chain(n: usize, water_mark: usize) -> Chain {
     let m = null_plugin();
     Chain::new((0..n).map(|_| instance(&m, plugin_null::NullTransform::default())).collect(), water_mark)
 }
 
-fn pattern(len: usize) -> Vec<u8> {
+/// Bytes that differ from block to block, so a misplaced one shows.
+pub(crate) fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8 ^ (i >> 12) as u8).collect()
 }
 
@@ -282,36 +284,4 @@ fn reenables_coalesce_and_never_recurse() {
     // The closed notification on drop.
     assert_eq!(count.get(), 2);
     assert_eq!(live_counts(), (0, 0));
-}
-
-#[test]
-fn below_its_bound_the_client_queue_takes_all_a_chain_has_ready_in_one_pump() {
-    use crate::body::{BodyPipe, Pump};
-    use crate::h1::decode::Decoder;
-    use crate::h1::encode::Encoder;
-    use crate::h1::head::BodyKind;
-    use crate::h1::write_queue::WriteQueue;
-    // One read of 200 KiB, a 64 KiB bound: the direct path would queue the
-    // whole read at once, and so must a null chain (not 64 KiB a drive).
-    let (mark, body) = (64 * 1024, pattern(200 * 1024));
-    let len = body.len() as u64;
-    let mut pipe = BodyPipe::through(Decoder::new(BodyKind::Length(len)), null_chain(1, mark), Some(len));
-    let mut src = bytes::BytesMut::from(&body[..]);
-    let mut out = WriteQueue::default();
-    assert_eq!(pipe.pump(&mut src, false, &mut out, mark).expect("pump"), Pump::NeedHead(Some(len)));
-    pipe.set_encoder(Encoder::new(BodyKind::Length(len)));
-    assert_eq!(pipe.pump(&mut src, false, &mut out, mark).expect("pump"), Pump::Done);
-    assert_eq!(out.len(), body.len(), "the whole body in one pump, past the bound");
-    let mut sent = Vec::new();
-    out.write_to(&mut sent).expect("write");
-    assert_eq!(sent, body);
-    // At the bound, nothing more is taken.
-    let mut pipe = BodyPipe::through(Decoder::new(BodyKind::Length(len)), null_chain(1, mark), Some(len));
-    let mut src = bytes::BytesMut::from(&body[..]);
-    let mut full = WriteQueue::default();
-    full.push(Bytes::from(vec![0u8; mark]));
-    assert_eq!(pipe.pump(&mut src, false, &mut full, mark).expect("pump"), Pump::NeedHead(Some(len)));
-    pipe.set_encoder(Encoder::new(BodyKind::Length(len)));
-    assert_ne!(pipe.pump(&mut src, false, &mut full, mark).expect("pump"), Pump::Done);
-    assert_eq!(full.len(), mark, "a queue at its bound takes nothing");
 }
