@@ -8,7 +8,8 @@
 //! Fields a plugin or the proxy sets or appends own their bytes (a
 //! `Bytes`, often `'static`). The parser has already checked a received
 //! field (the name is a token, the value holds no CR, LF or NUL), so the
-//! writer copies it as it is and only checks the ones that were set.
+//! writer copies it as it is and only checks the ones that were set, apart
+//! from the proxy's own values ([`Headers::set_trusted`]).
 //!
 //! The names the proxy itself looks up in every message (framing,
 //! connection, Host, ...) are [`known`] ones: each field carries the tag of
@@ -193,16 +194,14 @@ impl Headers {
     /// plugin or a peer could have chosen.
     #[inline]
     pub(crate) fn set_trusted(&mut self, name: &'static str, value: impl Into<Bytes>) {
-        let (tag, value) = (known::of(name.as_bytes()), value.into());
-        debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')), "an untrustworthy value");
-        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, value, true);
+        let tag = known::of(name.as_bytes());
+        self.set_field(Bytes::from_static(name.as_bytes()), name, tag, trusted(value.into()), true);
     }
     /// [`Headers::append_static`] with [`Headers::set_trusted`]'s promise.
     #[inline]
     pub(crate) fn append_trusted(&mut self, name: &'static str, value: impl Into<Bytes>) {
-        let (tag, value) = (known::of(name.as_bytes()), value.into());
-        debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')), "an untrustworthy value");
-        self.push(Bytes::from_static(name.as_bytes()), tag, value, true);
+        let tag = known::of(name.as_bytes());
+        self.push(Bytes::from_static(name.as_bytes()), tag, trusted(value.into()), true);
     }
     /// Adds a value, keeping existing ones.
     #[inline]
@@ -229,11 +228,8 @@ impl Headers {
         self.retain_fields(|f, raw| !f.is(raw, name.as_bytes(), tag));
         self.fields.len() != before
     }
-    /// Keeps only the fields whose name `keep` accepts, in one pass.
-    pub fn retain_names(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
-        self.retain_fields(|f, raw| keep(f.name.bytes(raw)));
-    }
-    /// [`Headers::retain_names`] with each name's [`known::of`] beside it.
+    /// Keeps only the fields `keep` accepts by their [`known::of`] tag and
+    /// name, in one pass.
     pub(super) fn retain_tagged(&mut self, mut keep: impl FnMut(u8, &[u8]) -> bool) {
         self.retain_fields(|f, raw| keep(f.known, f.name.bytes(raw)));
     }
@@ -350,6 +346,12 @@ impl std::fmt::Debug for Headers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v)))).finish()
     }
+}
+
+/// `value`, checked in debug builds to keep the promise of [`Headers::set_trusted`].
+fn trusted(value: Bytes) -> Bytes {
+    debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')), "an untrustworthy value");
+    value
 }
 
 /// The elements of one comma-separated field value (RFC 9110 section 5.6.1),
@@ -478,7 +480,7 @@ mod tests {
         h.set("Connection", "close");
         assert!(h.has_token("connection", "CLOSE"));
         assert!(h.remove("Connection") && !h.contains("connection"));
-        h.retain_names(|name| !name.eq_ignore_ascii_case(b"content-length"));
+        h.retain_tagged(|tag, _| tag != known::CONTENT_LENGTH);
         assert!(!h.contains("content-length"), "a field retain dropped is gone from the tags too");
         h.append_static("Content-Length", "7");
         assert_eq!(h.get_all("content-length").collect::<Vec<_>>(), vec![&b"7"[..]]);

@@ -15,14 +15,14 @@ use super::head::{known, list_elements, BodyKind, HeadError, Headers, RequestHea
 /// re-decides the framing of every message it sends.
 const HOP_BY_HOP: u32 = {
     use known::*;
-    let tags = [CONNECTION, KEEP_ALIVE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, PROXY_CONNECTION, CONTENT_LENGTH];
-    let mut bits = 0;
-    let mut i = 0;
-    while i < tags.len() {
-        bits |= 1 << tags[i];
-        i += 1;
-    }
-    bits
+    bit(CONNECTION)
+        | bit(KEEP_ALIVE)
+        | bit(TE)
+        | bit(TRAILER)
+        | bit(TRANSFER_ENCODING)
+        | bit(UPGRADE)
+        | bit(PROXY_CONNECTION)
+        | bit(CONTENT_LENGTH)
 };
 
 /// See [`super::head::request_framing`].
@@ -102,7 +102,7 @@ pub(super) fn strip_hop_by_hop(headers: &mut Headers) {
         return;
     }
     // One pass over the fields: this runs twice per transaction.
-    headers.retain_tagged(|tag, name| !hop.holds_tagged(tag, name));
+    headers.retain_tagged(|tag, name| !hop.holds(tag, name));
 }
 
 /// The names [`strip_hop_by_hop`] removes from one head: the fixed ones and
@@ -123,13 +123,9 @@ impl HopByHop {
         HopByHop { named }
     }
 
-    /// True if a field called `name` belongs to one hop only.
-    pub fn holds(&self, name: &[u8]) -> bool {
-        self.holds_tagged(known::of(name), name)
-    }
-
-    /// [`HopByHop::holds`] for a name whose [`known`] tag is `tag`.
-    pub fn holds_tagged(&self, tag: u8, name: &[u8]) -> bool {
+    /// True if a field called `name`, whose [`known`] tag is `tag`, belongs
+    /// to one hop only.
+    pub fn holds(&self, tag: u8, name: &[u8]) -> bool {
         known::bit(tag) & HOP_BY_HOP != 0 || self.named.iter().any(|hop| name.eq_ignore_ascii_case(hop))
     }
 }

@@ -88,7 +88,7 @@ fn candidate(name: &[u8]) -> Option<(&'static [u8], u8)> {
 
 /// The bit of `tag` in a [`super::head::Headers`]' set of tags.
 #[inline]
-pub fn bit(tag: u8) -> u32 {
+pub const fn bit(tag: u8) -> u32 {
     1 << tag
 }
 

@@ -117,7 +117,7 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, bl
     let (mut host, mut xff) = (false, false);
     for field in head.headers.wire() {
         let (name, tag) = (field.name, field.known);
-        if tag == known::EXPECT || hop.holds_tagged(tag, name) {
+        if tag == known::EXPECT || hop.holds(tag, name) {
             continue;
         }
         if tag == known::HOST {
