@@ -21,7 +21,8 @@
 #
 # Prints one line per round and build, then each build's median and range
 # of CPU microseconds per request: utime+stime of the process over the
-# run (/proc/PID/stat) divided by the requests wrk completed. Loopback
+# run (/proc/PID/stat) divided by the requests wrk completed. Each round's
+# line also splits it into user space and kernel (utime, stime). Loopback
 # only; every run is bounded by -d; every server started is stopped.
 set -euo pipefail
 ROUNDS=3 DUR=5 SIZE=1k NULLS=0
@@ -69,14 +70,17 @@ for round in $(seq "$ROUNDS"); do
         fi
         # Warm-up: connections open, pools filled, pages faulted in.
         taskset -c "$LOAD_CPU" wrk -t1 -c32 -d1s "http://127.0.0.1:$PH_PORT/$SIZE" >/dev/null
-        before="$(cpu_ticks "$pid")"
+        read -r u0 s0 < <(user_system_ticks "$pid")
         out="$(taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"${DUR}s" "http://127.0.0.1:$PH_PORT/$SIZE")"
-        after="$(cpu_ticks "$pid")"
+        read -r u1 s1 < <(user_system_ticks "$pid")
         stop_server "$main"
         reqs="$(awk '/requests in/ {print $1}' <<<"$out")"
         grep -qE 'Non-2xx|Socket errors' <<<"$out" && log "$target: wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
-        us="$(awk -v t=$((after - before)) -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
-        printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\n' "$target" "$round" "$SIZE" "${nulls:-0}" "$us" "$reqs"
+        per_request() { awk -v t="$1" -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }'; }
+        us="$(per_request $((u1 - u0 + s1 - s0)))"
+        user="$(per_request $((u1 - u0)))" system="$(per_request $((s1 - s0)))"
+        printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\t%s user + %s system\n' \
+            "$target" "$round" "$SIZE" "${nulls:-0}" "$us" "$reqs" "$user" "$system"
         printf '%s\t%s\n' "$target" "$us" >>"$RESULTS"
     done
 done

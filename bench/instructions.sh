@@ -5,32 +5,40 @@
 # not move with the machine's noise, so a change of a few percent in the
 # host's own code shows from one run; it says nothing about the kernel,
 # which takes most of a small request's time (see RESULTS.md), or about
-# cache misses. One worker, --splice off, no access log, the nginx origin
-# and a wrk -t1 -c8 load of SECONDS; counters are zeroed after a warm-up,
-# so start-up and plugin loading are not counted.
+# cache misses (but see -c). One worker, --splice off, no access log, the
+# nginx origin and a wrk -t1 -c8 load of SECONDS; counters are zeroed after
+# a warm-up, so start-up and plugin loading are not counted.
 #
-#   bench/instructions.sh [-s 1k|64k|1m] [-d SECONDS] [-k DIR] BIN[#NULLS]...
+#   bench/instructions.sh [-s 1k|64k|1m] [-d SECONDS] [-k DIR] [-c] BIN[#NULLS]|nginx...
 #   bench/instructions.sh /tmp/before/plugin-host target/release/plugin-host
 #   bench/instructions.sh -s 64k target/release/plugin-host#0 target/release/plugin-host#1
+#   bench/instructions.sh -c target/release/plugin-host#0 target/release/plugin-host#1 nginx
 #
 # BIN#N runs BIN with a plugin.config of N null transforms (the
-# libplugin_null.so beside BIN); plain BIN runs --no-plugins. -k keeps
-# each callgrind file in DIR (for callgrind_annotate). Prints one line per
-# target: requests, instructions per request, and the ten functions with
-# the most instructions of their own per request. Loopback only; every run
-# is bounded by -d; every server started is stopped.
+# libplugin_null.so beside BIN); plain BIN runs --no-plugins. `nginx` runs
+# the nginx peer proxy of run.sh (one process, master_process off, access
+# log off), for comparison. -k keeps each callgrind file in DIR (for
+# callgrind_annotate). -c also simulates the first-level instruction
+# cache (valgrind's model of this machine's, without the kernel, which in
+# a real run evicts more) and reports its misses per request, and the
+# code the measured window ran: distinct 64-byte lines and 4 KiB pages.
+# Prints one line per target: requests, instructions per request (and
+# with -c the cache figures), and the ten functions with the most
+# instructions of their own per request. Loopback only; every run is
+# bounded by -d; every server started is stopped.
 set -euo pipefail
-SIZE=1k DUR=4 KEEP=""
-while getopts "s:d:k:" opt; do
+SIZE=1k DUR=4 KEEP="" CACHE=0
+while getopts "s:d:k:c" opt; do
     case "$opt" in
         s) SIZE="$OPTARG" ;;
         d) DUR="$OPTARG" ;;
         k) KEEP="$OPTARG" ;;
+        c) CACHE=1 ;;
         *) exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-(($#)) || { echo "usage: $0 [-s SIZE] [-d SECONDS] [-k DIR] BIN[#NULLS]..." >&2; exit 2; }
+(($#)) || { echo "usage: $0 [-s SIZE] [-d SECONDS] [-k DIR] [-c] BIN[#NULLS]|nginx..." >&2; exit 2; }
 ORIGIN_PORT="${ORIGIN_PORT:-18480}"
 PH_PORT="${PH_PORT:-18481}"
 # shellcheck source=lib/common.sh
@@ -47,32 +55,53 @@ start_origin
 n=0
 for target in "$@"; do
     n=$((n + 1))
-    null_target "$target" 0
-    bin="$TARGET_BIN" nulls="$TARGET_NULLS" plugins=("${PLUGIN_ARGS[@]}")
+    sim=()
+    ((CACHE == 0)) || sim=(--cache-sim=yes --dump-instr=yes)
     out="$WORK_DIR/callgrind.$n"
     # Uncompressed names and positions: each dump file reads on its own.
-    valgrind --tool=callgrind --callgrind-out-file="$out.%p" --compress-strings=no --compress-pos=no \
-        "$bin" run "${plugins[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" --origin "127.0.0.1:$ORIGIN_PORT" \
-        --log-level warn --access-log off --splice off >"$WORK_DIR/host.$n.log" 2>&1 &
+    grind=(valgrind --tool=callgrind --callgrind-out-file="$out.%p" --compress-strings=no --compress-pos=no "${sim[@]}")
+    if [[ "$target" == nginx ]]; then
+        dir="$WORK_DIR/nginx-proxy" port="$NGINX_PORT" keep_as="nginx"
+        write_nginx_proxy_conf "$dir" "" "" 0
+        # One process: the worker is the one valgrind runs.
+        sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$dir/nginx.conf"
+        "${grind[@]}" "$(nginx_bin)" -p "$dir" -c "$dir/nginx.conf" >"$WORK_DIR/host.$n.log" 2>&1 &
+    else
+        null_target "$target" 0
+        port="$PH_PORT" keep_as="$(basename "$TARGET_BIN").$TARGET_NULLS"
+        "${grind[@]}" "$TARGET_BIN" run "${PLUGIN_ARGS[@]}" --threads 1 --listen "127.0.0.1:$PH_PORT" \
+            --origin "127.0.0.1:$ORIGIN_PORT" --log-level warn --access-log off --splice off \
+            >"$WORK_DIR/host.$n.log" 2>&1 &
+    fi
     pid=$!
     STARTED_PIDS+=("$pid")
-    wait_port "$PH_PORT" 60 || die "$target did not listen under valgrind; see $WORK_DIR/host.$n.log"
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PH_PORT/$SIZE" >/dev/null
+    wait_port "$port" 60 || die "$target did not listen under valgrind; see $WORK_DIR/host.$n.log"
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$port/$SIZE" >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1
-    reqs="$(wrk -t1 -c8 -d"${DUR}s" "http://127.0.0.1:$PH_PORT/$SIZE" | awk '/requests in/ {print $1}')"
+    reqs="$(wrk -t1 -c8 -d"${DUR}s" "http://127.0.0.1:$port/$SIZE" | awk '/requests in/ {print $1}')"
     callgrind_control -d "$pid" >/dev/null 2>&1
     stop_server "$pid"
     # callgrind_control -d writes part 1 beside the file the exit writes.
     dump="$out.$pid.1"
     [[ -s "$dump" ]] || die "$target: no callgrind dump $dump"
-    [[ -z "$KEEP" ]] || cp "$dump" "$KEEP/$(basename "$bin").$nulls.callgrind"
+    [[ -z "$KEEP" ]] || cp "$dump" "$KEEP/$keep_as.callgrind"
     python3 - "$dump" "$reqs" "$target" "$SIZE" <<'EOF'
 import collections, sys
 path, reqs, target, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 own = collections.Counter()
-fn, after_call = None, False
+fn, ob, after_call = None, None, False
+npos, events, totals = 1, [], []
+lines, pages = set(), set()
 for line in open(path):
-    if line.startswith("fn="):
+    if line.startswith("positions:"):
+        npos = len(line.split()) - 1
+    elif line.startswith("events:"):
+        events = line.split()[1:]
+    elif line.startswith("summary:"):
+        totals = [int(x) for x in line.split()[1:]]
+    elif line.startswith("ob="):
+        ob = line[3:].strip()
+    elif line.startswith("fn="):
         fn = line[3:].strip()
     elif line.startswith("calls="):
         after_call = True  # the next cost line is the callee's, not fn's own
@@ -80,10 +109,18 @@ for line in open(path):
         parts = line.split()
         if after_call:
             after_call = False
-        elif len(parts) >= 2:
-            own[fn] += int(parts[1])
+        elif len(parts) > npos:
+            own[fn] += int(parts[npos])
+            if npos == 2:  # --dump-instr: the first position is the address
+                addr = int(parts[0], 16)
+                lines.add((ob, addr >> 6))
+                pages.add((ob, addr >> 12))
 total = sum(own.values())
-print(f"{target}\t{size}\t{reqs} requests\t{total / reqs:.0f} instructions/request")
+extra = ""
+if "I1mr" in events:
+    misses = totals[events.index("I1mr")]
+    extra = f"\t{misses / reqs:.0f} L1i misses/request\t{len(lines)} code lines\t{len(pages)} code pages"
+print(f"{target}\t{size}\t{reqs} requests\t{total / reqs:.0f} instructions/request{extra}")
 for name, n in own.most_common(10):
     print(f"    {n / reqs:7.0f}  {name[:100]}")
 EOF

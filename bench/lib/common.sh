@@ -145,6 +145,16 @@ cpu_ticks() {
     echo "$total"
 }
 
+# user_system_ticks PID: "UTIME STIME" of one process (all threads), in
+# clock ticks: where its CPU time went, user space or the kernel.
+user_system_ticks() {
+    local rest fields
+    rest="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo "0 0"; return; }
+    rest="${rest##*) }"
+    read -r -a fields <<<"$rest"
+    echo "${fields[11]} ${fields[12]}"
+}
+
 # sys_ticks: "TASK STEAL" machine-wide from /proc/stat, in clock ticks.
 # TASK is user+nice+system (time charged to processes; irq and softirq
 # time is left out because it is not charged to any process either), so
