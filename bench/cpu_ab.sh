@@ -51,6 +51,8 @@ trap cleanup EXIT
 start_origin
 HZ="$(getconf CLK_TCK)"
 RESULTS="$WORK_DIR/results.tsv"
+# per_request TICKS REQUESTS: microseconds of CPU per request.
+per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }'; }
 for round in $(seq "$ROUNDS"); do
     for target in "$@"; do
         nulls=0
@@ -76,9 +78,8 @@ for round in $(seq "$ROUNDS"); do
         stop_server "$main"
         reqs="$(awk '/requests in/ {print $1}' <<<"$out")"
         grep -qE 'Non-2xx|Socket errors' <<<"$out" && log "$target: wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
-        per_request() { awk -v t="$1" -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }'; }
-        us="$(per_request $((u1 - u0 + s1 - s0)))"
-        user="$(per_request $((u1 - u0)))" system="$(per_request $((s1 - s0)))"
+        us="$(per_request $((u1 - u0 + s1 - s0)) "$reqs")"
+        user="$(per_request $((u1 - u0)) "$reqs")" system="$(per_request $((s1 - s0)) "$reqs")"
         printf '%s\tround %s\t%s\t%s nulls\t%s us/request\t%s requests\t%s user + %s system\n' \
             "$target" "$round" "$SIZE" "${nulls:-0}" "$us" "$reqs" "$user" "$system"
         printf '%s\t%s\n' "$target" "$us" >>"$RESULTS"

@@ -130,29 +130,27 @@ port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# cpu_ticks PID...: utime+stime (fields 14 and 15 of /proc/PID/stat, all
-# threads included) summed over the pids, in clock ticks. The comm field
-# may hold spaces, so fields are counted after its closing parenthesis.
-cpu_ticks() {
-    local pid total=0 rest fields
-    for pid in "$@"; do
-        rest="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
-        rest="${rest##*) }"
-        read -r -a fields <<<"$rest"
-        # fields[0] is field 3 (state), so field 14 is fields[11].
-        total=$((total + fields[11] + fields[12]))
-    done
-    echo "$total"
-}
-
-# user_system_ticks PID: "UTIME STIME" of one process (all threads), in
-# clock ticks: where its CPU time went, user space or the kernel.
+# user_system_ticks PID: "UTIME STIME" of one process (all threads:
+# fields 14 and 15 of /proc/PID/stat), in clock ticks, or "0 0" once it is
+# gone. The comm field may hold spaces, so fields are counted after its
+# closing parenthesis.
 user_system_ticks() {
     local rest fields
     rest="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo "0 0"; return; }
     rest="${rest##*) }"
     read -r -a fields <<<"$rest"
+    # fields[0] is field 3 (state), so field 14 is fields[11].
     echo "${fields[11]} ${fields[12]}"
+}
+
+# cpu_ticks PID...: utime+stime summed over the pids, in clock ticks.
+cpu_ticks() {
+    local pid total=0 user system
+    for pid in "$@"; do
+        read -r user system < <(user_system_ticks "$pid")
+        total=$((total + user + system))
+    done
+    echo "$total"
 }
 
 # sys_ticks: "TASK STEAL" machine-wide from /proc/stat, in clock ticks.
