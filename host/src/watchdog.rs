@@ -281,10 +281,22 @@ mod tests {
         let healthy = std::thread::spawn(|| WorkerWatch::register("worker-healthy", -1)).join().expect("register");
         let w = inside_rx.recv_timeout(Duration::from_secs(10)).expect("the worker is inside");
         let queued = TcpStream::connect(addr).expect("a connection waiting in the accept queue");
+        // connect() returns on the SYN-ACK; the listener queues the connection when it takes
+        // the ACK, which a loaded machine may process later (in ksoftirqd).
+        let mut ready = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        assert_eq!(unsafe { libc::poll(&mut ready, 1, 10_000) }, 1, "the connection reaches the accept queue");
 
         let shared = Shared::new(Arc::new(Generation::from_modules(Vec::new())));
         let limits = Limits { warn: Duration::from_millis(1), exit: Duration::from_secs(3600) };
-        std::thread::sleep(Duration::from_millis(5));
+        // Wait on the clock the watchdog reads, not a fixed sleep: the coarse clock moves in
+        // ticks (4 ms at HZ=250, 10 ms at HZ=100, later on a starved VM).
+        let entered = w.call.in_call().expect("published").entered_ns;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while current::now_ns().saturating_sub(entered) < 2 * limits.warn.as_nanos() as u64 && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let workers = vec![w.clone(), healthy.clone()];
         check(&w, &workers, limits, &shared);
         assert!(w.paused(), "past the first limit the listener is stopped");
