@@ -1,5 +1,5 @@
-//! Malformed and request-smuggling inputs: each is answered with the exact 4xx, the
-//! connection is closed, nothing ambiguous reaches the origin, and the host still serves.
+//! Malformed and request-smuggling inputs: each is answered with the exact 4xx (505 for
+//! an HTTP major other than 1), the connection is closed, nothing ambiguous reaches the origin, and the host still serves.
 
 use std::time::Duration;
 
@@ -77,7 +77,13 @@ malformed! {
     two_host_headers:
         get("Host: other.test\r\n") => 400, Head;
     http_2_0_in_request_line:
-        *b"GET /bytes?n=1 HTTP/2.0\r\nHost: e2e.test\r\n\r\n" => 400, Head;
+        *b"GET /bytes?n=1 HTTP/2.0\r\nHost: e2e.test\r\n\r\n" => 505, Head;
+    http_2_connection_preface:
+        *b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" => 505, Head;
+    http_0_9_in_request_line:
+        *b"GET /bytes?n=1 HTTP/0.9\r\nHost: e2e.test\r\n\r\n" => 400, Head;
+    two_digit_minor_version:
+        *b"GET /bytes?n=1 HTTP/1.20\r\nHost: e2e.test\r\n\r\n" => 400, Head;
     garbage_request_line:
         *b"this is not http at all\r\n\r\n" => 400, Head;
     nul_in_header_value:
@@ -108,4 +114,22 @@ fn large_head_within_limits_is_served() {
     assert_eq!(origin.requests().len(), 1);
     let seen = &origin.requests()[0];
     assert_eq!(seen.header("X-H59").map(str::len), Some(200), "last field forwarded intact");
+}
+
+/// RFC 9110 section 2.5: a later minor of HTTP/1 is served as HTTP/1.1, keep-alive
+/// included, and forwarded as HTTP/1.1 (the host sends its own version).
+#[test]
+fn a_later_http_1_minor_is_served_as_1_1() {
+    let origin = Origin::start();
+    let host = Host::start(origin.addr());
+    let mut conn = RawConn::connect(host.addr());
+    for _ in 0..2 {
+        conn.send(b"GET /bytes?n=5 HTTP/1.2\r\nHost: e2e.test\r\n\r\n").expect("send");
+        let resp = conn.read_response(false).expect("response");
+        assert_eq!((resp.minor_version, resp.status, resp.body.len()), (1, 200, 5));
+        assert_eq!(resp.header("connection"), None, "an HTTP/1.1 connection persists");
+    }
+    let seen = origin.requests();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|r| r.minor_version == 1 && r.target == "/bytes?n=5"), "{seen:?}");
 }

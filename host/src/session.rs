@@ -334,6 +334,7 @@ impl Session {
                 let why = match &e {
                     HeadError::TooLarge => "the request head is too large",
                     HeadError::TooManyHeaders => "the request has too many header fields",
+                    HeadError::VersionNotSupported => "this proxy speaks HTTP/1.x only",
                     HeadError::Malformed(what) => what,
                 };
                 tracing::info!(peer = %self.io.peer, status, reason = why, "refused request");

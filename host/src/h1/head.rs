@@ -82,6 +82,9 @@ pub enum HeadError {
     TooLarge,
     /// More than `max_headers` fields (431).
     TooManyHeaders,
+    /// A well-formed HTTP version of a major other than 1, such as
+    /// `HTTP/2.0` on a plain connection (505, RFC 9110 section 15.6.6).
+    VersionNotSupported,
     /// Anything else: syntax, obs-fold, ambiguous framing (400). The text says what.
     Malformed(&'static str),
 }
@@ -95,6 +98,7 @@ impl HeadError {
         match self {
             // RFC 6585 section 5: Request Header Fields Too Large.
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
+            HeadError::VersionNotSupported => 505,
             HeadError::Malformed(_) => 400,
         }
     }
@@ -105,6 +109,7 @@ impl std::fmt::Display for HeadError {
         match self {
             HeadError::TooLarge => f.write_str("head too large"),
             HeadError::TooManyHeaders => f.write_str("too many header fields"),
+            HeadError::VersionNotSupported => f.write_str("unsupported HTTP major version"),
             HeadError::Malformed(what) => write!(f, "malformed head: {what}"),
         }
     }
@@ -355,5 +360,6 @@ mod tests {
         assert_eq!(HeadError::TooLarge.status(), 431);
         assert_eq!(HeadError::TooManyHeaders.status(), 431);
         assert_eq!(HeadError::Malformed("x").status(), 400);
+        assert_eq!(HeadError::VersionNotSupported.status(), 505);
     }
 }

@@ -62,6 +62,25 @@ fn request_shape(
     spares: &mut HeadSpares,
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
+    match request_in(window, buf, limits, spares) {
+        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => {
+            let line = &window[..window.iter().position(|&b| b == b'\n').unwrap_or(window.len())];
+            let at = line.iter().enumerate().filter(|(_, &b)| b == b' ').nth(1).map(|(i, _)| i + 1);
+            let copy = as_minor_one(window, at, b"\r\n")?;
+            request_in(&copy, buf, limits, spares)
+        }
+        parsed => parsed,
+    }
+}
+
+/// [`request_shape`] over `window`, the head's bytes or a copy of them
+/// that differs only in the version's minor digit.
+fn request_in(
+    window: &[u8],
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
     with_header_slots(limits, |slots| {
         let mut req = httparse::Request::new(&mut []);
         let status = parser_config()
@@ -112,6 +131,22 @@ fn response_shape(
     spares: &mut HeadSpares,
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
+    match response_in(window, buf, limits, spares) {
+        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => {
+            let copy = as_minor_one(window, Some(0), b" ")?;
+            response_in(&copy, buf, limits, spares)
+        }
+        parsed => parsed,
+    }
+}
+
+/// [`response_shape`] over `window`; see [`request_in`].
+fn response_in(
+    window: &[u8],
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     with_header_slots(limits, |slots| {
         let mut res = httparse::Response::new(&mut []);
         let status = parser_config()
@@ -197,7 +232,36 @@ fn map_error(error: httparse::Error, window: &[u8]) -> HeadError {
         E::NewLine => HeadError::Malformed("invalid line ending"),
         E::Status => HeadError::Malformed("invalid status line"),
         E::Token => HeadError::Malformed("invalid request line"),
-        E::Version => HeadError::Malformed("unsupported HTTP version"),
+        E::Version => HeadError::Malformed(UNSUPPORTED_VERSION),
+    }
+}
+
+const UNSUPPORTED_VERSION: &str = "unsupported HTTP version";
+
+/// httparse takes only `HTTP/1.0` and `HTTP/1.1`. For the version token
+/// at `at` (followed by one of `ends`, or the end of the bytes so far) it
+/// refused: a later minor of 1 (`HTTP/1.2`) is read as 1.1, as RFC 9110
+/// section 2.5 asks of a recipient, so this returns a copy of `window`
+/// with the minor digit made `1`, to parse again; another major
+/// (`HTTP/2.0`, `HTTP/3.0`) is [`HeadError::VersionNotSupported`];
+/// anything else stays malformed. Only a refused head pays for the copy.
+fn as_minor_one(window: &[u8], at: Option<usize>, ends: &[u8]) -> Result<Vec<u8>, HeadError> {
+    let malformed = HeadError::Malformed(UNSUPPORTED_VERSION);
+    let Some(v) = at.and_then(|at| window.get(at..)) else { return Err(malformed) };
+    let well_formed = v.len() >= 8
+        && v.starts_with(b"HTTP/")
+        && v[5].is_ascii_digit()
+        && v[6] == b'.'
+        && v[7].is_ascii_digit()
+        && v.get(8).is_none_or(|b| ends.contains(b));
+    match (well_formed, v.get(5), v.get(7)) {
+        (true, Some(b'1'), Some(b'2'..=b'9')) => {
+            let mut copy = window.to_vec();
+            copy[window.len() - v.len() + 7] = b'1';
+            Ok(copy)
+        }
+        (true, Some(b'2'..=b'9'), _) => Err(HeadError::VersionNotSupported),
+        _ => Err(malformed),
     }
 }
 
@@ -209,7 +273,7 @@ fn version_of(minor: Option<u8>) -> Result<Version, HeadError> {
     match minor {
         Some(0) => Ok(Version::Http10),
         Some(1) => Ok(Version::Http11),
-        _ => Err(HeadError::Malformed("unsupported HTTP version")),
+        _ => Err(HeadError::Malformed(UNSUPPORTED_VERSION)),
     }
 }
 
@@ -340,6 +404,24 @@ mod tests {
     }
 
     #[test]
+    fn a_later_minor_of_http_1_is_read_as_1_1() {
+        let raw = b"POST /a HTTP/1.2\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+        let (head, len) = req(raw).expect("valid").expect("complete");
+        assert_eq!(len, raw.len() - 3);
+        assert_eq!((&*head.method, &*head.target, head.version), ("POST", "/a", Version::Http11));
+        assert_eq!(fields(&head.headers), vec![("Host", &b"h"[..]), ("Content-Length", &b"3"[..])]);
+        assert_eq!(req(b"GET / HTTP/1.9\r\nHost: h\r\n").expect("valid").map(|(_, n)| n), None, "still partial");
+        let mut buf = BytesMut::from(&b"GET /x HTTP/1.5\r\nHost: h\r\n\r\nNEXT"[..]);
+        let (head, _) = take_request(&mut buf, &LIMITS, &mut HeadSpares::default()).expect("valid").expect("complete");
+        assert_eq!((head.headers.get("host"), &buf[..]), (Some(&b"h"[..]), &b"NEXT"[..]));
+
+        let (head, _) =
+            parse_response(b"HTTP/1.3 204 Nothing\r\nX: y\r\n\r\n", &LIMITS).expect("valid").expect("complete");
+        assert_eq!((head.version, head.status, &*head.reason), (Version::Http11, 204, "Nothing"));
+        assert_eq!(fields(&head.headers), vec![("X", &b"y"[..])]);
+    }
+
+    #[test]
     fn incomplete_heads_wait_for_more() {
         assert_eq!(req(b"").expect("valid").map(|(_, n)| n), None);
         assert_eq!(req(b"GET / HTTP/1.1\r\nHost: h\r\n").expect("valid").map(|(_, n)| n), None);
@@ -359,8 +441,16 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", m("multiple Host fields")),
             (b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", m("multiple Host fields")),
             (b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", m("Host holds a list")),
-            (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
-            (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", HeadError::VersionNotSupported),
+            (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HeadError::VersionNotSupported),
+            (b"GET / HTTP/3.0\r\nHost: h\r\n\r\n", HeadError::VersionNotSupported),
+            (b"GET / HTTP/0.9\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/1.10\r\nHost: h\r\n\r\n", m("invalid line ending")),
+            (b"GET / HTTP/1.20\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/1.x\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/2\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / http/1.1\r\nHost: h\r\n\r\n", m("unsupported HTTP version")),
+            (b"GET / HTTP/1.2\r\nX-A: v\r\n\r\n", m("missing Host")),
             (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\0b\r\n\r\n", m("invalid header value")),
             (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n", m("invalid header value")),
             (b" / HTTP/1.1\r\nHost: h\r\n\r\n", m("invalid request line")),
@@ -458,6 +548,8 @@ mod tests {
             (b"HTTP/1.1 099 Odd\r\n\r\n", m("invalid status code")),
             (b"HTTP/1.1 20 OK\r\n\r\n", m("invalid status line")),
             (b"HTTP/2 200 OK\r\n\r\n", m("unsupported HTTP version")),
+            (b"HTTP/2.0 200 OK\r\n\r\n", HeadError::VersionNotSupported),
+            (b"HTTP/1.22 200 OK\r\n\r\n", m("unsupported HTTP version")),
             (b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", m("obs-fold line folding")),
             (b"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", m("invalid header name")),
         ];
