@@ -124,7 +124,7 @@ struct RunArgs {
     /// Time allowed to connect to the origin, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
     origin_connect_timeout_ms: u64,
-    /// Time a transaction may make no progress, in milliseconds.
+    /// Time a transaction (or an upgraded tunnel, such as a WebSocket) may make no progress, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     inactivity_timeout_ms: u64,
     /// Time in-flight transactions get after SIGTERM, in milliseconds.

@@ -94,13 +94,21 @@ pub fn origin_form(up: &mut RequestHead) {
 
 /// The request head as the origin sees it: origin-form target, hop-by-hop
 /// fields removed, Via and X-Forwarded-For added, framing re-declared.
+/// `upgrade`: the client's `Upgrade` value, forwarded with `Connection:
+/// upgrade` when the client asked to switch protocols (see [`super::tunnel`]).
 ///
 /// Written in one pass over the client's head into one buffer sized for
 /// it, without an edited copy of the head: fields keep their order, Host
 /// and X-Forwarded-For their place (the latter gains the client's address
 /// after every earlier hop), and the proxy's own fields come last. The head
 /// is split off the worker's `block`.
-pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, block: &mut HeadBlock) -> Bytes {
+pub fn upstream_request(
+    head: &RequestHead,
+    framing: BodyKind,
+    upgrade: Option<&[u8]>,
+    io: &ClientIo,
+    block: &mut HeadBlock,
+) -> Bytes {
     // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces Host. The
     // parser already refused a target that does not split; a plugin-set one that does not is
     // forwarded as it stands, for the origin to judge.
@@ -157,6 +165,10 @@ pub fn upstream_request(head: &RequestHead, framing: BodyKind, io: &ClientIo, bl
         w.field_with("X-Forwarded-For", |out| push_ip(out, io.peer.ip()));
     }
     w.field_literal("Via", if head.version == Version::Http10 { b"1.0 plugin-host" } else { b"1.1 plugin-host" });
+    if let Some(protocols) = upgrade {
+        w.field_literal("Connection", b"upgrade");
+        w.field("Upgrade", &[protocols]);
+    }
     match framing {
         BodyKind::Length(n) => w.field_with("Content-Length", |out| {
             out.extend_from_slice(decimal(n, &mut [0; 20]));

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Response states: `AwaitHead` -> `Body` -> (`Splice`, an untransformed body
-//! moved with `splice(2)`, see [`spliced`]) -> `Done`. `step` returns a
+//! moved with `splice(2)`, see [`spliced`]) -> `Done`; or `AwaitHead` ->
+//! `Tunnel` (a `101 Switching Protocols`, see [`tunnel`]) -> `Done`. `step` returns a
 //! [`TxnStep`]: keep going, finished cleanly, failed with an error page
 //! (close after it), or aborted (close now, the response was cut short).
 
@@ -22,6 +23,7 @@ pub(crate) mod forward_heads;
 mod replace;
 mod response;
 mod spliced;
+mod tunnel;
 use crate::bridge::{HookResult, TxnPlugins, TxnView};
 use crate::error_page;
 use crate::h1::decode::Decoder;
@@ -64,6 +66,10 @@ enum Resp {
     Body(BodyPipe),
     /// The rest of an untransformed body, moved with `splice(2)`.
     Splice(spliced::SplicedBody),
+    /// Bytes both ways after a 101; `origin_shut`: the client's EOF was passed on.
+    Tunnel {
+        origin_shut: bool,
+    },
     Done,
 }
 
@@ -80,6 +86,8 @@ pub struct Txn {
     plugins: Option<TxnPlugins>,
     /// The request head as sent upstream, once its framing is known; kept to retry.
     upstream_head: Option<Bytes>,
+    /// The client's `Upgrade` value when it asked to switch protocols and it was forwarded.
+    upgrade: Option<Bytes>,
     retry_allowed: bool,
     /// `None`: the request has no body.
     req: Option<BodyPipe>,
@@ -158,8 +166,11 @@ impl Txn {
         if continue_ok && head.headers.has_token("expect", "100-continue") && has_body && io.rbuf.is_empty() {
             io.wbuf.push(Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
         }
+        let upgrade = tunnel::upgrade_asked(&head, framing);
         let (req, upstream_head) = match (has_body, request_chain) {
-            (false, _) => (None, Some(upstream_request(&head, framing, io, &mut ctx.spares.head_block))),
+            (false, _) => {
+                (None, Some(upstream_request(&head, framing, upgrade.as_deref(), io, &mut ctx.spares.head_block)))
+            }
             (true, Some(chain)) => {
                 let len = match framing {
                     BodyKind::Length(n) => Some(n),
@@ -170,7 +181,7 @@ impl Txn {
             (true, None) => {
                 let up = if let BodyKind::Length(n) = framing { BodyKind::Length(n) } else { BodyKind::Chunked };
                 let pipe = BodyPipe::direct(Decoder::new(framing), Encoder::new(up));
-                (Some(pipe), Some(upstream_request(&head, up, io, &mut ctx.spares.head_block)))
+                (Some(pipe), Some(upstream_request(&head, up, None, io, &mut ctx.spares.head_block)))
             }
         };
         let retry_allowed = !has_body && IDEMPOTENT.contains(&&*head.method);
@@ -182,6 +193,7 @@ impl Txn {
             response_body: BodyKind::Empty,
             plugins,
             upstream_head,
+            upgrade,
             retry_allowed,
             req,
             origin: None,
@@ -257,6 +269,10 @@ impl Txn {
         if ctx.now < self.deadline(ctx.settings, io.last_activity) {
             return TxnStep::Continue;
         }
+        if matches!(self.resp, Resp::Tunnel { .. }) {
+            tracing::info!(peer = %io.peer, target = %self.request.target, "tunnel idle past the inactivity timeout; closing");
+            return TxnStep::Done;
+        }
         let stalled = self.req.as_ref().and_then(BodyPipe::charge_stall).or_else(|| match &self.resp {
             Resp::Body(pipe) => pipe.charge_stall(),
             _ => None,
@@ -320,7 +336,7 @@ impl Txn {
             && !self.origin_eof
             && io.wbuf.len() < cap
             && o.rbuf.len() < cap
-            && matches!(self.resp, Resp::AwaitHead | Resp::Body(_))
+            && matches!(self.resp, Resp::AwaitHead | Resp::Body(_) | Resp::Tunnel { .. })
         {
             // A head is small; a body is read in large blocks.
             let chunk = if matches!(self.resp, Resp::AwaitHead) { HEAD_CHUNK } else { READ_CHUNK };
@@ -350,7 +366,10 @@ impl Txn {
             io.hold = false;
             return TxnStep::Done;
         }
-        if !head_was_sent && self.resp_head_sent {
+        if matches!(self.resp, Resp::Tunnel { .. }) {
+            // A 101 and what follows it are awaited by the other side: nothing waits for company.
+            io.hold = false;
+        } else if !head_was_sent && self.resp_head_sent {
             io.hold = io.wbuf.len() < HOLD_BELOW_BYTES;
         } else if io.wbuf.len() >= HOLD_BELOW_BYTES {
             io.hold = false;
@@ -377,7 +396,7 @@ impl Txn {
             match pumped {
                 Ok(Pump::NeedHead(len)) => {
                     let kind = len.map_or(BodyKind::Chunked, BodyKind::Length);
-                    let head = upstream_request(&self.request, kind, io, &mut ctx.spares.head_block);
+                    let head = upstream_request(&self.request, kind, None, io, &mut ctx.spares.head_block);
                     o.wbuf.push(head.clone());
                     self.upstream_head = Some(head);
                     pipe.set_encoder(Encoder::new(kind));

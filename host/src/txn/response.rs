@@ -31,6 +31,12 @@ impl Txn {
                         match head.status {
                             // 100 Continue was answered by us; other interim responses carry nothing a client needs.
                             100 | 102..=199 => continue,
+                            101 if self.upgrade.is_some() && head.headers.contains("upgrade") => {
+                                if let Err(step) = self.begin_tunnel(head, io, ctx) {
+                                    return step;
+                                }
+                            }
+                            // A switch the client did not ask for (or without saying to what).
                             101 => {
                                 return self.fail(
                                     502,
@@ -115,6 +121,12 @@ impl Txn {
                             tracing::warn!(target = %self.request.target, "bad response: the origin server {what}; cutting the client connection");
                             return self.fail(502, &format!("bad response: the origin server {what}"), io);
                         }
+                    }
+                }
+                Resp::Tunnel { .. } => {
+                    return match self.relay_tunnel(io, ctx) {
+                        TxnStep::Continue if progress => TxnStep::Progress,
+                        step => step,
                     }
                 }
                 Resp::Splice(_) => {
