@@ -3,8 +3,8 @@
 //! whose HTTP head this file reads): the 101 reaches the client with the response hooks
 //! run on it, messages go both ways unchanged (1 MiB ones included, with the null
 //! transform loaded), the close handshake ends both connections, and the host serves on.
-//! An upgrade the origin declines, or one the client did not list in Connection, is an
-//! ordinary request.
+//! Headless Chromium (Debian's `chromium`) opens one from a page too. An upgrade the
+//! origin declines, or one the client did not list in Connection, is an ordinary request.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -104,11 +104,25 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Seen>>) {
             echo(WebSocket::from_raw_socket(out, Role::Server, None));
             return;
         }
-        if out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain").is_err() {
+        let body: &[u8] = if seen.target == "/page" { PAGE.as_bytes() } else { b"plain" };
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n", body.len());
+        if out.write_all(head.as_bytes()).and_then(|()| out.write_all(body)).is_err() {
             return;
         }
     }
 }
+
+/// A page that opens a WebSocket to its own host, sends one message, and reports
+/// the echo (or the failure) by loading `/done?...`, which the origin records.
+const PAGE: &str = r#"<!doctype html>
+<html><body><p id="out">waiting</p><script>
+const report = (what) => { new Image().src = "/done?" + encodeURIComponent(what); };
+const ws = new WebSocket("ws://" + location.host + "/ws");
+ws.onopen = () => ws.send("from the browser");
+ws.onmessage = (e) => { report(e.data); ws.close(); };
+ws.onerror = () => report("error");
+</script></body></html>
+"#;
 
 fn echo(mut ws: WebSocket<TcpStream>) {
     loop {
@@ -244,4 +258,46 @@ fn a_quiet_tunnel_is_closed_after_the_inactivity_timeout() {
     assert!(rest.is_empty(), "nothing came through: {rest:?}");
     host.wait_for_log(WAIT, |l| l.contains("tunnel idle past the inactivity timeout")).expect("the host says why");
     host.wait_idle();
+}
+
+/// Chromium, killed on drop.
+struct Browser(std::process::Child);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn chromium_opens_a_websocket_through_the_host() {
+    let origin = WsOrigin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr), &chain());
+    let profile = e2e::plugins::ScratchDir::new("ws-browser");
+    let child = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .args(["--disable-extensions", "--disable-background-networking", "--disable-component-update"])
+        .args(["--disable-sync", "--disable-quic", "--remote-debugging-port=0"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://{}/page", host.addr()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run chromium ({e}); .ci/run installs Debian's chromium"));
+    let _browser = Browser(child);
+    // Bounded: a cold Chromium start takes seconds on a busy machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let report = loop {
+        if let Some(done) = origin.seen().into_iter().find(|s| s.target.starts_with("/done?")) {
+            break done.target;
+        }
+        assert!(std::time::Instant::now() < deadline, "no report from the page; the origin saw {:?}", origin.seen());
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(report, "/done?echo%3A%20from%20the%20browser", "the page's WebSocket got its echo");
+    let upgrade = origin.seen().into_iter().find(|s| s.target == "/ws").expect("the origin saw the handshake");
+    assert_eq!(upgrade.field("connection"), Some("upgrade"));
+    assert!(upgrade.field("user-agent").is_some_and(|a| a.contains("Chrome")), "{upgrade:?}");
 }
