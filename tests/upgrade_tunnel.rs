@@ -301,3 +301,31 @@ fn chromium_opens_a_websocket_through_the_host() {
     assert_eq!(upgrade.field("connection"), Some("upgrade"));
     assert!(upgrade.field("user-agent").is_some_and(|a| a.contains("Chrome")), "{upgrade:?}");
 }
+
+#[test]
+fn a_reload_finalises_the_old_plugins_while_a_tunnel_stays_open() {
+    let origin = WsOrigin::start();
+    let host = PluginHost::start(HostBuilder::new(origin.addr), &chain());
+    let (mut ws, response) = connect(host.addr());
+    assert_eq!(response.headers().get("x-probe-stamp").map(|v| v.as_bytes()), Some(&b"tunnel"[..]));
+
+    let next = vec![format!("{} stamp=second", built_plugin("probe").display())];
+    e2e::plugins::write_plugin_config(host.config().parent().expect("config folder"), &next);
+    host.signal(libc::SIGHUP);
+    // The tunnel holds no transaction of the old generation: its plugins go at once.
+    let fini = host.wait_for_log(WAIT, |l| l.contains("probe fini stamp=tunnel"));
+    assert!(fini.is_some(), "the old probe was not finalised:\n{}", host.logs());
+
+    ws.send(Message::text("still here")).expect("send after the reload");
+    match ws.read().expect("read the echo") {
+        Message::Text(t) => assert_eq!(t.as_str(), "echo: still here"),
+        other => panic!("expected text, got {other:?}"),
+    }
+    let (mut second, response) = connect(host.addr());
+    assert_eq!(response.headers().get("x-probe-stamp").map(|v| v.as_bytes()), Some(&b"second"[..]));
+    second.close(None).expect("close");
+    ws.close(None).expect("close");
+    while ws.read().is_ok() {}
+    while second.read().is_ok() {}
+    host.wait_idle();
+}

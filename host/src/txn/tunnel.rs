@@ -9,8 +9,11 @@
 //!   as a hop-by-hop field, as before. An origin that declines answers as
 //!   usual (200, 426, ...) and the transaction goes on as any other.
 //! - The request hooks run as for any request (one can refuse the upgrade
-//!   with a status), and the response hooks see the 101. No transform sees
-//!   the tunnel's bytes: they are another protocol, not an HTTP body.
+//!   with a status), and the response hooks see the 101; `txn_close` runs
+//!   as the tunnel opens, so a long-lived tunnel holds no plugin generation
+//!   (a reload's old plugins are finalised without waiting for it). No
+//!   transform sees the tunnel's bytes: they are another protocol, not an
+//!   HTTP body.
 //! - The client's EOF is passed on to the origin (a write shutdown); the
 //!   origin's EOF, once its last bytes are queued, ends the tunnel and the
 //!   client connection after them. A tunnel that carries nothing for
@@ -61,6 +64,11 @@ impl Txn {
                 tracing::warn!(peer = %io.peer, status, "{message}");
                 return Err(self.fail(status, "the response was refused by a plugin", io));
             }
+        }
+        // The plugins' part ends with the handshake: txn_close runs now, and a tunnel open
+        // for hours does not keep its generation (and a reload's old plugins) alive.
+        if let Some(mut p) = self.plugins.take() {
+            p.txn_close(&mut TxnView::request(&mut self.request, self.request_body));
         }
         let via = if head.version == Version::Http10 { "1.0 plugin-host" } else { "1.1 plugin-host" };
         head.version = Version::Http11;
