@@ -147,7 +147,7 @@ impl Headers {
     // literal name folds at the call site; the work is in `*_tagged`.
 
     /// First value of `name`, sharing the head's bytes rather than copying them.
-    #[inline]
+    #[inline(always)]
     pub fn get_shared(&self, name: &str) -> Option<Bytes> {
         self.position(name).map(|i| match &self.fields[i].value {
             Part::Raw { start, end } => self.raw.slice(*start as usize..*end as usize),

@@ -63,14 +63,25 @@ fn request_shape(
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     match request_in(window, buf, limits, spares) {
-        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => {
-            let line = &window[..window.iter().position(|&b| b == b'\n').unwrap_or(window.len())];
-            let at = line.iter().enumerate().filter(|(_, &b)| b == b' ').nth(1).map(|(i, _)| i + 1);
-            let copy = as_minor_one(window, at, b"\r\n")?;
-            request_in(&copy, buf, limits, spares)
-        }
+        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => request_of_newer_minor(window, buf, limits, spares),
         parsed => parsed,
     }
+}
+
+/// [`request_shape`] once httparse refused the version (see [`as_minor_one`]).
+/// Out of line, so the per-request path keeps one copy of the parse.
+#[cold]
+#[inline(never)]
+fn request_of_newer_minor(
+    window: &[u8],
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    let line = &window[..window.iter().position(|&b| b == b'\n').unwrap_or(window.len())];
+    let at = line.iter().enumerate().filter(|(_, &b)| b == b' ').nth(1).map(|(i, _)| i + 1);
+    let copy = as_minor_one(window, at, b"\r\n")?;
+    request_in(&copy, buf, limits, spares)
 }
 
 /// [`request_shape`] over `window`, the head's bytes or a copy of them
@@ -132,12 +143,22 @@ fn response_shape(
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let window = head_window(buf, limits);
     match response_in(window, buf, limits, spares) {
-        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => {
-            let copy = as_minor_one(window, Some(0), b" ")?;
-            response_in(&copy, buf, limits, spares)
-        }
+        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => response_of_newer_minor(window, buf, limits, spares),
         parsed => parsed,
     }
+}
+
+/// [`request_of_newer_minor`] for a response head.
+#[cold]
+#[inline(never)]
+fn response_of_newer_minor(
+    window: &[u8],
+    buf: &[u8],
+    limits: &Limits,
+    spares: &mut HeadSpares,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let copy = as_minor_one(window, Some(0), b" ")?;
+    response_in(&copy, buf, limits, spares)
 }
 
 /// [`response_shape`] over `window`; see [`request_in`].

@@ -30,6 +30,16 @@ use bytes::Bytes;
 
 /// The `Upgrade` value to forward, if the client asks to switch protocols.
 pub(super) fn upgrade_asked(head: &RequestHead, framing: BodyKind) -> Option<Bytes> {
+    // `contains` of a known name is a bit test: the common request pays only that.
+    if !head.headers.contains("upgrade") {
+        return None;
+    }
+    upgrade_of(head, framing)
+}
+
+#[cold]
+#[inline(never)]
+fn upgrade_of(head: &RequestHead, framing: BodyKind) -> Option<Bytes> {
     let asks = framing == BodyKind::Empty
         && head.version == Version::Http11
         && head.method != "HEAD"
@@ -40,6 +50,8 @@ pub(super) fn upgrade_asked(head: &RequestHead, framing: BodyKind) -> Option<Byt
 impl Txn {
     /// The origin switched protocols: runs the response hooks on the 101,
     /// queues it for the client, and turns the transaction into a tunnel.
+    #[cold]
+    #[inline(never)]
     pub(super) fn begin_tunnel(
         &mut self,
         mut head: ResponseHead,
@@ -90,6 +102,8 @@ impl Txn {
     }
 
     /// Moves what each side sent to the other; `Done` once the origin closed.
+    /// Out of line: the per-request path of every other transaction does not carry it.
+    #[inline(never)]
     pub(super) fn relay_tunnel(&mut self, io: &mut ClientIo, ctx: &mut Ctx) -> TxnStep {
         let cap = ctx.settings.buffer_bytes;
         let Resp::Tunnel { origin_shut } = &mut self.resp else { return TxnStep::Continue };
