@@ -61,11 +61,7 @@ fn request_shape(
     limits: &Limits,
     spares: &mut HeadSpares,
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
-    let window = head_window(buf, limits);
-    match request_in(window, buf, limits, spares) {
-        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => request_of_newer_minor(window, buf, limits, spares),
-        parsed => parsed,
-    }
+    request_in(head_window(buf, limits), buf, limits, spares)
 }
 
 /// [`request_shape`] once httparse refused the version (see [`as_minor_one`]).
@@ -94,9 +90,11 @@ fn request_in(
 ) -> Result<Option<(RequestHead, usize)>, HeadError> {
     with_header_slots(limits, |slots| {
         let mut req = httparse::Request::new(&mut []);
-        let status = parser_config()
-            .parse_request_with_uninit_headers(&mut req, window, slots)
-            .map_err(|e| map_error(e, window))?;
+        let status = match parser_config().parse_request_with_uninit_headers(&mut req, window, slots) {
+            Ok(status) => status,
+            Err(httparse::Error::Version) => return request_of_newer_minor(window, buf, limits, spares),
+            Err(e) => return Err(map_error(e, window)),
+        };
         let len = match status {
             Status::Complete(len) => len,
             Status::Partial => return incomplete(buf, limits),
@@ -141,11 +139,7 @@ fn response_shape(
     limits: &Limits,
     spares: &mut HeadSpares,
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    let window = head_window(buf, limits);
-    match response_in(window, buf, limits, spares) {
-        Err(HeadError::Malformed(UNSUPPORTED_VERSION)) => response_of_newer_minor(window, buf, limits, spares),
-        parsed => parsed,
-    }
+    response_in(head_window(buf, limits), buf, limits, spares)
 }
 
 /// [`request_of_newer_minor`] for a response head.
@@ -170,9 +164,11 @@ fn response_in(
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     with_header_slots(limits, |slots| {
         let mut res = httparse::Response::new(&mut []);
-        let status = parser_config()
-            .parse_response_with_uninit_headers(&mut res, window, slots)
-            .map_err(|e| map_error(e, window))?;
+        let status = match parser_config().parse_response_with_uninit_headers(&mut res, window, slots) {
+            Ok(status) => status,
+            Err(httparse::Error::Version) => return response_of_newer_minor(window, buf, limits, spares),
+            Err(e) => return Err(map_error(e, window)),
+        };
         let len = match status {
             Status::Complete(len) => len,
             Status::Partial => return incomplete(buf, limits),
