@@ -82,6 +82,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 
     /// The origin response head was read (before any response body).
     /// The place to add response transforms and adjust response headers.
+    /// For a `101 Switching Protocols` (a WebSocket handshake, say) this and
+    /// [`Plugin::send_response_headers`] see the 101, and a transform added
+    /// never runs: what follows a 101 is another protocol, not a body.
     fn read_response_headers(&self, txn: &mut Txn<'_>) {
         let _ = txn;
     }
@@ -92,7 +95,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
         let _ = txn;
     }
 
-    /// The transaction ended (normally or not).
+    /// The transaction ended (normally or not). For a connection that
+    /// switched protocols (101), this runs as the host starts relaying the
+    /// new protocol: a plugin sees nothing of it after the handshake.
     fn txn_close(&self, txn: &mut Txn<'_>) {
         let _ = txn;
     }
